@@ -1,0 +1,12 @@
+/**
+ * ww: cluster membership with indexed, streamed queries. This is the library's front door
+ * (DESIGN §7); the names exported here are the stable surface.
+ */
+export { WwError, hasCode } from './errors.js'
+export { Cursor } from './iter.js'
+export type { CursorOptions } from './iter.js'
+export type { RoutingRecord } from './node/record.js'
+export { validateRecord, RecordError, compareVersion } from './node/record.js'
+export type { Statement, Selector, Constraint, Index, FieldName } from './lang/ast.js'
+export type { View, PubSub, Topic, Message, Session, ConnectOptions, ValuesIndex } from './api.js'
+export type { Transport, Connection, Listener, TransportFactory } from './transport/types.js'

@@ -1,0 +1,111 @@
+/**
+ * The routing record (DESIGN §1) and its validation. A record is the unit of membership:
+ * what a heartbeat carries, what the table stores and what a query yields.
+ */
+import { WwError } from '../errors.js'
+
+/** One peer's latest heartbeat, as stored and as yielded by queries. */
+export interface RoutingRecord {
+  /** libp2p peer ID, base58btc text (`12D3KooW…`). */
+  peer: string
+  /** 16 lowercase hex digits, random per process start. */
+  server: string
+  /** Logical clock: boot time in µs plus one per heartbeat; a safe non-negative integer. */
+  seq: number
+  /** Milliseconds within which the next heartbeat is due; 0 means "leaving now". */
+  ttl: number
+  /** Host name; may be empty (then absent from the host index). */
+  host: string
+  /** key → value; keys non-empty and without `=`. */
+  meta: Record<string, string>
+}
+
+/** A record was refused: `field` names the part of it that broke §1. */
+export const ERR_INVALID_RECORD = 'ERR_INVALID_RECORD'
+
+export class RecordError extends WwError {
+  /** Which field broke the rules: peer, server, seq, ttl, host, meta, meta.KEY. */
+  readonly field: string
+  constructor(field: string, message: string) {
+    super(ERR_INVALID_RECORD, `invalid record: ${field}: ${message}`)
+    this.name = 'RecordError'
+    this.field = field
+  }
+}
+
+/** Limits of §1 / issue 2, in UTF-8 bytes. */
+export const LIMITS = {
+  /** Longest host name. @default 255 */
+  hostBytes: 255,
+  /** Most meta entries per record. @default 64 */
+  metaEntries: 64,
+  /** Longest meta key. @default 128 */
+  metaKeyBytes: 128,
+  /** Longest meta value. @default 1024 */
+  metaValueBytes: 1024,
+  /** Longest peer ID text. @default 128 */
+  peerChars: 128,
+  /** Longest TTL: one day. @default 86_400_000 */
+  ttlMs: 86_400_000,
+} as const
+
+const BASE58 = /^[1-9A-HJ-NP-Za-km-z]+$/
+const SERVER = /^[0-9a-f]{16}$/
+
+/**
+ * Checks `value` against §1 and returns a fresh, plain `RoutingRecord` that shares nothing
+ * mutable with the input (meta copied into a new plain object). Throws a
+ * `RecordError` naming the first bad field; nothing partial is ever returned.
+ */
+export function validateRecord(value: unknown): RoutingRecord {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RecordError('record', 'expected an object')
+  }
+  const v = value as Record<string, unknown>
+  const { peer, server, seq, ttl, host, meta } = v
+  if (typeof peer !== 'string' || peer.length === 0 || peer.length > LIMITS.peerChars || !BASE58.test(peer)) {
+    throw new RecordError('peer', 'expected a base58btc peer ID')
+  }
+  if (typeof server !== 'string' || !SERVER.test(server)) {
+    throw new RecordError('server', 'expected 16 lowercase hex digits')
+  }
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+    throw new RecordError('seq', 'expected a safe non-negative integer')
+  }
+  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 0 || ttl > LIMITS.ttlMs) {
+    throw new RecordError('ttl', `expected whole milliseconds from 0 to ${LIMITS.ttlMs}`)
+  }
+  if (typeof host !== 'string' || utf8Length(host) > LIMITS.hostBytes) {
+    throw new RecordError('host', `expected a string of at most ${LIMITS.hostBytes} bytes`)
+  }
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta) || meta instanceof Map) {
+    throw new RecordError('meta', 'expected a map of strings')
+  }
+  const out: Record<string, string> = {}
+  let n = 0
+  for (const key of Object.keys(meta)) {
+    const val = (meta as Record<string, unknown>)[key]
+    if (++n > LIMITS.metaEntries) throw new RecordError('meta', `more than ${LIMITS.metaEntries} entries`)
+    if (key.length === 0) throw new RecordError('meta', 'empty key')
+    if (key.includes('=')) throw new RecordError(`meta.${key}`, "key contains '='")
+    if (utf8Length(key) > LIMITS.metaKeyBytes) throw new RecordError(`meta.${key.slice(0, 32)}`, `key longer than ${LIMITS.metaKeyBytes} bytes`)
+    if (typeof val !== 'string') throw new RecordError(`meta.${key}`, 'value is not a string')
+    if (utf8Length(val) > LIMITS.metaValueBytes) throw new RecordError(`meta.${key}`, `value longer than ${LIMITS.metaValueBytes} bytes`)
+    out[key] = val
+  }
+  return { peer, server, seq, ttl, host, meta: out }
+}
+
+/**
+ * Replacement order of §2: negative when `a` is older than `b`, positive when newer, 0 when
+ * `(seq, server)` are equal (a duplicate). Servers are fixed-width hex, so string order is
+ * numeric order.
+ */
+export function compareVersion(a: Pick<RoutingRecord, 'seq' | 'server'>, b: Pick<RoutingRecord, 'seq' | 'server'>): number {
+  if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1
+  return a.server < b.server ? -1 : a.server > b.server ? 1 : 0
+}
+
+function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8')
+}
