@@ -1,0 +1,140 @@
+/**
+ * The pieces the routing table and the query engine share: the stored `Entry`, the ordering
+ * of every index, and the probe keys that bound a range scan.
+ *
+ * Every index is a `sorted-btree` used as a sorted set of `Entry` objects (no tuple keys are
+ * allocated: the entry is the key and each index has its own comparator). An index orders by
+ * the value of its field in JavaScript string order, ties by peer. Probes are fake entries
+ * whose tie-breaker is `''` (below every peer) or `'\uffff'` (above every peer, peers being
+ * base58 text), so a probe never equals a stored entry and every range bound is exclusive.
+ */
+import BTreeModule from 'sorted-btree'
+import type { FieldName, Index } from '../lang/ast.js'
+import type { RoutingRecord } from './record.js'
+
+// sorted-btree ships CommonJS with `exports.default`; under NodeNext the default import is the
+// module object in some loaders and the class in others.
+const BTreeCtor = ((BTreeModule as unknown as { default?: unknown }).default ?? BTreeModule) as typeof BTreeModule.default
+
+/** sorted-btree's BTree class type. */
+export type BTree<K, V> = BTreeModule.default<K, V>
+
+/** One stored record with the moment it stops being live. Immutable once made. */
+export class Entry {
+  /** The record as stored (frozen; yielded to readers as is). */
+  readonly r: RoutingRecord
+  /** Last millisecond at which the record is live: receivedAt + ttl. */
+  readonly exp: number
+  /** Tie-breaker: the record's peer for stored entries; `''`/`'\uffff'` for probes. */
+  readonly t: string
+  constructor(r: RoutingRecord, exp: number, t: string = r.peer) {
+    this.r = r
+    this.exp = exp
+    this.t = t
+  }
+}
+
+/** A sorted set of entries (values unused: sorted-btree shares one array for them). */
+export type EntryTree = BTree<Entry, undefined>
+
+/** Names one index: a fixed field, or a meta key. */
+export interface IndexRef {
+  field: FieldName
+  /** The meta key; present exactly when `field` is `meta`. */
+  key?: string
+}
+
+/** Below every peer. */
+export const LOW = ''
+/** Above every peer (peers are base58, plain ASCII). */
+export const HIGH = '\uffff'
+
+/** The value of `ref`'s field in `r`, or undefined when the record is absent from that index. */
+export function fieldValue(r: RoutingRecord, ref: IndexRef): string | undefined {
+  switch (ref.field) {
+    case 'peer':
+      return r.peer
+    case 'server':
+      return r.server
+    case 'host':
+      return r.host === '' ? undefined : r.host
+    case 'meta': {
+      // Own properties only: `meta.constructor` must not read Object.prototype.
+      const m = r.meta
+      return ref.key !== undefined && Object.hasOwn(m, ref.key) ? m[ref.key] : undefined
+    }
+  }
+}
+
+function cmpStr(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
+/** The comparator of an index on `ref`: field value, then peer. */
+export function comparator(ref: IndexRef): (a: Entry, b: Entry) => number {
+  switch (ref.field) {
+    case 'peer':
+      return (a, b) => cmpStr(a.r.peer, b.r.peer) || cmpStr(a.t, b.t)
+    case 'server':
+      return (a, b) => cmpStr(a.r.server, b.r.server) || cmpStr(a.t, b.t)
+    case 'host':
+      return (a, b) => cmpStr(a.r.host, b.r.host) || cmpStr(a.t, b.t)
+    case 'meta': {
+      const key = ref.key as string
+      return (a, b) => cmpStr(a.r.meta[key] as string, b.r.meta[key] as string) || cmpStr(a.t, b.t)
+    }
+  }
+}
+
+/** Orders the expiry index: soonest first, ties by peer. */
+export function compareExpiry(a: Entry, b: Entry): number {
+  return a.exp - b.exp || cmpStr(a.t, b.t)
+}
+
+/** A new empty index ordered by `compare`. */
+export function newTree(compare: (a: Entry, b: Entry) => number): EntryTree {
+  return new BTreeCtor<Entry, undefined>(undefined, compare)
+}
+
+const NO_META: Record<string, string> = Object.freeze({}) as Record<string, string>
+
+/** A probe key for `ref` with the given value and tie-breaker (LOW or HIGH). */
+export function probe(ref: IndexRef, value: string, tie: string): Entry {
+  const r: RoutingRecord = { peer: '', server: '', seq: 0, ttl: 0, host: '', meta: NO_META }
+  switch (ref.field) {
+    case 'peer':
+      r.peer = value
+      break
+    case 'server':
+      r.server = value
+      break
+    case 'host':
+      r.host = value
+      break
+    case 'meta':
+      r.meta = { [ref.key as string]: value }
+      break
+  }
+  return new Entry(r, 0, tie)
+}
+
+/**
+ * The least string greater than every string that starts with `v`, or undefined when there
+ * is none (v empty or made only of U+FFFF code units). Strings compare by UTF-16 code unit.
+ */
+export function prefixEnd(v: string): string | undefined {
+  let i = v.length - 1
+  while (i >= 0 && v.charCodeAt(i) === 0xffff) i--
+  if (i < 0) return undefined
+  return v.slice(0, i) + String.fromCharCode(v.charCodeAt(i) + 1)
+}
+
+/** True when two index references name the same index. */
+export function sameIndex(a: IndexRef, b: IndexRef): boolean {
+  return a.field === b.field && (a.field !== 'meta' || a.key === b.key)
+}
+
+/** The IndexRef part of an AST `Index`. */
+export function refOf(i: Index): IndexRef {
+  return i.field === 'meta' ? { field: 'meta', key: i.key } : { field: i.field }
+}
