@@ -95,12 +95,16 @@ export function planStatement(s: Statement): ScanPlan {
 }
 
 /**
- * Runs `s` over `source`, skipping entries expired at `at`. Lazy: each `next()` walks the
- * index only as far as the next match.
+ * Runs `s` over `source`, skipping entries expired at `at`. The statement is checked at once
+ * (throws ERR_INVALID_STATEMENT); the walk is lazy: each `next()` goes only as far as the
+ * next match.
  */
-export function* execute(source: IndexSource, s: Statement, at: number): Generator<RoutingRecord, void, undefined> {
+export function execute(source: IndexSource, s: Statement, at: number): Generator<RoutingRecord, void, undefined> {
   const p = planStatement(s)
-  const tree = source.tree(p.ref)
+  return walk(source.tree(p.ref), p, at)
+}
+
+function* walk(tree: BTree<Entry, undefined> | undefined, p: ScanPlan, at: number): Generator<RoutingRecord, void, undefined> {
   if (tree === undefined || p.limit < 1) return
   const cmp = comparator(p.ref)
   const { lo, hi, filters } = p
