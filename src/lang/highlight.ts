@@ -1,0 +1,74 @@
+/**
+ * Syntax highlighting for the shell: classifies every character of a line, including a line
+ * that is half typed or wrong. It lexes, tells fields, values and numbers apart by their
+ * neighbours, then marks the spot of the first error (if any) as `error`.
+ */
+import type { IToken } from 'chevrotain'
+import { tryParseQuery } from './index.js'
+import { MAX_QUERY_LENGTH } from './errors.js'
+import { Eq, keywordTokens, Limit, LoneStar, MetaDot, Star, Str, tokenEnd, Word, lexQuery } from './tokens.js'
+
+/** What a span of the line is. */
+export type HighlightKind = 'keyword' | 'field' | 'operator' | 'value' | 'string' | 'number' | 'star' | 'error' | 'space'
+
+/** A half-open range `[start, end)` of UTF-16 offsets and its kind. */
+export interface HighlightSpan {
+  start: number
+  end: number
+  kind: HighlightKind
+}
+
+function kindOf(tokens: IToken[], i: number): HighlightKind {
+  const t = tokens[i]!
+  const type = t.tokenType
+  const prev = tokens[i - 1]
+  const next = tokens[i + 1]
+  if (keywordTokens.includes(type)) return 'keyword'
+  if (type === Eq) return 'operator'
+  if (type === Star) return 'star'
+  if (type === LoneStar) return 'error'
+  if (type === MetaDot) return 'field'
+  if (type === Str) {
+    if (prev?.tokenType === MetaDot) return 'field'
+    return 'string'
+  }
+  if (type === Word) {
+    if (prev?.tokenType === Eq) return 'value'
+    if (prev?.tokenType === Limit) return /^[0-9]+$/.test(t.image) ? 'number' : 'error'
+    if (next?.tokenType === Eq) return 'field'
+    // A word still being typed: a field if a clause keyword precedes it, otherwise a mistake.
+    if (prev !== undefined && keywordTokens.includes(prev.tokenType) && prev.tokenType !== Limit) return 'field'
+    return 'error'
+  }
+  return 'error'
+}
+
+/**
+ * Spans covering `text` from 0 to `text.length` without gaps or overlaps, in order.
+ * Never throws. A line longer than the query limit is one `error` span.
+ */
+export function highlight(text: string): HighlightSpan[] {
+  if (typeof text !== 'string' || text.length === 0) return []
+  if (text.length > MAX_QUERY_LENGTH) return [{ start: 0, end: text.length, kind: 'error' }]
+  const spans: HighlightSpan[] = []
+  const push = (start: number, end: number, kind: HighlightKind): void => {
+    if (end <= start) return
+    const last = spans[spans.length - 1]
+    if (last !== undefined && last.kind === kind && last.end === start) last.end = end
+    else spans.push({ start, end, kind })
+  }
+  const { tokens } = lexQuery(text)
+  const result = tryParseQuery(text)
+  const errAt = result.ok ? -1 : result.error.column - 1
+  let pos = 0
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!
+    push(pos, t.startOffset, 'space')
+    const end = tokenEnd(t)
+    const hit = errAt >= t.startOffset && errAt < end
+    push(t.startOffset, end, hit ? 'error' : kindOf(tokens, i))
+    pos = end
+  }
+  push(pos, text.length, 'space')
+  return spans
+}

@@ -1,0 +1,126 @@
+/**
+ * The grammar of the query language (DESIGN §3), and nothing else: the parser builds a CST,
+ * build.ts turns it into the AST. One parser instance per module (Chevrotain parsers are
+ * costly to build and cheap to reuse); recovery is off, so the first error stops the parse.
+ *
+ * ```
+ * statement   := [LS | LOOKUP] [whereClause | fromClause] { toClause | limitClause | REVERSE } EOF
+ * whereClause := WHERE pair
+ * fromClause  := FROM pair
+ * toClause    := TO pair
+ * limitClause := LIMIT Word
+ * pair        := field '=' value
+ * field       := Word | MetaDot Str
+ * value       := (Word | Str) ['*'] | '*'
+ * ```
+ * Rules the grammar does not express (each clause at most once, TO's field, LOOKUP without
+ * LIMIT, no blanks inside `f=v`) are checked by the builder, with their own error codes.
+ */
+import { CstParser, EOF, type CstNode, type IToken } from 'chevrotain'
+import {
+  allTokens,
+  Eq,
+  From,
+  Limit,
+  Lookup,
+  Ls,
+  MetaDot,
+  Reverse,
+  Star,
+  Str,
+  To,
+  Where,
+  Word,
+} from './tokens.js'
+
+/** The query grammar as a Chevrotain CstParser. Use the shared {@link parser} instance. */
+export class QueryParser extends CstParser {
+  constructor() {
+    super(allTokens, { recoveryEnabled: false, maxLookahead: 1 })
+    this.performSelfAnalysis()
+  }
+
+  /** The whole query. */
+  statement = this.RULE('statement', () => {
+    this.OPTION(() => {
+      this.OR([{ ALT: () => this.CONSUME(Ls) }, { ALT: () => this.CONSUME(Lookup) }])
+    })
+    this.OPTION2(() => {
+      this.OR2([{ ALT: () => this.SUBRULE(this.whereClause) }, { ALT: () => this.SUBRULE(this.fromClause) }])
+    })
+    this.MANY(() => {
+      this.OR3([
+        { ALT: () => this.SUBRULE(this.toClause) },
+        { ALT: () => this.SUBRULE(this.limitClause) },
+        { ALT: () => this.CONSUME(Reverse) },
+      ])
+    })
+    this.CONSUME(EOF)
+  })
+
+  /** `WHERE f=v` / `WHERE f=v*`. */
+  whereClause = this.RULE('whereClause', () => {
+    this.CONSUME(Where)
+    this.SUBRULE(this.pair)
+  })
+
+  /** `FROM f=v`. */
+  fromClause = this.RULE('fromClause', () => {
+    this.CONSUME(From)
+    this.SUBRULE(this.pair)
+  })
+
+  /** `TO f=v` / `TO f=v*`. */
+  toClause = this.RULE('toClause', () => {
+    this.CONSUME(To)
+    this.SUBRULE(this.pair)
+  })
+
+  /** `LIMIT n`; the number is a word, checked by the builder. */
+  limitClause = this.RULE('limitClause', () => {
+    this.CONSUME(Limit)
+    this.CONSUME(Word)
+  })
+
+  /** `field=value`. */
+  pair = this.RULE('pair', () => {
+    this.SUBRULE(this.field)
+    this.CONSUME(Eq)
+    this.SUBRULE(this.value)
+  })
+
+  /** `host`, `region`, `meta.region`, `meta."a b"`. */
+  field = this.RULE('field', () => {
+    this.OR([
+      { ALT: () => this.CONSUME(Word) },
+      {
+        ALT: () => {
+          this.CONSUME(MetaDot)
+          this.CONSUME(Str)
+        },
+      },
+    ])
+  })
+
+  /** `web`, `"a b"`, `web*`, `*`. */
+  value = this.RULE('value', () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.OR2([{ ALT: () => this.CONSUME(Word) }, { ALT: () => this.CONSUME(Str) }])
+          this.OPTION(() => this.CONSUME(Star))
+        },
+      },
+      { ALT: () => this.CONSUME2(Star) },
+    ])
+  })
+}
+
+/** The one parser instance of this module. Not re-entrant: parse synchronously, one at a time. */
+export const parser = new QueryParser()
+
+/** Runs the grammar over lexed tokens; syntax errors are left in `parser.errors`. */
+export function parseTokens(tokens: IToken[]): CstNode {
+  parser.input = tokens
+  return parser.statement()
+}

@@ -1,0 +1,75 @@
+/**
+ * Turns Chevrotain's first syntax error into a QueryError: the column of the offending token,
+ * the human-readable list of what was valid there (from the parser's own content assist, so it
+ * never drifts from the grammar), and a hint for the common slips.
+ */
+import type { IRecognitionException, IToken, TokenType } from 'chevrotain'
+import { ERR_QUERY_SYNTAX, QueryError } from './errors.js'
+import { parser } from './parser.js'
+import { nearest } from './suggest.js'
+import { Eq, keywordTokens, LoneStar, MetaDot, Star, Str, tokenEnd, Word } from './tokens.js'
+
+/** The label of a token type where the parser expects it, by the rule it appears in. */
+function label(type: TokenType, rule: string | undefined): string {
+  if (type.name === 'EOF') return 'end of query'
+  if (type === Eq) return '='
+  if (type === Star) return '*'
+  if (keywordTokens.includes(type)) return type.name
+  if (rule === 'limitClause') return 'a number'
+  if (rule === 'field') return 'a field'
+  if (rule === 'value') return 'a value'
+  if (type === Str) return 'a quoted string'
+  if (type === MetaDot) return 'meta."KEY"'
+  return type.name
+}
+
+/** Human-readable list of what the grammar accepts after `preceding`, without duplicates. */
+export function expectedAfter(preceding: IToken[]): string[] {
+  const out: string[] = []
+  for (const path of parser.computeContentAssist('statement', preceding)) {
+    const l = label(path.nextTokenType, path.ruleStack[path.ruleStack.length - 1])
+    if (!out.includes(l)) out.push(l)
+  }
+  return out
+}
+
+function describe(tok: IToken, text: string): string {
+  if (tok.tokenType.name === 'EOF') return 'the query ends too early'
+  if (tok.tokenType === Str) return `unexpected string ${tok.image}`
+  if (tok.tokenType === LoneStar) return 'unexpected "*"'
+  if (tok.tokenType === Word) return `unexpected word "${tok.image}"`
+  if (tok.tokenType === Eq) return 'unexpected "="'
+  return `unexpected ${tok.image.toUpperCase() === tok.tokenType.name ? tok.tokenType.name : `"${text.slice(tok.startOffset, tokenEnd(tok))}"`}`
+}
+
+/** Builds the QueryError for the parser's first error. */
+export function syntaxError(err: IRecognitionException, tokens: IToken[], text: string): QueryError {
+  const tok = err.token
+  const isEof = tok.tokenType.name === 'EOF' || Number.isNaN(tok.startOffset)
+  const at = isEof ? tokens.length : tokens.indexOf(tok)
+  const preceding = tokens.slice(0, at < 0 ? tokens.length : at)
+  let expected = expectedAfter(preceding)
+  const prev = preceding[preceding.length - 1]
+  const start = isEof ? text.length : tok.startOffset
+  // A '*' is only valid glued to the value, so after a blank it is not an option.
+  if (prev !== undefined && tokenEnd(prev) !== start) expected = expected.filter((e) => e !== '*')
+
+  let hint: string | undefined
+  const next = isEof ? undefined : tokens[at + 1]
+  if (tok.tokenType === LoneStar) {
+    hint = 'write * directly after the value, as in host=web*'
+  } else if (tok.tokenType === Word) {
+    const keywords = expected.filter((e) => keywordTokens.some((k) => k.name === e))
+    const guess = nearest(tok.image, keywords)
+    if (guess !== undefined) hint = `did you mean ${guess}?`
+  } else if (keywordTokens.includes(tok.tokenType) && next?.tokenType === Eq && expected.includes('a field')) {
+    // `WHERE limit=3`: a meta key that collides with a keyword.
+    const name = text.slice(tok.startOffset, tokenEnd(tok))
+    hint = `use meta.${name} for a meta key named ${name}`
+  } else if (tok.tokenType === Str && expected.includes('a field')) {
+    hint = `a quoted key is written meta.${tok.image}`
+  }
+  const where = isEof ? 'at the end' : `at column ${start + 1}`
+  const message = `${describe(tok, text)} ${where}; expected ${expected.join(', ') || 'nothing'}`
+  return new QueryError(ERR_QUERY_SYNTAX, message, hint === undefined ? { column: start + 1, expected } : { column: start + 1, expected, hint })
+}
