@@ -1,0 +1,111 @@
+/**
+ * The node's identity: an Ed25519 private key kept in a file, so the peer ID derived from it
+ * survives restarts (DESIGN §1). The file holds the libp2p protobuf encoding of the key
+ * (`privateKeyToProtobuf`), is created with mode 0600 on first start inside a directory
+ * created 0700, and is only read afterwards. Anything unreadable is a WwError with a stable
+ * code, never a crash.
+ */
+import { mkdir, open, readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { WwError } from '../errors.js'
+
+/** The identity file exists but does not hold an Ed25519 private key. */
+export const ERR_IDENTITY_CORRUPT = 'ERR_IDENTITY_CORRUPT'
+/** The identity file (or its directory) could not be read or created. */
+export const ERR_IDENTITY_IO = 'ERR_IDENTITY_IO'
+
+/** Longest identity file read; an Ed25519 key in protobuf is 68 bytes. */
+const MAX_FILE_BYTES = 4096
+
+/**
+ * The directory `ww` keeps per-user state in: `$XDG_CONFIG_HOME/ww`, or `~/.config/ww`.
+ * @param env environment to read (for tests). @default process.env
+ */
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CONFIG_HOME
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.config'), 'ww')
+}
+
+/** Default identity file: `<configDir>/identity.key`. */
+export function defaultIdentityPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(configDir(env), 'identity.key')
+}
+
+/** What {@link loadIdentity} returns. */
+export interface Identity {
+  key: PrivateKey
+  /** The file the key came from. */
+  path: string
+  /** True when the file did not exist and was written by this call. */
+  created: boolean
+}
+
+/**
+ * Loads the Ed25519 key from `path`, creating the file (0600, directory 0700) with a new key
+ * when it does not exist. Two processes racing to create the same file both end up with the
+ * key the winner wrote (exclusive create, then read).
+ * @param path identity file. @default defaultIdentityPath()
+ * @throws WwError ERR_IDENTITY_CORRUPT when the file holds anything but an Ed25519 key;
+ *   ERR_IDENTITY_IO when it can't be read or created.
+ */
+export async function loadIdentity(path: string = defaultIdentityPath()): Promise<Identity> {
+  const existing = await readKeyFile(path)
+  if (existing !== undefined) return { key: existing, path, created: false }
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw new WwError(ERR_IDENTITY_IO, `cannot create the directory of identity file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  const key = await generateKeyPair('Ed25519')
+  let handle
+  try {
+    handle = await open(path, 'wx', 0o600)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      // Another process created it between our read and our create: use theirs.
+      const theirs = await readKeyFile(path)
+      if (theirs !== undefined) return { key: theirs, path, created: false }
+    }
+    throw new WwError(ERR_IDENTITY_IO, `cannot create identity file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  try {
+    await handle.writeFile(privateKeyToProtobuf(key))
+    await handle.sync()
+  } catch (err) {
+    throw new WwError(ERR_IDENTITY_IO, `cannot write identity file ${path}: ${(err as Error).message}`, { cause: err })
+  } finally {
+    await handle.close()
+  }
+  return { key, path, created: true }
+}
+
+/** Decodes an identity file's bytes; throws ERR_IDENTITY_CORRUPT unless they hold an Ed25519 key. */
+export function decodeIdentity(bytes: Uint8Array, path = 'identity'): PrivateKey {
+  if (bytes.length === 0 || bytes.length > MAX_FILE_BYTES) {
+    throw new WwError(ERR_IDENTITY_CORRUPT, `identity file ${path} is ${bytes.length === 0 ? 'empty' : 'too large'}; move it away to create a new identity`)
+  }
+  let key: PrivateKey
+  try {
+    key = privateKeyFromProtobuf(bytes)
+  } catch (err) {
+    throw new WwError(ERR_IDENTITY_CORRUPT, `identity file ${path} does not hold a libp2p private key; move it away to create a new identity`, { cause: err })
+  }
+  if (key.type !== 'Ed25519') {
+    throw new WwError(ERR_IDENTITY_CORRUPT, `identity file ${path} holds a ${key.type} key; ww needs Ed25519`)
+  }
+  return key
+}
+
+async function readKeyFile(path: string): Promise<PrivateKey | undefined> {
+  let bytes: Uint8Array
+  try {
+    bytes = await readFile(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new WwError(ERR_IDENTITY_IO, `cannot read identity file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  return decodeIdentity(bytes, path)
+}

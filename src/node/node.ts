@@ -1,0 +1,317 @@
+/**
+ * `startNode`: one ww node (DESIGN §7). It owns a libp2p host (TCP, Noise, Yamux, Identify,
+ * gossipsub with StrictSign), a routing table filled by {@link Membership} from the
+ * namespace's heartbeat topic, and optionally the client protocol server.
+ *
+ * Peers. `bootstrap` multiaddrs (each ending in `/p2p/<peer>`) are handed to
+ * `@libp2p/bootstrap`, which dials them once and tags them `keep-alive` (so libp2p protects
+ * and reconnects those connections). That alone leaves a node alone for good when its
+ * bootstrap peer was not up yet, or after libp2p's reconnect attempts run out, so the node
+ * also keeps its own redial loop: every bootstrap peer it is not connected to is dialled
+ * again with backoff (500 ms doubling to 10 s, reset once connected). A cluster bootstrapped
+ * as a chain is then one connected graph, and gossipsub carries heartbeats across its hops.
+ * With `mdns`, peers found on the local network are dialled as they are discovered.
+ *
+ * Namespaces. Nodes of different namespaces may share connections: the gossipsub protocol IDs
+ * stay standard (keeping v1.1/v1.2 features: backoff, IDONTWANT, scoring), and each node
+ * subscribes to, and validates, its own namespace's topic only; gossipsub drops messages of
+ * topics a node is not subscribed to.
+ */
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { bootstrap } from '@libp2p/bootstrap'
+import { mdns } from '@libp2p/mdns'
+import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
+import { KEEP_ALIVE, type Libp2p, type PeerDiscovery, type PeerId, type PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { hostname } from 'node:os'
+import { WwError } from '../errors.js'
+import { serve, type ServeInit, type Server } from '../proto/server.js'
+import { loadIdentity } from './identity.js'
+import { Membership } from './membership.js'
+import { DEFAULT_LISTEN, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, silentLogger, validateNamespace, validateTtl, type Logger } from './options.js'
+import { RoutingTable } from './table.js'
+
+/** A `--p2p` or `--bootstrap` address is not a usable multiaddr. */
+export const ERR_BAD_MULTIADDR = 'ERR_BAD_MULTIADDR'
+/** libp2p could not start (e.g. the `--p2p` address is in use or not local). */
+export const ERR_P2P_START = 'ERR_P2P_START'
+
+/** The libp2p services a ww node runs. */
+export type NodeServices = {
+  pubsub: GossipSub
+  identify: Identify
+}
+
+/** What the `serve` hook of {@link NodeInit} is given. */
+export interface ServeContext {
+  peer: string
+  ns: string
+  table: RoutingTable
+  pubsub: GossipSub
+}
+
+/** Options of {@link startNode}. */
+export interface NodeInit {
+  /** Client protocol URL to listen on; `false` serves nothing. @default 'ws://127.0.0.1:8420' */
+  listen?: string | false
+  /** libp2p listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/0'] */
+  p2p?: string[]
+  /** Peers to join through: full multiaddrs ending in `/p2p/<peer>`. @default [] */
+  bootstrap?: string[]
+  /** Find and dial peers on the local network with mDNS. @default false */
+  mdns?: boolean
+  /** Cluster namespace. @default 'ww' */
+  ns?: string
+  /** Host name announced. @default os.hostname() */
+  host?: string
+  /** Meta announced. @default {} */
+  meta?: Record<string, string>
+  /** Heartbeat TTL in ms (100 … 86 400 000). @default 10_000 */
+  ttl?: number
+  /** Identity file path, or the key itself. @default `$XDG_CONFIG_HOME/ww/identity.key` (or ~/.config/ww) */
+  identity?: string | PrivateKey
+  /** Clients must present this token to get the real View. @default undefined (open) */
+  token?: string
+  /** Reports publish failures/recoveries and unreachable bootstrap peers. @default silent */
+  logger?: Logger
+  /**
+   * Extra options for the protocol server (e.g. plugin transports, a pubsub backend), or a
+   * function building them from the started node's parts. @default undefined
+   */
+  serve?: Partial<ServeInit> | ((ctx: ServeContext) => Partial<ServeInit>)
+  /** gossipsub overrides (D, Dlo, Dhi, heartbeatInterval, …): operator knobs, see docs/scaling.md. @default {} */
+  gossipsub?: Partial<GossipsubOpts>
+}
+
+/** A running node. */
+export interface Node {
+  /** Peer ID (base58btc). */
+  readonly peer: string
+  /** This process's instance ID (16 hex digits). */
+  readonly server: string
+  /** The client protocol URL, or undefined with `listen: false`. */
+  readonly addr: string | undefined
+  /** Full libp2p multiaddrs, each ending in `/p2p/<peer>` (ready for `--bootstrap`). */
+  readonly multiaddrs: string[]
+  /** The node's routing table (its own record included). */
+  readonly table: RoutingTable
+  /** The libp2p host (its `services.pubsub` is the gossipsub instance). */
+  readonly libp2p: Libp2p<NodeServices>
+  /** Heartbeat sender/validator (topic, counters). */
+  readonly membership: Membership
+  /** Leaves gracefully: a final ttl=0 heartbeat (waited for, bounded), then stops everything. Idempotent. */
+  stop(): Promise<void>
+  /**
+   * For tests: stops everything WITHOUT the leave heartbeat, as a crash would look to the
+   * other nodes (they expire this node after its TTL). Idempotent.
+   */
+  kill(): Promise<void>
+}
+
+const REDIAL_MIN = 500
+const REDIAL_MAX = 10_000
+const DIAL_TIMEOUT = 5_000
+const LEAVE_WAIT = 1_000
+// After gossipsub has taken the leave, give the connections a moment to write it out
+// before libp2p closes them.
+const LEAVE_FLUSH = 100
+
+/** Starts a node; see {@link NodeInit}. Everything started is stopped again if a later step fails. */
+export async function startNode(init: NodeInit = {}): Promise<Node> {
+  const ns = validateNamespace(init.ns ?? DEFAULT_NAMESPACE)
+  const ttl = validateTtl(init.ttl ?? DEFAULT_TTL)
+  const log = init.logger ?? silentLogger
+  const p2p = (init.p2p ?? [...DEFAULT_P2P]).map((a) => parseAddr(a, '--p2p'))
+  const boot = (init.bootstrap ?? []).map(parseBootstrap)
+  const key = typeof init.identity === 'object' ? init.identity : (await loadIdentity(init.identity)).key
+  const self = peerIdFromPrivateKey(key)
+  const peers = boot.filter((b) => !b.peer.equals(self))
+
+  const table = new RoutingTable()
+  const discovery: Array<(c: any) => PeerDiscovery> = []
+  if (peers.length > 0) {
+    discovery.push(bootstrap({ list: peers.map((b) => b.addr.toString()), timeout: 10, tagName: `${KEEP_ALIVE}-ww-bootstrap`, tagValue: 50 }))
+  }
+  if (init.mdns === true) discovery.push(mdns({ serviceTag: '_ww._udp.local' }))
+
+  let libp2p: Libp2p<NodeServices>
+  try {
+    libp2p = await createLibp2p<NodeServices>({
+      privateKey: key,
+      addresses: { listen: p2p.map((a) => a.toString()) },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: discovery,
+      services: {
+        identify: identify(),
+        pubsub: gossipsub({
+          globalSignaturePolicy: 'StrictSign',
+          allowPublishToZeroTopicPeers: true,
+          fallbackToFloodsub: false,
+          emitSelf: false,
+          ...init.gossipsub,
+        }),
+      },
+    })
+  } catch (err) {
+    table.close()
+    throw new WwError(ERR_P2P_START, `libp2p could not start on ${p2p.join(', ')}: ${(err as Error).message}`, { cause: err })
+  }
+
+  const peer = self.toString()
+  let membership: Membership | undefined
+  let server: Server | undefined
+  const redial = new Redialer(libp2p, peers, log)
+  const onDiscovery = (evt: CustomEvent<{ id: PeerId }>): void => {
+    const id = evt.detail.id
+    if (id.equals(self) || libp2p.getConnections(id).length > 0) return
+    libp2p.dial(id, { signal: AbortSignal.timeout(DIAL_TIMEOUT) }).catch(() => {
+      // A discovered peer that can't be reached is simply not part of the mesh.
+    })
+  }
+  if (init.mdns === true) libp2p.addEventListener('peer:discovery', onDiscovery)
+
+  let stopped: Promise<void> | undefined
+  const shutdown = (graceful: boolean): Promise<void> => {
+    stopped ??= (async () => {
+      redial.stop()
+      libp2p.removeEventListener('peer:discovery', onDiscovery)
+      if (graceful && membership !== undefined) {
+        await membership.leave(LEAVE_WAIT)
+        await new Promise((r) => setTimeout(r, LEAVE_FLUSH))
+      }
+      membership?.stop()
+      await Promise.allSettled([server?.close(), libp2p.stop()])
+      table.close()
+    })()
+    return stopped
+  }
+
+  try {
+    membership = new Membership({
+      pubsub: libp2p.services.pubsub,
+      table,
+      peer,
+      ns,
+      ttl,
+      host: init.host ?? hostname(),
+      meta: init.meta ?? {},
+      logger: log,
+    })
+    await membership.start()
+    redial.start()
+    if (init.listen !== false) {
+      const extra = typeof init.serve === 'function' ? init.serve({ peer, ns, table, pubsub: libp2p.services.pubsub }) : init.serve ?? {}
+      server = await serve({ ...extra, listen: init.listen ?? DEFAULT_LISTEN, table, peer, ...(init.token !== undefined ? { token: init.token } : {}) })
+    }
+  } catch (err) {
+    await shutdown(false)
+    throw err
+  }
+
+  const m = membership
+  const srv = server
+  return {
+    peer,
+    server: m.server,
+    addr: srv?.url,
+    get multiaddrs() {
+      return libp2p.getMultiaddrs().map((a) => withPeer(a, peer))
+    },
+    table,
+    libp2p,
+    membership: m,
+    stop: () => shutdown(true),
+    kill: () => shutdown(false),
+  }
+}
+
+function parseAddr(text: string, flag: string): Multiaddr {
+  try {
+    return multiaddr(text)
+  } catch (err) {
+    throw new WwError(ERR_BAD_MULTIADDR, `invalid ${flag} multiaddr '${text}': ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function parseBootstrap(text: string): { addr: Multiaddr; peer: PeerId } {
+  const addr = parseAddr(text, '--bootstrap')
+  const id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value
+  if (id === undefined) {
+    throw new WwError(ERR_BAD_MULTIADDR, `--bootstrap '${text}' has no /p2p/<peer> part: pass the full address printed by 'ww start'`)
+  }
+  try {
+    return { addr, peer: peerIdFromString(id) }
+  } catch (err) {
+    throw new WwError(ERR_BAD_MULTIADDR, `--bootstrap '${text}' has an invalid peer ID: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function withPeer(a: Multiaddr, peer: string): string {
+  const s = a.toString()
+  return s.includes('/p2p/') ? s : `${s}/p2p/${peer}`
+}
+
+/** Keeps dialling bootstrap peers the node is not connected to, with per-peer backoff. */
+class Redialer {
+  readonly #libp2p: Libp2p
+  readonly #log: Logger
+  readonly #targets: Array<{ addr: Multiaddr; peer: PeerId; wait: number; next: number; dialing: boolean; failing: boolean }>
+  #timer: NodeJS.Timeout | undefined
+  #abort = new AbortController()
+
+  constructor(libp2p: Libp2p, peers: Array<{ addr: Multiaddr; peer: PeerId }>, log: Logger) {
+    this.#libp2p = libp2p
+    this.#log = log
+    const now = performance.now()
+    this.#targets = peers.map((p) => ({ ...p, wait: REDIAL_MIN, next: now, dialing: false, failing: false }))
+  }
+
+  start(): void {
+    if (this.#targets.length === 0) return
+    this.#timer = setInterval(() => this.#tick(), REDIAL_MIN / 2)
+    this.#timer.unref?.()
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#abort.abort()
+  }
+
+  #tick(): void {
+    const now = performance.now()
+    for (const t of this.#targets) {
+      if (t.dialing) continue
+      if (this.#libp2p.getConnections(t.peer).length > 0) {
+        t.wait = REDIAL_MIN
+        continue
+      }
+      if (now < t.next) continue
+      t.dialing = true
+      const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(DIAL_TIMEOUT)])
+      this.#libp2p
+        .dial(t.addr, { signal })
+        .then(() => {
+          if (t.failing) this.#log.info(`connected to bootstrap peer ${t.addr.toString()}`)
+          t.failing = false
+          t.wait = REDIAL_MIN
+        })
+        .catch((err: unknown) => {
+          if (this.#abort.signal.aborted) return
+          if (!t.failing) this.#log.warn(`bootstrap peer ${t.addr.toString()} unreachable (${(err as Error).message}); retrying`)
+          t.failing = true
+          t.next = performance.now() + t.wait
+          t.wait = Math.min(REDIAL_MAX, t.wait * 2)
+        })
+        .finally(() => {
+          t.dialing = false
+        })
+    }
+  }
+}

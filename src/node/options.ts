@@ -1,0 +1,104 @@
+/**
+ * Defaults and small parsers shared by the node and `ww start`: durations (`500ms`, `10s`,
+ * `1m`), namespaces and the default addresses. Kept apart from the node so the command line
+ * can validate flags without starting libp2p.
+ */
+import { WwError } from '../errors.js'
+
+/** A duration flag could not be read (`--ttl 5 weeks`). */
+export const ERR_BAD_DURATION = 'ERR_BAD_DURATION'
+/** A namespace broke the naming rule of {@link validateNamespace}. */
+export const ERR_BAD_NAMESPACE = 'ERR_BAD_NAMESPACE'
+/** A `--meta` entry was not `key=value` with a non-empty key. */
+export const ERR_BAD_META = 'ERR_BAD_META'
+
+/** Heartbeat TTL in milliseconds. @default 10_000 */
+export const DEFAULT_TTL = 10_000
+/** Shortest TTL a node accepts for itself: below this, jitter and gossip delays dominate. @default 100 */
+export const MIN_TTL = 100
+/** Longest TTL (one day, as the record rules allow). @default 86_400_000 */
+export const MAX_TTL = 86_400_000
+/** Where the client protocol listens unless told otherwise (DESIGN §4). @default 'ws://127.0.0.1:8420' */
+export const DEFAULT_LISTEN = 'ws://127.0.0.1:8420'
+/**
+ * Where libp2p listens unless `--p2p` says otherwise: loopback and an OS-chosen port, so a
+ * node started without flags exposes nothing to the network. Clusters spanning machines pass
+ * e.g. `--p2p /ip4/0.0.0.0/tcp/4001`. @default ['/ip4/127.0.0.1/tcp/0']
+ */
+export const DEFAULT_P2P: readonly string[] = ['/ip4/127.0.0.1/tcp/0']
+/** Cluster namespace. @default 'ww' */
+export const DEFAULT_NAMESPACE = 'ww'
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/
+
+/**
+ * Reads a duration: a number with an optional unit `ms`, `s`, `m` or `h` (`500ms`, `10s`,
+ * `1.5s`, `1m`); a bare number is milliseconds. Returns whole milliseconds (rounded).
+ * Throws WwError ERR_BAD_DURATION for anything else, or for a result that is not a safe integer.
+ */
+export function parseDuration(text: string | number): number {
+  if (typeof text === 'number') {
+    if (!Number.isFinite(text) || text < 0) throw new WwError(ERR_BAD_DURATION, `invalid duration: ${text}`)
+    return Math.round(text)
+  }
+  const m = DURATION.exec(text)
+  if (m === null) {
+    throw new WwError(ERR_BAD_DURATION, `invalid duration '${text}': expected a number with an optional unit ms, s, m or h (e.g. 500ms, 10s, 1m)`)
+  }
+  const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!)
+  if (!Number.isSafeInteger(ms)) throw new WwError(ERR_BAD_DURATION, `duration out of range: '${text}'`)
+  return ms
+}
+
+/**
+ * Checks a TTL for a node's own heartbeats: whole milliseconds from {@link MIN_TTL} to
+ * {@link MAX_TTL}. Returns it; throws ERR_BAD_DURATION otherwise.
+ */
+export function validateTtl(ttl: number): number {
+  if (!Number.isSafeInteger(ttl) || ttl < MIN_TTL || ttl > MAX_TTL) {
+    throw new WwError(ERR_BAD_DURATION, `ttl must be from ${MIN_TTL} ms to ${MAX_TTL} ms, got ${ttl}`)
+  }
+  return ttl
+}
+
+const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+
+/**
+ * Checks a namespace: 1–64 characters of letters, digits, `_`, `.`, `-`, starting with a
+ * letter or digit (it becomes part of a gossipsub topic). Returns it; throws ERR_BAD_NAMESPACE.
+ */
+export function validateNamespace(ns: string): string {
+  if (!NAMESPACE.test(ns)) {
+    throw new WwError(ERR_BAD_NAMESPACE, `invalid namespace '${ns}': use 1-64 letters, digits, '_', '.', '-'`)
+  }
+  return ns
+}
+
+/**
+ * Reads `key=value` entries (`--meta region=us-east-1`) into a plain object. The value may
+ * contain `=` (only the first one splits); later entries with the same key win.
+ * Throws ERR_BAD_META for an entry without `=` or with an empty key.
+ */
+export function parseMeta(entries: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const e of entries) {
+    const i = e.indexOf('=')
+    if (i <= 0) throw new WwError(ERR_BAD_META, `invalid meta '${e}': expected key=value with a non-empty key`)
+    Object.defineProperty(out, e.slice(0, i), { value: e.slice(i + 1), enumerable: true, writable: true, configurable: true })
+  }
+  return out
+}
+
+/**
+ * Where the node reports what an operator should know (publishing failed / recovered, a
+ * bootstrap peer unreachable). Lines are plain sentences, reported once per state change,
+ * never once per heartbeat.
+ */
+export interface Logger {
+  info(message: string): void
+  warn(message: string): void
+}
+
+/** A logger that drops everything: the library default. */
+export const silentLogger: Logger = { info: () => {}, warn: () => {} }
