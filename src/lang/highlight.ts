@@ -4,7 +4,7 @@
  * neighbours, then marks the spot of the first error (if any) as `error`.
  */
 import type { IToken } from 'chevrotain'
-import { tryParseQuery } from './index.js'
+import { tryParseQuery } from './parse.js'
 import { MAX_QUERY_LENGTH } from './errors.js'
 import { Eq, keywordTokens, Limit, LoneStar, MetaDot, Star, Str, tokenEnd, Word, lexQuery } from './tokens.js'
 

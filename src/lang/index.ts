@@ -4,13 +4,6 @@
  * Also here: the canonical printer, caret rendering, syntax highlighting and the word lists
  * for completion. The language is documented for users in docs/language.md.
  */
-import type { Statement } from './ast.js'
-import { buildStatement } from './build.js'
-import { ERR_QUERY_BAD_STRING, ERR_QUERY_TOO_LONG, MAX_QUERY_LENGTH, QueryError } from './errors.js'
-import { parseTokens, parser } from './parser.js'
-import { syntaxError } from './syntax.js'
-import { lexQuery } from './tokens.js'
-
 export type { Constraint, FieldName, Index, Selector, Statement } from './ast.js'
 export * from './errors.js'
 export { MAX_LIMIT } from './build.js'
@@ -24,51 +17,4 @@ export const KEYWORDS = ['LS', 'LOOKUP', 'WHERE', 'FROM', 'TO', 'LIMIT', 'REVERS
 /** The indexed record fields; any other bare name is a meta key. */
 export const BUILTIN_FIELDS = ['host', 'peer', 'server'] as const
 
-/** The outcome of {@link tryParseQuery}: the statement, or the error as data. */
-export type ParseResult = { ok: true; statement: Statement } | { ok: false; error: QueryError }
-
-/**
- * Parses a query without throwing for malformed input.
- * When several mistakes are present, the leftmost one found is reported.
- */
-export function tryParseQuery(text: string): ParseResult {
-  if (typeof text !== 'string') {
-    return { ok: false, error: new QueryError(ERR_QUERY_TOO_LONG, 'a query must be a string', { column: 1 }) }
-  }
-  if (text.length > MAX_QUERY_LENGTH) {
-    return {
-      ok: false,
-      error: new QueryError(ERR_QUERY_TOO_LONG, `a query may be at most ${MAX_QUERY_LENGTH} characters long`, {
-        column: MAX_QUERY_LENGTH + 1,
-      }),
-    }
-  }
-  const lexed = lexQuery(text)
-  const cst = parseTokens(lexed.tokens)
-  const parseErr = parser.errors[0]
-  if (parseErr !== undefined) {
-    const error = syntaxError(parseErr, lexed.tokens, text)
-    // A broken string before the syntax error is the earlier mistake, and often its cause.
-    const bad = lexed.badString
-    if (bad !== undefined && bad.offset + 1 < error.column) {
-      return {
-        ok: false,
-        error: new QueryError(ERR_QUERY_BAD_STRING, bad.message, { column: bad.offset + 1, expected: bad.expected }),
-      }
-    }
-    return { ok: false, error }
-  }
-  try {
-    return { ok: true, statement: buildStatement(cst, lexed.strings) }
-  } catch (err) {
-    if (err instanceof QueryError) return { ok: false, error: err }
-    throw err
-  }
-}
-
-/** Parses a query (DESIGN §3) into its Statement. Throws {@link QueryError} when it is malformed. */
-export function parseQuery(text: string): Statement {
-  const r = tryParseQuery(text)
-  if (!r.ok) throw r.error
-  return r.statement
-}
+export { parseQuery, tryParseQuery, type ParseResult } from './parse.js'

@@ -4,10 +4,10 @@
  * never drifts from the grammar), and a hint for the common slips.
  */
 import type { IRecognitionException, IToken, TokenType } from 'chevrotain'
-import { ERR_QUERY_SYNTAX, QueryError } from './errors.js'
+import { ERR_QUERY_DUPLICATE_CLAUSE, ERR_QUERY_SYNTAX, QueryError } from './errors.js'
 import { parser } from './parser.js'
 import { nearest } from './suggest.js'
-import { Eq, keywordTokens, LoneStar, MetaDot, Star, Str, tokenEnd, Word } from './tokens.js'
+import { Eq, From, keywordTokens, LoneStar, MetaDot, Star, Str, tokenEnd, Where, Word } from './tokens.js'
 
 /** The label of a token type where the parser expects it, by the rule it appears in. */
 function label(type: TokenType, rule: string | undefined): string {
@@ -53,6 +53,13 @@ export function syntaxError(err: IRecognitionException, tokens: IToken[], text: 
   const start = isEof ? text.length : tok.startOffset
   // A '*' is only valid glued to the value, so after a blank it is not an option.
   if (prev !== undefined && tokenEnd(prev) !== start) expected = expected.filter((e) => e !== '*')
+
+  if ((tok.tokenType === Where || tok.tokenType === From) && preceding.some((t) => t.tokenType === Where || t.tokenType === From)) {
+    return new QueryError(ERR_QUERY_DUPLICATE_CLAUSE, 'a query has at most one WHERE or FROM', {
+      column: start + 1,
+      expected,
+    })
+  }
 
   let hint: string | undefined
   const next = isEof ? undefined : tokens[at + 1]
