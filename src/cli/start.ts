@@ -1,0 +1,142 @@
+/**
+ * `ww start` (DESIGN §5): runs one node until SIGINT/SIGTERM (or the given signal aborts),
+ * then leaves gracefully. On start it prints the peer ID, the full p2p multiaddrs (ready for
+ * another node's `--bootstrap`) and the listen URL; then one line per membership change
+ * (joined / left / expired; updates are not shown) unless `quiet`. Operator warnings
+ * (publishing failing, bootstrap peer unreachable) go to stderr.
+ *
+ * Output (stdout), one item per line:
+ *
+ *     peer    12D3KooW…
+ *     server  5f0c…
+ *     p2p     /ip4/127.0.0.1/tcp/40123/p2p/12D3KooW…
+ *     listen  ws://127.0.0.1:8420            (or "listen  none")
+ *     joined  12D3KooW… host=web-1 region=us-east-1
+ *     left    12D3KooW… host=web-1
+ *     expired 12D3KooW… host=web-1
+ */
+import type { Writable } from 'node:stream'
+import { startNode, type Node, type NodeInit } from '../node/node.js'
+import { parseDuration, parseMeta, type Logger } from '../node/options.js'
+import type { RoutingRecord } from '../node/record.js'
+import type { TableChange } from '../node/table.js'
+
+/** Options of {@link startCommand}: the flags of `ww start`, as commander hands them over. */
+export interface StartOptions {
+  /** `--listen URL`; the word `none` (or `false`) serves no clients. @default 'ws://127.0.0.1:8420' */
+  listen?: string | false
+  /** `--p2p MULTIADDR` (repeatable); empty means the default. @default ['/ip4/127.0.0.1/tcp/0'] */
+  p2p?: string[]
+  /** `--bootstrap MULTIADDR…`. @default [] */
+  bootstrap?: string[]
+  /** `--mdns`. @default false */
+  mdns?: boolean
+  /** `--ns`. @default 'ww' */
+  ns?: string
+  /** `--host`. @default os.hostname() */
+  host?: string
+  /** `--meta k=v…` (repeatable), or an already parsed map. @default {} */
+  meta?: string[] | Record<string, string>
+  /** `--ttl`: a duration (`500ms`, `10s`, `1m`; bare number = ms). @default '10s' */
+  ttl?: string | number
+  /** `--identity PATH`. @default `$XDG_CONFIG_HOME/ww/identity.key` */
+  identity?: string
+  /** `--token`. @default undefined */
+  token?: string
+  /** `--quiet`: no membership change lines. @default false */
+  quiet?: boolean
+  /** Extra protocol-server options, e.g. plugin transports (see NodeInit.serve). @default undefined */
+  serve?: NodeInit['serve']
+  /** Where the start banner and change lines go. @default process.stdout */
+  stdout?: Writable
+  /** Where warnings go. @default process.stderr */
+  stderr?: Writable
+  /** Stops the node when aborted (in addition to SIGINT/SIGTERM). @default undefined */
+  signal?: AbortSignal
+  /** Install SIGINT/SIGTERM handlers. @default true */
+  handleSignals?: boolean
+  /** Called once the node runs (tests, embedding). @default undefined */
+  onStarted?: (node: Node) => void
+}
+
+/**
+ * Runs `ww start`. Resolves with the exit code (0) once the node has stopped after
+ * SIGINT/SIGTERM or `signal`; a second SIGINT/SIGTERM during the graceful stop kills the
+ * node without the leave heartbeat. Rejects with the WwError of a bad flag or a failed start
+ * (ERR_BAD_DURATION, ERR_BAD_META, ERR_BAD_NAMESPACE, ERR_BAD_MULTIADDR, ERR_IDENTITY_…,
+ * ERR_P2P_START, or the server's listen error).
+ */
+export async function startCommand(opts: StartOptions = {}): Promise<number> {
+  const out = opts.stdout ?? process.stdout
+  const err = opts.stderr ?? process.stderr
+  const write = (s: string, to: Writable = out): void => {
+    // A closed stdout (piped into something that exited) must not take the node down.
+    if (!to.destroyed && to.writable) to.write(`${s}\n`)
+  }
+  const logger: Logger = { info: (m) => write(`ww: ${m}`, err), warn: (m) => write(`ww: warning: ${m}`, err) }
+  const meta = Array.isArray(opts.meta) ? parseMeta(opts.meta) : opts.meta ?? {}
+  const listen = opts.listen === false || opts.listen === 'none' || opts.listen === 'false' ? false : opts.listen
+  const init: NodeInit = {
+    listen,
+    p2p: opts.p2p !== undefined && opts.p2p.length > 0 ? opts.p2p : undefined,
+    bootstrap: opts.bootstrap ?? [],
+    mdns: opts.mdns === true,
+    ns: opts.ns,
+    host: opts.host,
+    meta,
+    ttl: opts.ttl !== undefined ? parseDuration(opts.ttl) : undefined,
+    identity: opts.identity,
+    token: opts.token,
+    logger,
+    serve: opts.serve,
+  }
+  if (opts.signal?.aborted === true) return 0
+  const node = await startNode(init)
+
+  write(`peer    ${node.peer}`)
+  write(`server  ${node.server}`)
+  for (const a of node.multiaddrs) write(`p2p     ${a}`)
+  write(`listen  ${node.addr ?? 'none'}`)
+
+  const onChange = (c: TableChange): void => {
+    if (c.kind === 'updated' || c.record.peer === node.peer) return
+    write(`${c.kind.padEnd(7)} ${describe(c.kind === 'left' && c.previous !== undefined ? c.previous : c.record)}`)
+  }
+  if (opts.quiet !== true) node.table.on('change', onChange)
+  opts.onStarted?.(node)
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false
+    const finish = (): void => {
+      if (opts.handleSignals !== false) {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      }
+      opts.signal?.removeEventListener('abort', onAbort)
+      node.table.off('change', onChange)
+      resolve(0)
+    }
+    const stop = (): void => {
+      if (stopping) {
+        void node.kill().then(finish, finish)
+        return
+      }
+      stopping = true
+      void node.stop().then(finish, finish)
+    }
+    const onSignal = (): void => stop()
+    const onAbort = (): void => stop()
+    if (opts.handleSignals !== false) {
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+    }
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+function describe(r: RoutingRecord): string {
+  const parts = [r.peer]
+  if (r.host !== '') parts.push(`host=${r.host}`)
+  for (const [k, v] of Object.entries(r.meta)) parts.push(`${k}=${v}`)
+  return parts.join(' ')
+}
