@@ -7,8 +7,11 @@
  * - `1`      format version (positive fixint). Any other version is rejected.
  * - `peer`   str: base58btc peer ID; must equal the gossipsub message's signing `from`.
  * - `server` uint (normally uint64): the 64 random bits of the instance, shown as 16 hex digits.
- * - `seq`    uint: logical clock (boot time in µs + heartbeats sent), at most 2^53 - 1.
+ * - `seq`    uint (normally uint64): logical clock (boot time in µs + heartbeats sent), at most 2^53 - 1.
  * - `ttl`    uint: ms until the next heartbeat is due; 0 = leaving now.
+ *
+ * Integers are read whatever their MessagePack width (fixint … uint64, and integral float64,
+ * which some encoders emit for large numbers); negative or fractional values are rejected.
  * - `host`   str: host name, may be empty.
  * - `meta`   array of str, flattened pairs `[k1, v1, k2, v2, …]`; keys unique.
  *
@@ -56,7 +59,7 @@ export function encodeHeartbeat(record: RoutingRecord): Uint8Array {
   const r = validateRecord(record)
   const meta: string[] = []
   for (const [k, v] of Object.entries(r.meta)) meta.push(k, v)
-  const bytes = encoder.encode([HEARTBEAT_VERSION, r.peer, BigInt(`0x${r.server}`), r.seq, r.ttl, r.host, meta])
+  const bytes = encoder.encode([HEARTBEAT_VERSION, r.peer, BigInt(`0x${r.server}`), BigInt(r.seq), r.ttl, r.host, meta])
   if (bytes.length > MAX_HEARTBEAT_BYTES) {
     throw new WwError(ERR_HEARTBEAT_TOO_LARGE, `heartbeat of ${bytes.length} bytes exceeds ${MAX_HEARTBEAT_BYTES} bytes: shorten host or meta`)
   }
