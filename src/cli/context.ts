@@ -1,0 +1,44 @@
+/**
+ * What every client command sets up the same way: the common flags, the plugins (config
+ * file first, then `--plugin`), the format registry and the transport registry that
+ * `connect` dials through.
+ */
+import { readConfig } from './config.js'
+import { loadPlugins, type LoadedPlugin } from './plugins.js'
+import { FormatRegistry } from '../format/index.js'
+import { defaultTransports, type TransportRegistry } from '../transport/registry.js'
+import { CliError, ERR_USAGE } from './errors.js'
+
+/** The flags shared by ls, lookup, shell, dev, pub and sub. */
+export interface CommonOptions {
+  /** Node URL. @default 'ws://127.0.0.1:8420' (env WW_ADDR) */
+  addr: string
+  /** Output format name. @default 'text' */
+  format: string
+  /** Plugin module paths, in order. @default [] */
+  plugin: string[]
+  /** Access token presented in the handshake (env WW_TOKEN). @default undefined */
+  token?: string
+}
+
+/** Plugins loaded and registries ready. */
+export interface CliContext {
+  options: CommonOptions
+  formats: FormatRegistry
+  transports: TransportRegistry
+  plugins: LoadedPlugin[]
+}
+
+/** Loads the config file's plugins and `--plugin`s, and checks `--format`. */
+export async function createContext(options: CommonOptions, env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
+  const formats = FormatRegistry.withBuiltins()
+  const transports = defaultTransports()
+  const config = await readConfig(env)
+  const plugins = await loadPlugins([...config.plugins, ...options.plugin], { formats, transports })
+  if (!formats.has(options.format)) {
+    throw new CliError(ERR_USAGE, `unknown format "${options.format}"`, {
+      hint: `use one of ${formats.names().join(', ')} (plugins add more with --plugin)`,
+    })
+  }
+  return { options, formats, transports, plugins }
+}

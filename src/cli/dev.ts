@@ -1,0 +1,142 @@
+/**
+ * `ww dev`: the zero-setup way to try ww. Starts `--nodes N` (default 3) real nodes in this
+ * process — real libp2p on 127.0.0.1, gossiped heartbeats, the client protocol on WebSocket —
+ * with sample host names and meta (region, role, az, env), each bootstrapped to the first,
+ * identities in a fresh temp folder (never the user's own identity file). The first node
+ * listens on ws://127.0.0.1:8420 when that port is free, else on any free port. Once every
+ * node sees the whole cluster (bounded wait) the shell attaches to the first node; leaving
+ * the shell stops the nodes (gracefully) and removes the temp folder. Without a TTY the shell
+ * runs in piped mode.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Node, NodeInit } from '../node/node.js'
+import type { CliContext } from './context.js'
+import { DEFAULT_ADDR } from './defaults.js'
+import { connectOrExit } from './query.js'
+
+/** Options of `ww dev`. */
+export interface DevOptions {
+  /** How many nodes. @default 3 */
+  nodes?: number
+  /** Piped mode: stop at the first failing line. @default false */
+  stopOnError?: boolean
+  /** Heartbeat TTL of the nodes, ms. @default 10000 */
+  ttl?: number
+  /** Longest wait for the cluster to converge before the shell opens anyway, ms. @default 15000 */
+  convergeMs?: number
+}
+
+const REGIONS = ['us-east-1', 'eu-west-1', 'ap-south-1'] as const
+const ROLES = ['web', 'db', 'cache', 'queue'] as const
+const AZS = ['a', 'b', 'c'] as const
+
+/** The sample host and meta of dev node `i` (0-based). */
+export function sampleNode(i: number): { host: string; meta: Record<string, string> } {
+  const role = ROLES[i % ROLES.length]!
+  const region = REGIONS[i % REGIONS.length]!
+  return {
+    host: `${role}-${i + 1}`,
+    meta: { region, role, az: `${region}${AZS[Math.floor(i / REGIONS.length) % AZS.length]!}`, env: 'dev' },
+  }
+}
+
+/** True when 127.0.0.1:`port` can be listened on right now. */
+export async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer()
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
+  })
+}
+
+/** A running dev cluster. */
+export interface DevCluster {
+  nodes: Node[]
+  /** The first node's client URL. */
+  addr: string
+  /** True once every node's table held every node. */
+  converged: boolean
+  /** Stops every node and removes the identities. */
+  stop(): Promise<void>
+}
+
+/** Starts the cluster (used by `ww dev`, the tests and the benchmark). */
+export async function startDevCluster(opts: DevOptions & { listen?: string; serve?: NodeInit['serve'] } = {}): Promise<DevCluster> {
+  const { startNode } = await import('../node/node.js')
+  const n = opts.nodes ?? 3
+  const dir = await mkdtemp(join(tmpdir(), 'ww-dev-'))
+  const nodes: Node[] = []
+  const stop = async (): Promise<void> => {
+    await Promise.allSettled(nodes.map((node) => node.stop()))
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    const listen = opts.listen ?? ((await portFree(8420)) ? DEFAULT_ADDR : 'ws://127.0.0.1:0')
+    const base = (i: number): NodeInit => ({
+      p2p: ['/ip4/127.0.0.1/tcp/0'],
+      identity: join(dir, `node-${i + 1}.key`),
+      ttl: opts.ttl ?? 10_000,
+      ...sampleNode(i),
+      ...(opts.serve !== undefined ? { serve: opts.serve } : {}),
+    })
+    const first = await startNode({ ...base(0), listen })
+    nodes.push(first)
+    const rest = await Promise.all(
+      Array.from({ length: n - 1 }, (_, k) => startNode({ ...base(k + 1), listen: false, bootstrap: first.multiaddrs })),
+    )
+    nodes.push(...rest)
+    const deadline = Date.now() + (opts.convergeMs ?? 15_000)
+    let converged = false
+    while (Date.now() < deadline) {
+      if (nodes.every((node) => node.table.size >= n)) {
+        converged = true
+        break
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    return { nodes, addr: first.addr!, converged, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** The `dev` action; returns the exit code. */
+export async function devCommand(ctx: CliContext, opts: DevOptions = {}): Promise<number> {
+  const n = opts.nodes ?? 3
+  const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true
+  const log = (s: string): void => void (interactive ? process.stdout : process.stderr).write(s + '\n')
+  log(`ww dev: starting ${n} node${n === 1 ? '' : 's'} on 127.0.0.1 …`)
+  const cluster = await startDevCluster({
+    ...opts,
+    ...(ctx.transports !== undefined ? { serve: { transports: ctx.transports } } : {}),
+  })
+  let stopping: Promise<void> | undefined
+  const stopAll = (): Promise<void> => (stopping ??= cluster.stop())
+  const onSignal = (): void => {
+    void stopAll().then(() => process.exit(0))
+  }
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+  try {
+    const lines = cluster.nodes.map((node, i) => {
+      const s = sampleNode(i)
+      return `  ${node.peer}  ${s.host.padEnd(8)} ${Object.entries(s.meta).map(([k, v]) => `${k}=${v}`).join(' ')}`
+    })
+    const banner = [
+      `ww dev: ${n} node${n === 1 ? '' : 's'} ${cluster.converged ? 'up' : 'started (still converging)'}; the shell is attached to ${cluster.addr}`,
+      ...lines,
+      `other terminals: ww ls --addr ${cluster.addr}`,
+    ].join('\n')
+    const session = await connectOrExit(cluster.addr, { token: ctx.options.token, transports: ctx.transports })
+    const { runShell } = await import('../repl/index.js')
+    return await runShell({ ...ctx, options: { ...ctx.options, addr: cluster.addr } }, { session, banner, stopOnError: opts.stopOnError })
+  } finally {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    await stopAll()
+  }
+}

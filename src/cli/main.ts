@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+/**
+ * The `ww` command line (DESIGN §5). This module stays small on purpose: it parses the
+ * arguments with commander and imports each command's module only when that command runs,
+ * so `ww ls` never loads the shell (Ink, React) or the node (libp2p). One top-level handler
+ * turns every failure into a message and an exit code (src/cli/errors.ts).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { describeError, EXIT } from './errors.js'
+import type { CommonOptions } from './context.js'
+import { DEFAULT_ADDR } from './defaults.js'
+
+export { DEFAULT_ADDR }
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError('expected a whole number ≥ 1')
+  }
+  return n
+}
+
+function addCommon(cmd: Command, withFormat = true): Command {
+  cmd
+    .addOption(new Option('--addr <url>', 'node to connect to').env('WW_ADDR').default(DEFAULT_ADDR))
+    .addOption(new Option('--token <token>', 'access token presented to the node').env('WW_TOKEN'))
+    .option('--plugin <path>', 'load a plugin module (repeatable)', collect, [] as string[])
+  if (withFormat) cmd.option('--format <name>', 'output format: text, json, ndjson, or one a plugin adds', 'text')
+  return cmd
+}
+
+function common(opts: Record<string, unknown>): CommonOptions {
+  return {
+    addr: String(opts.addr ?? DEFAULT_ADDR),
+    format: String(opts.format ?? 'text'),
+    plugin: (opts.plugin as string[] | undefined) ?? [],
+    token: opts.token as string | undefined,
+  }
+}
+
+/** Builds the program; `setExit` receives each action's exit code. */
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command()
+  program
+    .name('ww')
+    .description('cluster membership with indexed, streamed queries')
+    .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  ww dev                                  a local 3-node cluster with the shell attached
+  ww start --meta region=us-east-1        run a node
+  ww ls WHERE region=us-east-1            list matching peers
+  ww lookup WHERE host=web-1 --format json
+  echo 'ls LIMIT 3' | ww shell --format ndjson
+
+Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot connect,
+3 the stream failed after it began.`,
+    )
+
+  program
+    .command('start')
+    .description('run a node')
+    .option('--listen <url>', 'URL clients connect to (ws://, or a plugin scheme)', DEFAULT_ADDR)
+    .option('--p2p <multiaddr>', 'libp2p listen multiaddr (repeatable)', collect, [] as string[])
+    .option('--bootstrap <multiaddr...>', 'peers to join through (full /p2p/ multiaddrs)')
+    .option('--mdns', 'discover peers on the local network with mDNS')
+    .option('--ns <name>', 'cluster namespace', 'ww')
+    .option('--host <name>', 'host name to announce (default: the OS host name)')
+    .option('--meta <k=v...>', 'meta entries to announce (repeatable)')
+    .option('--ttl <duration>', 'heartbeat TTL: 500ms, 10s, 1m; a bare number is ms', '10s')
+    .option('--identity <path>', 'private key file (default: in the config folder)')
+    .addOption(new Option('--token <token>', 'clients must present this token to read the table').env('WW_TOKEN'))
+    .option('--plugin <path>', 'load a plugin module, e.g. a transport (repeatable)', collect, [] as string[])
+    .option('--quiet', 'do not log membership changes')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runStart } = await import('./start-action.js')
+      setExit(await runStart(opts))
+    })
+
+  for (const op of ['ls', 'lookup'] as const) {
+    addCommon(
+      program
+        .command(`${op} [query...]`)
+        .description(op === 'ls' ? 'stream every record matching QUERY, then exit' : 'print the first record matching QUERY, then exit')
+        .addHelpText('after', `\nThe query words are joined with spaces, so quoting is optional:\n  ww ${op} WHERE region=us-east-1${op === 'ls' ? ' LIMIT 10' : ''}`),
+    ).action(async (words: string[], opts: Record<string, unknown>) => {
+      const [{ createContext }, { queryCommand }] = await Promise.all([import('./context.js'), import('./query.js')])
+      setExit(await queryCommand(op, words, await createContext(common(opts))))
+    })
+  }
+
+  addCommon(program.command('shell').description('the interactive shell; with stdin not a terminal, runs one query per line'))
+    .option('--stop-on-error', 'piped mode: stop at the first failing line')
+    .action(async (opts: Record<string, unknown>) => {
+      const [{ createContext }, { shellCommand }] = await Promise.all([import('./context.js'), import('./shell.js')])
+      setExit(await shellCommand(await createContext(common(opts)), { stopOnError: opts.stopOnError === true }))
+    })
+
+  addCommon(program.command('dev').description('a local cluster of real nodes in this process, with the shell attached'))
+    .option('--nodes <n>', 'how many nodes', positiveInt, 3)
+    .option('--stop-on-error', 'piped mode: stop at the first failing line')
+    .action(async (opts: Record<string, unknown>) => {
+      const [{ createContext }, { devCommand }] = await Promise.all([import('./context.js'), import('./dev.js')])
+      const ctx = await createContext(common(opts))
+      setExit(await devCommand(ctx, { nodes: opts.nodes as number, stopOnError: opts.stopOnError === true }))
+    })
+
+  addCommon(program.command('pub').description('publish stdin as one message on TOPIC'))
+    .requiredOption('-t, --topic <topic>', 'topic name')
+    .option('--lines', 'publish each line of stdin as its own message')
+    .action(async (opts: Record<string, unknown>) => {
+      const [{ createContext }, { pubCommand }] = await Promise.all([import('./context.js'), import('./pubsub.js')])
+      setExit(await pubCommand(await createContext(common(opts)), String(opts.topic), { lines: opts.lines === true }))
+    })
+
+  addCommon(program.command('sub').description('print messages on TOPIC as they arrive, until Ctrl-C'))
+    .requiredOption('-t, --topic <topic>', 'topic name')
+    .option('--hex', 'print payloads as hex instead of UTF-8 text')
+    .action(async (opts: Record<string, unknown>) => {
+      const [{ createContext }, { subCommand }] = await Promise.all([import('./context.js'), import('./pubsub.js')])
+      setExit(await subCommand(await createContext(common(opts)), String(opts.topic), { hex: opts.hex === true }))
+    })
+  return program
+}
+
+/** Runs the command line on `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  let code: number = EXIT.ok
+  const program = buildProgram((c) => {
+    code = c
+  })
+  try {
+    await program.parseAsync(argv)
+    return code
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander printed its message already; help and --version are successes.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage
+    }
+    const { text, exitCode } = describeError(err)
+    process.stderr.write(text)
+    return exitCode
+  }
+}
+
+// Run when executed as the bin (not when imported by tests).
+const invoked = process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(process.argv[1])).href
+if (invoked) {
+  const code = await main()
+  process.exitCode = code
+  // A stray handle (a socket in TIME_WAIT, a plugin's timer) must not keep a finished command
+  // alive; unref'd, this timer fires only if something else still holds the loop open.
+  setTimeout(() => process.exit(code), 1500).unref()
+}

@@ -1,0 +1,36 @@
+/**
+ * Glue between commander and `startCommand` (src/cli/start.ts, the membership part): loads
+ * plugins so that `--listen` may use a plugin's scheme (`ww start --listen tcp://127.0.0.1:0
+ * --plugin plugins/tcp.js`), then runs the node until SIGINT/SIGTERM.
+ */
+import { readConfig } from './config.js'
+import { loadPlugins } from './plugins.js'
+import { FormatRegistry } from '../format/index.js'
+import { defaultTransports } from '../transport/registry.js'
+import { startCommand, type StartOptions } from './start.js'
+
+/** Runs `ww start` with commander's parsed flags; returns the exit code. */
+export async function runStart(opts: Record<string, unknown>): Promise<number> {
+  const transports = defaultTransports()
+  const config = await readConfig()
+  const plugins = await loadPlugins([...config.plugins, ...((opts.plugin as string[] | undefined) ?? [])], {
+    formats: FormatRegistry.withBuiltins(),
+    transports,
+  })
+  const withTransports = plugins.some((p) => p.transports.length > 0)
+  const start: StartOptions = {
+    listen: opts.listen as string | undefined,
+    p2p: opts.p2p as string[] | undefined,
+    bootstrap: opts.bootstrap as string[] | undefined,
+    mdns: opts.mdns === true,
+    ns: opts.ns as string | undefined,
+    host: opts.host as string | undefined,
+    meta: opts.meta as string[] | undefined,
+    ttl: opts.ttl as string | undefined,
+    identity: opts.identity as string | undefined,
+    token: opts.token as string | undefined,
+    quiet: opts.quiet === true,
+    ...(withTransports ? { serve: { transports } } : {}),
+  }
+  return startCommand(start)
+}

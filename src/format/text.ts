@@ -1,0 +1,79 @@
+/**
+ * `--format text` (the default): an aligned table with the columns PEER, SERVER, HOST, META.
+ *
+ * Streaming and alignment pull against each other: the widths of a table are only known at
+ * its end, but output must appear as records arrive. The rule used here:
+ * - the first rows (up to `TEXT_FIRST_BATCH`, or all of them when the result is smaller) are
+ *   held back and decide the widths of PEER and HOST;
+ * - every later row is written at once with those widths; a later value wider than its
+ *   column is never truncated, it pushes the rest of that row to the right;
+ * - HOST is at most `TEXT_HOST_MAX` wide (longer names overflow as above), SERVER is fixed
+ *   (16 hex digits) and META, the last column, is free.
+ * META prints `key=value` pairs sorted by key; a value that is empty or holds spaces or quotes is
+ * double-quoted (the query language's quoting). An empty host prints as `-`. An empty result
+ * prints nothing at all.
+ */
+import type { RoutingRecord } from '../node/record.js'
+import type { FormatInit, FormatOutput, Formatter, FormatterFactory } from './types.js'
+
+/** How many rows are held back to decide the column widths. */
+export const TEXT_FIRST_BATCH = 64
+/** Widest the HOST column gets from the first batch. */
+export const TEXT_HOST_MAX = 40
+
+const GAP = '  '
+
+/** Renders a meta map as `k=v k2="v 2"`, keys sorted. */
+export function formatMeta(meta: Record<string, string>): string {
+  return Object.keys(meta)
+    .sort()
+    .map((k) => `${quoteIfNeeded(k)}=${quoteIfNeeded(meta[k] ?? '')}`)
+    .join(' ')
+}
+
+function quoteIfNeeded(s: string): string {
+  if (s !== '' && !/[\s"\\=*]/.test(s)) return s
+  return '"' + s.replace(/["\\]/g, (c) => '\\' + c) + '"'
+}
+
+/** Creates the text formatter. */
+export const text: FormatterFactory = (out: FormatOutput, init: FormatInit = {}): Formatter => {
+  let held: RoutingRecord[] | undefined = []
+  let peerW = 4
+  let hostW = 4
+  const bold = init.color === true ? (s: string) => `\u001b[1m${s}\u001b[22m` : (s: string) => s
+
+  const line = (peer: string, server: string, host: string, meta: string): string =>
+    (peer.padEnd(peerW) + GAP + server.padEnd(16) + GAP + host.padEnd(hostW) + GAP + meta).trimEnd() + '\n'
+
+  const row = (r: RoutingRecord): string => line(r.peer, r.server, r.host === '' ? '-' : r.host, formatMeta(r.meta))
+
+  const flush = (): void => {
+    if (held === undefined) return
+    const rows = held
+    held = undefined
+    if (rows.length === 0) return
+    for (const r of rows) {
+      peerW = Math.max(peerW, r.peer.length)
+      hostW = Math.min(TEXT_HOST_MAX, Math.max(hostW, r.host.length))
+    }
+    let s = bold(line('PEER', 'SERVER', 'HOST', 'META').trimEnd()) + '\n'
+    for (const r of rows) s += row(r)
+    out.write(s)
+  }
+
+  return {
+    begin() {},
+    record(r) {
+      if (held !== undefined) {
+        held.push(r)
+        if (held.length >= TEXT_FIRST_BATCH) flush()
+        return
+      }
+      out.write(row(r))
+    },
+    end() {
+      flush()
+    },
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The formatter contract. A formatter turns a stream of records into text on an output
+ * stream as they arrive: `begin()` once, `record(r)` per record, `end(summary)` once. It
+ * writes synchronously through `out.write`; the caller owns backpressure (it watches the
+ * stream's `writableNeedDrain` between records) and the closed-pipe case. Built-in formats are
+ * `text`, `json` and `ndjson`; a plugin adds more by name (src/plugin.ts).
+ */
+import type { RoutingRecord } from '../node/record.js'
+
+/** Where a formatter writes: `process.stdout`, a file stream, or a string collector in tests. */
+export interface FormatOutput {
+  /** Writes a chunk; the return value (false: past the high-water mark) is the caller's concern. */
+  write(chunk: string): boolean | void
+}
+
+/** How a query ended, handed to `Formatter.end`. */
+export interface QuerySummary {
+  /** Records written. */
+  count: number
+  /** Milliseconds from the query's start to its end. */
+  elapsedMs: number
+  /** Set when the stream failed after it began: the output is incomplete. */
+  error?: Error
+}
+
+/** Options every formatter factory receives. */
+export interface FormatInit {
+  /** Terminal width, when the output is a terminal (the text table may use it). @default undefined */
+  columns?: number
+  /** Whether the output is a terminal that understands ANSI colours. @default false */
+  color?: boolean
+}
+
+/** One query's output. Methods are called in order: begin, record*, end. */
+export interface Formatter {
+  /** Called before the first record (also for an empty result). */
+  begin(): void
+  /** Called once per record, in stream order. */
+  record(r: RoutingRecord): void
+  /** Called once after the last record, or after the stream failed (then `summary.error` is set). */
+  end(summary: QuerySummary): void
+}
+
+/** Makes a formatter writing to `out`. Plugins export these by name. */
+export type FormatterFactory = (out: FormatOutput, init?: FormatInit) => Formatter

@@ -1,0 +1,150 @@
+/**
+ * Tab completion for the shell. Looks at the word under the cursor and what precedes it:
+ * - a word after WHERE / FROM / TO is a field: `host`, `peer`, `server`, and the meta keys the
+ *   node knows (completed with a trailing `=`);
+ * - a word with `=` in it is a value of that field: the values the node holds for it;
+ * - a word starting with `\` is a meta-command;
+ * - anything else is a keyword (in the case the user started typing).
+ * Keys and values come from the node through `View.values()` and are cached in an LRU with a
+ * short TTL, so pressing Tab repeatedly costs no round trips and new peers still show up.
+ */
+import { LRUCache } from 'lru-cache'
+import type { ValuesIndex, View } from '../api.js'
+import { BUILTIN_FIELDS, KEYWORDS } from '../lang/index.js'
+import type { Line } from './line.js'
+import { replaceRange } from './line.js'
+import { META_COMMANDS } from './commands.js'
+
+/** What can be completed at the cursor. */
+export interface Completion {
+  /** Range of the line the chosen item replaces. */
+  start: number
+  end: number
+  /** Candidates, in display order (already carrying their `=` or trailing space). */
+  items: string[]
+}
+
+/** Options of `Completer`. */
+export interface CompleterInit {
+  /** Most values asked from the node per request. @default 200 */
+  limit?: number
+  /** How long fetched keys and values are reused, ms. @default 10000 */
+  ttlMs?: number
+  /** Most cached requests. @default 500 */
+  maxEntries?: number
+}
+
+const CLAUSE = new Set(['where', 'from', 'to'])
+const NEEDS_QUOTES = /[\s"\\=*]/
+
+function quote(v: string): string {
+  return NEEDS_QUOTES.test(v) || v === '' ? '"' + v.replace(/["\\]/g, (c) => '\\' + c) + '"' : v
+}
+
+/** The longest common prefix of `items`. */
+export function commonPrefix(items: readonly string[]): string {
+  if (items.length === 0) return ''
+  let p = items[0]!
+  for (const s of items) {
+    let i = 0
+    while (i < p.length && i < s.length && p[i] === s[i]) i++
+    p = p.slice(0, i)
+  }
+  return p
+}
+
+/** Which index a field name of the language means (`host`, `meta.k`, bare `k`). */
+export function fieldIndex(field: string): ValuesIndex {
+  if (field === 'host' || field === 'peer' || field === 'server') return { field }
+  const key = field.startsWith('meta.') ? field.slice(5) : field
+  return { field: 'meta', key: key.startsWith('"') && key.endsWith('"') && key.length >= 2 ? key.slice(1, -1) : key }
+}
+
+/** Completes words of the query language against a View. */
+export class Completer {
+  #view: View | undefined
+  readonly #limit: number
+  readonly #cache: LRUCache<string, string[]>
+
+  constructor(view: View | undefined, init: CompleterInit = {}) {
+    this.#view = view
+    this.#limit = init.limit ?? 200
+    this.#cache = new LRUCache<string, string[]>({ max: init.maxEntries ?? 500, ttl: init.ttlMs ?? 10_000 })
+  }
+
+  /** Points completion at another node's view (after `\connect`), dropping the cache. */
+  setView(view: View | undefined): void {
+    this.#view = view
+    this.#cache.clear()
+  }
+
+  /** Cached `values()` of the view; a failed request completes nothing. */
+  async values(index: ValuesIndex, prefix: string, signal?: AbortSignal): Promise<string[]> {
+    if (this.#view === undefined) return []
+    const k = `${index.field}\u0000${index.key ?? ''}\u0000${prefix}`
+    const hit = this.#cache.get(k)
+    if (hit !== undefined) return hit
+    let got: string[]
+    try {
+      got = await this.#view.values(index, prefix, { limit: this.#limit, signal })
+    } catch {
+      return []
+    }
+    this.#cache.set(k, got)
+    return got
+  }
+
+  /** The candidates for the word under the cursor of `line`. */
+  async complete(line: Line, signal?: AbortSignal): Promise<Completion> {
+    const before = line.text.slice(0, line.cursor)
+    const start = before.search(/\S*$/)
+    const word = before.slice(start)
+    let end = line.cursor
+    while (end < line.text.length && !/\s/.test(line.text[end]!)) end++
+    const prevWord = before.slice(0, start).trimEnd().split(/\s+/).pop()?.toLowerCase() ?? ''
+
+    if (start === 0 && word.startsWith('\\')) {
+      return { start, end, items: META_COMMANDS.filter((c) => c.startsWith(word)).map((c) => c + ' ') }
+    }
+
+    const eq = word.indexOf('=')
+    if (eq > 0) {
+      const field = word.slice(0, eq)
+      let prefix = word.slice(eq + 1)
+      if (prefix.startsWith('"')) prefix = prefix.slice(1).replace(/\\(["\\])/g, '$1')
+      const values = await this.values(fieldIndex(field), prefix, signal)
+      return { start: start + eq + 1, end, items: values.map((v) => quote(v) + ' ') }
+    }
+
+    if (CLAUSE.has(prevWord)) {
+      const keys = await this.values({ field: 'meta' }, word.startsWith('meta.') ? word.slice(5) : word, signal)
+      const fields = [
+        ...BUILTIN_FIELDS.filter((f) => f.startsWith(word)),
+        ...keys.map((k) => {
+          const name = /^[A-Za-z0-9_.\-/:]+$/.test(k) ? k : quote(k)
+          // A key that is also a field or keyword name needs the meta. prefix to stay a key.
+          const clash = (BUILTIN_FIELDS as readonly string[]).includes(k) || (KEYWORDS as readonly string[]).includes(k.toUpperCase()) || k === 'seq' || k === 'ttl'
+          return clash || word.startsWith('meta.') || name !== k ? `meta.${name}` : name
+        }),
+      ]
+      return { start, end, items: [...new Set(fields)].map((f) => f + '=') }
+    }
+
+    const lower = word === word.toLowerCase() && word !== ''
+    const kws = KEYWORDS.filter((k) => k.startsWith(word.toUpperCase())).map((k) => (lower ? k.toLowerCase() : k) + ' ')
+    return { start, end, items: kws }
+  }
+}
+
+/**
+ * Applies a completion to the line: one candidate replaces the word; several insert their
+ * common prefix (if longer than what is typed) and are returned for display.
+ */
+export function applyCompletion(line: Line, c: Completion): { line: Line; shown: string[] } {
+  if (c.items.length === 0) return { line, shown: [] }
+  if (c.items.length === 1) return { line: replaceRange(line, c.start, c.end, c.items[0]!), shown: [] }
+  const typed = line.text.slice(c.start, c.end)
+  const common = commonPrefix(c.items)
+  const next = common.length > typed.length ? replaceRange(line, c.start, c.end, common) : line
+  return { line: next, shown: c.items.map((s) => s.trimEnd()) }
+}

@@ -1,0 +1,203 @@
+/**
+ * The shell without its screen: the connection (and reconnecting), the current format, the
+ * timing switch, and running one line of input. The terminal shell (app.tsx) and the piped
+ * shell (piped.ts) both drive it; it reports through return values and a change listener,
+ * never by printing itself.
+ */
+import type { Session } from '../api.js'
+import { CliError, cannotConnect, EXIT, streamFailed } from '../cli/errors.js'
+import { connectOrExit, streamQuery, closeQuietly, type QuerySink } from '../cli/query.js'
+import type { FormatRegistry } from '../format/index.js'
+import type { FormatInit } from '../format/types.js'
+import { renderCaret, tryParseQuery } from '../lang/index.js'
+import type { TransportRegistry } from '../transport/registry.js'
+import { helpText, parseInput } from './commands.js'
+
+/** How the shell connects; the same fields as the command line's common flags. */
+export interface ShellCoreInit {
+  addr: string
+  token?: string
+  format: string
+  formats: FormatRegistry
+  transports: TransportRegistry
+  /** Already open session to use first (ww dev); reconnects dial `addr`. */
+  session?: Session
+  /** Options for the formatters (terminal width, colour). @default {} */
+  formatInit?: FormatInit
+}
+
+/** What running one line did. */
+export interface LineResult {
+  /** 0 for success; else the command line's exit code for this kind of failure. */
+  exitCode: number
+  /** Text for the user (help, a meta-command's answer). */
+  info?: string
+  /** Text describing a failure (caret and hint for a query error). */
+  error?: string
+  /** For a query: records printed and time taken. */
+  count?: number
+  elapsedMs?: number
+  /** The line asked to leave the shell. */
+  quit?: boolean
+}
+
+/** The shell's state and actions. */
+export class ShellCore {
+  addr: string
+  format: string
+  timing = false
+  readonly formats: FormatRegistry
+  #token: string | undefined
+  #transports: TransportRegistry
+  #session: Session | undefined
+  #lost: Error | undefined
+  #running: AbortController | undefined
+  #count = 0
+  #started = 0
+  #listeners = new Set<() => void>()
+  #formatInit: FormatInit
+
+  constructor(init: ShellCoreInit) {
+    this.addr = init.addr
+    this.format = init.format
+    this.formats = init.formats
+    this.#token = init.token
+    this.#transports = init.transports
+    this.#formatInit = init.formatInit ?? {}
+    if (init.session !== undefined) this.#adopt(init.session)
+  }
+
+  /** The open session, if any. */
+  get session(): Session | undefined {
+    return this.#session
+  }
+
+  /** Why the connection was lost, until the next successful connect. */
+  get lost(): Error | undefined {
+    return this.#lost
+  }
+
+  /** Records printed so far by the running query and when it started (performance.now()). */
+  get progress(): { running: boolean; count: number; startedAt: number } {
+    return { running: this.#running !== undefined, count: this.#count, startedAt: this.#started }
+  }
+
+  /** Calls `f` whenever the connection state changes; returns the unsubscribe. */
+  onChange(f: () => void): () => void {
+    this.#listeners.add(f)
+    return () => this.#listeners.delete(f)
+  }
+
+  #emit(): void {
+    for (const f of this.#listeners) f()
+  }
+
+  #adopt(session: Session): void {
+    this.#session = session
+    this.#lost = undefined
+    session.closed.then(
+      (err) => this.#onClosed(session, err),
+      (err: unknown) => this.#onClosed(session, err instanceof Error ? err : new Error(String(err))),
+    )
+    this.#emit()
+  }
+
+  #onClosed(session: Session, err: Error | undefined): void {
+    if (this.#session !== session) return
+    this.#session = undefined
+    if (err !== undefined) this.#lost = err
+    this.#emit()
+  }
+
+  /** Connects to `url` (default: the current address), closing the previous session. */
+  async connect(url: string = this.addr): Promise<void> {
+    const previous = this.#session
+    const session = await connectOrExit(url, { token: this.#token, transports: this.#transports })
+    this.addr = url
+    this.#session = undefined
+    if (previous !== undefined) await closeQuietly(previous)
+    this.#adopt(session)
+  }
+
+  /** Cancels the running query, if any (Ctrl-C): its cursor is cancelled and the node stops. */
+  cancel(): boolean {
+    if (this.#running === undefined) return false
+    this.#running.abort()
+    return true
+  }
+
+  /** Closes the session. */
+  async close(): Promise<void> {
+    this.cancel()
+    const s = this.#session
+    this.#session = undefined
+    if (s !== undefined) await closeQuietly(s)
+  }
+
+  /** Runs one line: a meta-command or a query whose output goes to `sink`. */
+  async run(line: string, sink: QuerySink): Promise<LineResult> {
+    const input = parseInput(line)
+    switch (input.kind) {
+      case 'empty':
+        if (this.#session === undefined && this.#lost !== undefined) return this.#reconnect(this.addr)
+        return { exitCode: EXIT.ok }
+      case 'help':
+        return { exitCode: EXIT.ok, info: helpText(this.formats.names()) }
+      case 'quit':
+        return { exitCode: EXIT.ok, quit: true }
+      case 'timing':
+        this.timing = input.on ?? !this.timing
+        return { exitCode: EXIT.ok, info: `timing is ${this.timing ? 'on' : 'off'}` }
+      case 'format':
+        if (input.name === undefined) return { exitCode: EXIT.ok, info: `format is ${this.format} (available: ${this.formats.names().join(', ')})` }
+        if (!this.formats.has(input.name)) {
+          return { exitCode: EXIT.usage, error: `unknown format "${input.name}" (available: ${this.formats.names().join(', ')})` }
+        }
+        this.format = input.name
+        return { exitCode: EXIT.ok, info: `format is ${this.format}` }
+      case 'connect':
+        return this.#reconnect(input.url ?? this.addr)
+      case 'unknown':
+        return { exitCode: EXIT.usage, error: `unknown command ${input.command} (type help)` }
+      case 'query':
+        return this.#query(input.text, sink)
+    }
+  }
+
+  async #reconnect(url: string): Promise<LineResult> {
+    try {
+      await this.connect(url)
+      return { exitCode: EXIT.ok, info: `connected to ${url} (node ${this.#session?.peer ?? '?'})` }
+    } catch (err) {
+      const e = err instanceof CliError ? err : cannotConnect(url, err)
+      return { exitCode: e instanceof CliError ? e.exitCode : EXIT.connect, error: e.message }
+    }
+  }
+
+  async #query(text: string, sink: QuerySink): Promise<LineResult> {
+    const parsed = tryParseQuery(text)
+    if (!parsed.ok) return { exitCode: EXIT.usage, error: renderCaret(text, parsed.error) }
+    if (this.#session === undefined) {
+      // The piped shell reconnects on its own; the terminal shell says so and waits for Enter.
+      const r = await this.#reconnect(this.addr)
+      if (r.exitCode !== EXIT.ok) return r
+    }
+    const session = this.#session!
+    const factory = this.formats.get(this.format)
+    const ac = new AbortController()
+    this.#running = ac
+    this.#count = 0
+    this.#started = performance.now()
+    try {
+      const result = await streamQuery(session.view, parsed.statement, factory(sink, this.#formatInit), sink, ac.signal, (n) => {
+        this.#count = n
+      })
+      if (result.error !== undefined) {
+        return { exitCode: EXIT.stream, error: streamFailed(result.count, result.error).message, count: result.count, elapsedMs: result.elapsedMs }
+      }
+      return { exitCode: EXIT.ok, count: result.count, elapsedMs: result.elapsedMs, ...(result.cancelled ? { info: 'cancelled' } : {}) }
+    } finally {
+      this.#running = undefined
+    }
+  }
+}
