@@ -1,0 +1,189 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { encodeHeartbeat } from '../../src/node/heartbeat.js'
+import { heartbeatTopic } from '../../src/node/membership.js'
+import { ERR_BAD_MULTIADDR, type Node } from '../../src/node/node.js'
+import { Cluster, peersOf, waitFor } from './helpers.js'
+
+const cluster = new Cluster()
+afterEach(async () => {
+  await cluster.cleanup()
+})
+
+const sorted = (nodes: Node[]): string[] => nodes.map((n) => n.peer).sort()
+
+describe('startNode', () => {
+  it('exposes peer, server, full multiaddrs and its own record', async () => {
+    const n = await cluster.start({ host: 'solo', meta: { role: 'db' }, ttl: 2000 })
+    expect(n.peer).toMatch(/^12D3KooW/)
+    expect(n.server).toMatch(/^[0-9a-f]{16}$/)
+    expect(n.addr).toBeUndefined()
+    expect(n.multiaddrs.length).toBeGreaterThan(0)
+    for (const a of n.multiaddrs) expect(a).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${n.peer}$`))
+    expect(n.table.get(n.peer)).toMatchObject({ peer: n.peer, server: n.server, ttl: 2000, host: 'solo', meta: { role: 'db' } })
+    expect(n.libp2p.services.pubsub.getTopics()).toEqual([heartbeatTopic('ww')])
+  })
+
+  it('rejects a bootstrap address without /p2p/', async () => {
+    await expect(cluster.start({ bootstrap: ['/ip4/127.0.0.1/tcp/1'] })).rejects.toMatchObject({ code: ERR_BAD_MULTIADDR })
+  })
+
+  it('five nodes bootstrapped as a chain converge to the same five records', async () => {
+    const nodes = await cluster.chain(5, (i) => ({ ttl: 2000, host: `host-${i}`, meta: { idx: String(i), region: i % 2 === 0 ? 'eu' : 'us' } }))
+    const want = sorted(nodes)
+    await waitFor(() => nodes.every((n) => n.table.size === 5), 15_000, 'convergence')
+    for (const n of nodes) {
+      expect(peersOf(n)).toEqual(want)
+      for (const [i, m] of nodes.entries()) {
+        expect(n.table.get(m.peer)).toMatchObject({ server: m.server, host: `host-${i}`, meta: { idx: String(i), region: i % 2 === 0 ? 'eu' : 'us' } })
+      }
+    }
+  })
+
+  it('a node killed without leaving is gone from every table within TTL + 1 s', async () => {
+    const ttl = 1500
+    const nodes = await cluster.chain(4, () => ({ ttl }))
+    await waitFor(() => nodes.every((n) => n.table.size === 4), 15_000, 'convergence')
+    const victim = nodes[3]!
+    await victim.kill()
+    const t0 = performance.now()
+    const rest = nodes.slice(0, 3)
+    // Not removed at once: without a leave the others must wait for the TTL.
+    expect(rest.every((n) => n.table.get(victim.peer) !== undefined)).toBe(true)
+    await waitFor(() => rest.every((n) => n.table.get(victim.peer) === undefined), ttl + 3000, 'expiry')
+    expect(performance.now() - t0).toBeLessThanOrEqual(ttl + 1000)
+    for (const n of rest) expect(peersOf(n)).toEqual(sorted(rest))
+  })
+
+  it('a graceful stop is gone from every table within 1 s', async () => {
+    const nodes = await cluster.chain(4, () => ({ ttl: 10_000 }))
+    await waitFor(() => nodes.every((n) => n.table.size === 4), 15_000, 'convergence')
+    const leaver = nodes[1]!
+    const t0 = performance.now()
+    await leaver.stop()
+    const rest = nodes.filter((n) => n !== leaver)
+    await waitFor(() => rest.every((n) => n.table.get(leaver.peer) === undefined), 3000, 'leave')
+    expect(performance.now() - t0).toBeLessThanOrEqual(1000 + 1200) // stop() itself waits ≤ 1.1 s
+    // With a TTL of 10 s only the leave heartbeat can explain this.
+    for (const n of rest) expect(n.table.size).toBe(3)
+  })
+
+  it('a restart with the same identity replaces the old record at once', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const [a, b] = await cluster.chain(2, () => ({ ttl: 10_000 }))
+    const first = await cluster.start({ identity: key, ttl: 10_000, bootstrap: [a!.multiaddrs[0]!] })
+    await waitFor(() => [a!, b!, first].every((n) => n.table.size === 3), 15_000, 'convergence')
+    const oldSeq = a!.table.get(first.peer)!.seq
+    await first.kill()
+    const second = await cluster.start({ identity: key, ttl: 10_000, bootstrap: [b!.multiaddrs[0]!], host: 'reborn' })
+    expect(second.peer).toBe(first.peer)
+    expect(second.server).not.toBe(first.server)
+    // Well before the old record's 10 s TTL could run out.
+    await waitFor(() => [a!, b!].every((n) => n.table.get(second.peer)?.server === second.server), 5000, 'replacement')
+    for (const n of [a!, b!]) {
+      expect(n.table.size).toBe(3)
+      expect(n.table.get(second.peer)!.host).toBe('reborn')
+      expect(n.table.get(second.peer)!.seq).toBeGreaterThan(oldSeq)
+    }
+  })
+
+  it('two namespaces on the same peers stay apart', async () => {
+    const a1 = await cluster.start({ ns: 'alpha', ttl: 2000 })
+    const boot = [a1.multiaddrs[0]!]
+    const b1 = await cluster.start({ ns: 'beta', ttl: 2000, bootstrap: boot })
+    const a2 = await cluster.start({ ns: 'alpha', ttl: 2000, bootstrap: boot })
+    const b2 = await cluster.start({ ns: 'beta', ttl: 2000, bootstrap: boot })
+    await waitFor(() => a1.table.size === 2 && a2.table.size === 2, 15_000, 'alpha convergence')
+    // b2 reaches b1 only through peers they share with alpha (a1): wait for a direct link.
+    await waitFor(() => b1.libp2p.getConnections().length > 0 && b2.libp2p.getConnections().length > 0, 10_000, 'beta connections')
+    await b2.libp2p.dial(b1.libp2p.getMultiaddrs()[0]!)
+    await waitFor(() => b1.table.size === 2 && b2.table.size === 2, 15_000, 'beta convergence')
+    // Give stray heartbeats time to arrive (two heartbeat periods) before asserting they did not.
+    await new Promise((r) => setTimeout(r, 1200))
+    expect(peersOf(a1)).toEqual(sorted([a1, a2]))
+    expect(peersOf(a2)).toEqual(sorted([a1, a2]))
+    expect(peersOf(b1)).toEqual(sorted([b1, b2]))
+    expect(peersOf(b2)).toEqual(sorted([b1, b2]))
+    expect(a1.libp2p.getConnections(b1.libp2p.peerId).length).toBeGreaterThan(0)
+    expect(a1.libp2p.services.pubsub.getTopics()).toEqual(['/ww/alpha/heartbeat'])
+    expect(b1.libp2p.services.pubsub.getTopics()).toEqual(['/ww/beta/heartbeat'])
+  })
+})
+
+describe('a rogue peer on the heartbeat topic', () => {
+  const rogues: Libp2p<{ pubsub: GossipSub }>[] = []
+  afterEach(async () => {
+    await Promise.allSettled(rogues.map((r) => r.stop()))
+    rogues.length = 0
+  })
+
+  async function rogue(policy: 'StrictSign' | 'StrictNoSign') {
+    const r = await createLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: policy, allowPublishToZeroTopicPeers: true }) },
+    })
+    rogues.push(r)
+    return r
+  }
+
+  it('gets nothing into any table and crashes no node', async () => {
+    const ttl = 2000
+    const nodes = await cluster.chain(3, (i) => ({ ttl, host: `n${i}` }))
+    await waitFor(() => nodes.every((n) => n.table.size === 3), 15_000, 'convergence')
+    const topic = heartbeatTopic('ww')
+    const target = nodes[0]!
+    const signer = await rogue('StrictSign')
+    const unsigned = await rogue('StrictNoSign')
+    for (const r of [signer, unsigned]) {
+      r.services.pubsub.subscribe(topic)
+      await r.dial(target.libp2p.getMultiaddrs()[0]!)
+    }
+    await waitFor(() => target.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(signer.peerId)), 10_000, 'rogue subscription')
+    await waitFor(() => signer.services.pubsub.getSubscribers(topic).some((p) => p.equals(target.libp2p.peerId)), 10_000, 'target subscription')
+
+    // Control: the rogue's own, valid record gets in everywhere, so the channel works.
+    const roguePeer = signer.peerId.toString()
+    const own = { peer: roguePeer, server: 'aaaaaaaaaaaaaaaa', seq: 1, ttl: 60_000, host: 'rogue', meta: {} }
+    await signer.services.pubsub.publish(topic, encodeHeartbeat(own))
+    await waitFor(() => nodes.every((n) => n.table.get(roguePeer) !== undefined), 10_000, 'control record')
+    const rejectedBefore = target.membership.stats.rejected
+    const publishedBefore = nodes.map((n) => n.membership.stats.published)
+
+    const victim = nodes[1]!
+    const forgedLeave = { peer: victim.peer, server: 'ffffffffffffffff', seq: Number.MAX_SAFE_INTEGER, ttl: 0, host: 'x', meta: {} }
+    const forgedJoin = { peer: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(), server: 'bbbbbbbbbbbbbbbb', seq: 1, ttl: 60_000, host: 'ghost', meta: {} }
+    const bad: Uint8Array[] = [
+      new Uint8Array([0xc1]), // reserved MessagePack byte
+      new TextEncoder().encode('hello, I am garbage'),
+      new Uint8Array(9000).fill(0x61), // oversized
+      encodeHeartbeat(forgedLeave), // speaks for another peer (a forged leave)
+      encodeHeartbeat(forgedJoin), // speaks for a peer that does not exist
+      new Uint8Array([0x97, 0x02, 0xa0, 0x00, 0x00, 0x00, 0xa0, 0x90]), // unknown version
+    ]
+    for (const data of bad) await signer.services.pubsub.publish(topic, data)
+    await waitFor(() => unsigned.services.pubsub.getSubscribers(topic).length > 0, 10_000, 'unsigned rogue subscription')
+    await unsigned.services.pubsub.publish(topic, encodeHeartbeat({ ...own, peer: unsigned.peerId.toString(), host: 'unsigned' }))
+
+    await waitFor(() => target.membership.stats.rejected - rejectedBefore >= bad.length, 10_000, 'rejections')
+    // Every node keeps heartbeating after the attack.
+    await waitFor(() => nodes.every((n, i) => n.membership.stats.published > publishedBefore[i]! + 1), 10_000, 'heartbeats after the attack')
+    const want = [...nodes.map((n) => n.peer), roguePeer].sort()
+    for (const n of nodes) {
+      expect(peersOf(n)).toEqual(want)
+      expect(n.table.get(victim.peer)!.server).toBe(victim.server)
+      expect(n.table.get(forgedJoin.peer)).toBeUndefined()
+      expect(n.table.get(unsigned.peerId.toString())).toBeUndefined()
+    }
+  })
+})
