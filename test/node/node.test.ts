@@ -10,7 +10,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { encodeHeartbeat } from '../../src/node/heartbeat.js'
 import { heartbeatTopic } from '../../src/node/membership.js'
 import { ERR_BAD_MULTIADDR, type Node } from '../../src/node/node.js'
-import { Cluster, peersOf, waitFor } from './helpers.js'
+import { Cluster, peersOf, waitFor } from './node-helpers.js'
 
 const cluster = new Cluster()
 afterEach(async () => {
