@@ -54,7 +54,13 @@ export function syntaxError(err: IRecognitionException, tokens: IToken[], text: 
   // A '*' is only valid glued to the value, so after a blank it is not an option.
   if (prev !== undefined && tokenEnd(prev) !== start) expected = expected.filter((e) => e !== '*')
 
-  if ((tok.tokenType === Where || tok.tokenType === From) && preceding.some((t) => t.tokenType === Where || t.tokenType === From)) {
+  const next = isEof ? undefined : tokens[at + 1]
+  const keyAttempt = keywordTokens.includes(tok.tokenType) && next?.tokenType === Eq
+  if (
+    !keyAttempt &&
+    (tok.tokenType === Where || tok.tokenType === From) &&
+    preceding.some((t) => t.tokenType === Where || t.tokenType === From)
+  ) {
     return new QueryError(ERR_QUERY_DUPLICATE_CLAUSE, 'a query has at most one WHERE or FROM', {
       column: start + 1,
       expected,
@@ -62,14 +68,13 @@ export function syntaxError(err: IRecognitionException, tokens: IToken[], text: 
   }
 
   let hint: string | undefined
-  const next = isEof ? undefined : tokens[at + 1]
   if (tok.tokenType === LoneStar) {
     hint = 'write * directly after the value, as in host=web*'
   } else if (tok.tokenType === Word) {
     const keywords = expected.filter((e) => keywordTokens.some((k) => k.name === e))
     const guess = nearest(tok.image, keywords)
     if (guess !== undefined) hint = `did you mean ${guess}?`
-  } else if (keywordTokens.includes(tok.tokenType) && next?.tokenType === Eq && expected.includes('a field')) {
+  } else if (keyAttempt && expected.includes('a field')) {
     // `WHERE limit=3`: a meta key that collides with a keyword.
     const name = text.slice(tok.startOffset, tokenEnd(tok))
     hint = `use meta.${name} for a meta key named ${name}`
