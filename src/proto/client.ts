@@ -1,5 +1,76 @@
-// Placeholder so the command line compiles while the protocol is being written (issue 4).
-import type { ConnectOptions, Session } from '../api.js'
-export async function connect(url: string, options: ConnectOptions = {}): Promise<Session> {
-  throw new Error(`connect not yet implemented: ${url} ${options.token ?? ''}`)
+/**
+ * `connect(url)`: dials a node through the transport registry (the URL's scheme picks the
+ * transport; ws:// and wss:// by default), runs the handshake and returns a Session holding
+ * the View and PubSub capabilities the node handed out (DESIGN §4, §7).
+ *
+ *   const session = await connect('ws://127.0.0.1:8420')
+ *   for await (const r of session.view.iter('WHERE region=us-east-1')) …
+ *   await session.close()
+ */
+import { abortError } from '../errors.js'
+import type { ConnectOptions, PubSub, Session, View } from '../api.js'
+import { defaultTransports, type TransportRegistry } from '../transport/registry.js'
+import { ClientConn, type ClientConnInit } from './client-conn.js'
+import { NullPubSub, NullView, RemoteView } from './remote-view.js'
+
+export { ERR_CONNECTION_LOST, ERR_SESSION_CLOSED, ERR_FLOW_CONTROL, ClientConn } from './client-conn.js'
+
+/** Default time for dialing plus the handshake when no signal is given: 10 s. */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000
+
+/** Options of `connect` beyond the stable ones of `ConnectOptions`. */
+export interface ConnectInit extends ConnectOptions, ClientConnInit {
+  /** Transports by URL scheme. @default defaultTransports() */
+  transports?: TransportRegistry
+  /**
+   * Builds the client side of a non-null PubSub capability `cap` on `conn` (issue 6). Without
+   * it, the session's PubSub behaves as the null one.
+   */
+  pubsub?: (conn: ClientConn, cap: number) => PubSub
+  /** Milliseconds for dialing plus the handshake, when no `signal` is given. @default 10_000 */
+  timeout?: number
 }
+
+class RemoteSession implements Session {
+  readonly view: View
+  readonly pubsub: PubSub
+  readonly peer: string
+  readonly closed: Promise<Error | undefined>
+  readonly #conn: ClientConn
+
+  constructor(conn: ClientConn, init: ConnectInit) {
+    this.#conn = conn
+    const w = conn.welcome
+    this.peer = w.peer
+    this.closed = conn.closed
+    const giveBack = (cap: number) => () => {
+      if (conn.error === undefined) conn.call(cap, 'release', {}).catch(() => {})
+    }
+    this.view = w.view.null ? new NullView(giveBack(w.view.cap)) : new RemoteView(conn, w.view.cap)
+    this.pubsub = !w.pubsub.null && init.pubsub !== undefined ? init.pubsub(conn, w.pubsub.cap) : new NullPubSub(giveBack(w.pubsub.cap))
+  }
+
+  close(): Promise<void> {
+    return this.#conn.close()
+  }
+}
+
+/**
+ * Connects to the node at `url`. Rejects with ERR_INVALID_URL / ERR_UNSUPPORTED_SCHEME for
+ * a URL no transport handles, ERR_CONNECT_FAILED when nothing answers, the node's error for
+ * a refused handshake (ERR_PROTOCOL_VERSION, …), ERR_ABORTED when `signal` fires.
+ */
+export async function connect(url: string, options: ConnectInit = {}): Promise<Session> {
+  options.signal?.throwIfAborted()
+  const transports = options.transports ?? defaultTransports()
+  const signal = options.signal ?? AbortSignal.timeout(options.timeout ?? DEFAULT_CONNECT_TIMEOUT)
+  const conn = await transports.connect(url, { signal })
+  if (signal.aborted) {
+    conn.abort(abortError(signal))
+    throw abortError(signal)
+  }
+  const token = options.token
+  const c = await ClientConn.open(conn, { signal, ...(token === undefined ? {} : { token }), window: options.window, maxFrameBytes: options.maxFrameBytes })
+  return new RemoteSession(c, options)
+}
+

@@ -76,6 +76,8 @@ export interface CallFrame {
   a: Record<string, unknown>
   /** Promise pipelining: the client-chosen id of the capability this call creates. */
   bind?: number
+  /** Streaming methods: the first credit window in bytes (see `credit`). @default 65_536 */
+  window?: number
 }
 
 /** Credit for a stream, receiver → sender: the sender may have `window` bytes past `consumed` in flight. */
@@ -273,6 +275,7 @@ export function decodeClientFrame(bytes: Uint8Array, limits: DecodeLimits = {}):
         out.a = f.a
       }
       if (f.bind !== undefined && f.bind !== null) out.bind = id(f, 'call', 'bind')
+      if (f.window !== undefined && f.window !== null) out.window = count(f, 'call', 'window')
       return out
     }
     case 'credit':

@@ -1,0 +1,195 @@
+/**
+ * One outgoing stream on the node: pulls items from its source lazily, packs them into
+ * `batch` frames, and sends only within the credit the client granted (window.ts) and only
+ * while the transport isn't past its high-water mark (`send()` false → wait for `onDrain`).
+ *
+ * Nothing is pulled from the source before there is credit to send it, so a stream whose
+ * consumer stops reading holds at most one encoded item beyond what is in flight. `cancel()`
+ * is seen between batches: a synchronous source (a table scan) produces at most one more
+ * batch after it; then the source's `return()` runs (its `finally` blocks).
+ */
+import type { Connection } from '../transport/types.js'
+import { batchOverhead, encodeBatch, encodeFrame, encodeItem, toWireError } from './frames.js'
+import type { StreamSource } from './caps.js'
+import { type Credit, SendWindow } from './window.js'
+
+/** Batch bounds of a stream. */
+export interface BatchLimits {
+  /** Most items in one batch. @default 256 */
+  items: number
+  /** Most bytes in one batch (one item larger than this goes alone). @default 65_536 */
+  bytes: number
+}
+
+/** What tests and operators can see of one stream. */
+export interface StreamStats {
+  /** Stream (call) id, as the client chose it. */
+  id: number
+  /** Batch bytes sent and not yet reported consumed. */
+  inFlight: number
+  /** Largest `inFlight` seen. */
+  maxInFlight: number
+  /** Window in force, in bytes. */
+  window: number
+  /** Items pulled from the source so far. */
+  produced: number
+  /** Batches sent so far. */
+  batches: number
+}
+
+function isPromise<V>(v: V | Promise<V>): v is Promise<V> {
+  return typeof (v as Promise<V>)?.then === 'function'
+}
+
+export class ServerStream {
+  readonly id: number
+  readonly #conn: Connection
+  readonly #source: StreamSource
+  readonly #window: SendWindow
+  readonly #limits: BatchLimits
+  #produced = 0
+  #batches = 0
+  #stopped = false
+  #wake: (() => void) | undefined
+  // Settles on stop(), so a wait on an async source that may never answer ends too.
+  readonly #stopP: Promise<undefined>
+  #resolveStop!: (v: undefined) => void
+  // An item pulled but not sent yet (it didn't fit the credit or the batch).
+  #held: Uint8Array | undefined
+  // A pending step of an async source, started while a batch was being filled.
+  #step: Promise<IteratorResult<unknown>> | undefined
+
+  readonly #signal: AbortSignal
+
+  /** `signal`: aborted when the connection goes away (stops waiting on the transport). */
+  constructor(conn: Connection, id: number, source: StreamSource, window: number, maxWindow: number, limits: BatchLimits, signal: AbortSignal) {
+    this.#conn = conn
+    this.#signal = signal
+    this.#stopP = new Promise<undefined>((resolve) => {
+      this.#resolveStop = resolve
+    })
+    this.id = id
+    this.#source = source
+    this.#window = new SendWindow(window, maxWindow)
+    this.#limits = limits
+  }
+
+  /** Current accounting. */
+  stats(): StreamStats {
+    const w = this.#window
+    return { id: this.id, inFlight: w.inFlight, maxInFlight: w.maxInFlight, window: w.window, produced: this.#produced, batches: this.#batches }
+  }
+
+  /** Applies a `credit` frame; false when it is impossible (a protocol violation). */
+  credit(c: Credit): boolean {
+    const ok = this.#window.onCredit(c)
+    this.#poke()
+    return ok
+  }
+
+  /** Stops the stream (client cancel, or the connection went away). */
+  stop(): void {
+    this.#stopped = true
+    this.#resolveStop(undefined)
+    this.#poke()
+  }
+
+  #poke(): void {
+    const w = this.#wake
+    this.#wake = undefined
+    w?.()
+  }
+
+  #waitCredit(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve
+    })
+  }
+
+  /**
+   * Runs the stream to its end and sends the `end` frame (with the error, if the source
+   * failed). Resolves when done; never rejects. `onDone` runs before `end` is sent.
+   */
+  async run(onDone: () => void): Promise<void> {
+    let error: unknown
+    try {
+      let done = false
+      while (!done && !this.#stopped) {
+        if (this.#window.available === 0 && this.#window.inFlight > 0) {
+          await this.#waitCredit()
+          continue
+        }
+        const budget = Math.min(this.#limits.bytes, Math.max(1, this.#window.window >> 2))
+        const items: Uint8Array[] = []
+        let size = batchOverhead(this.id, this.#limits.items)
+        while (!this.#stopped) {
+          let enc = this.#held
+          this.#held = undefined
+          if (enc === undefined) {
+            let step = this.#step ?? this.#source.next()
+            this.#step = undefined
+            if (isPromise(step)) {
+              // An async source (a subscription) has nothing ready: send what is packed
+              // instead of holding it back while waiting.
+              if (items.length > 0) {
+                this.#step = step
+                break
+              }
+              const r = await Promise.race([step, this.#stopP])
+              if (r === undefined || this.#stopped) {
+                this.#step = step
+                break
+              }
+              step = r
+            }
+            if (step.done === true) {
+              done = true
+              break
+            }
+            this.#produced++
+            enc = encodeItem(step.value)
+          }
+          const next = size + enc.length
+          const fits = items.length === 0 ? this.#window.canSend(next) : next <= budget && next <= this.#window.available
+          if (!fits) {
+            this.#held = enc
+            break
+          }
+          items.push(enc)
+          size = next
+          if (items.length >= this.#limits.items) break
+        }
+        if (this.#stopped) break
+        if (items.length > 0) {
+          const frame = encodeBatch(this.id, items)
+          this.#window.onSend(frame.length)
+          this.#batches++
+          if (!this.#conn.send(frame)) await this.#conn.onDrain({ signal: this.#signal })
+        } else if (this.#held !== undefined) {
+          // The next item doesn't fit the credit left: wait for more.
+          await this.#waitCredit()
+        }
+      }
+    } catch (err) {
+      error = err
+    } finally {
+      this.#stopped = true
+      this.#held = undefined
+      this.#step?.then(undefined, () => {})
+      try {
+        const r = this.#source.return?.()
+        if (isPromise(r)) r.then(undefined, () => {})
+      } catch {
+        // a source failing while closing has nothing more to report
+      }
+    }
+    onDone()
+    if (this.#signal.aborted) return
+    try {
+      // Sent after a clean end, a failure, or a cancel, so the client knows the id is free.
+      this.#conn.send(encodeFrame(error === undefined ? { t: 'end', id: this.id } : { t: 'end', id: this.id, error: toWireError(error) }))
+    } catch {
+      // the connection is gone
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/** Shared fixtures of the protocol tests: tables of generated records and a served node. */
+import { RoutingTable } from '../../src/node/table.js'
+import type { RoutingRecord } from '../../src/node/record.js'
+import { serve, type Server, type ServeInit } from '../../src/proto/server.js'
+
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+
+/** A base58 peer ID-like string, unique per `i`, fixed width so order is stable. */
+export function peerId(i: number): string {
+  let s = ''
+  let n = i
+  for (let k = 0; k < 8; k++) {
+    s = B58[n % 58] + s
+    n = Math.floor(n / 58)
+  }
+  return `12D3KooW${s}`
+}
+
+const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'ap-south-1']
+
+/** Record number `i`: hosts shared by a few peers, a region for most, a role for some. */
+export function record(i: number, seq = 1): RoutingRecord {
+  const meta: Record<string, string> = {}
+  if (i % 7 !== 0) meta.region = REGIONS[i % REGIONS.length]!
+  if (i % 3 === 0) meta.role = i % 2 === 0 ? 'db' : 'web'
+  return {
+    peer: peerId(i),
+    server: (i * 2654435761 % 2 ** 32).toString(16).padStart(16, '0'),
+    seq,
+    ttl: 86_400_000,
+    host: i % 11 === 0 ? '' : `host-${String(i % 97).padStart(3, '0')}`,
+    meta,
+  }
+}
+
+/** A table with records 0…n-1, its clock frozen so nothing expires during a test. */
+export function filledTable(n: number): RoutingTable {
+  const t = new RoutingTable({ now: () => 1_000, sweep: false })
+  for (let i = 0; i < n; i++) t.upsert(record(i))
+  return t
+}
+
+/** Serves `table` on a free port of 127.0.0.1 over WebSocket. */
+export function serveTable(table: RoutingTable, init: Partial<ServeInit> = {}): Promise<Server> {
+  return serve({ listen: 'ws://127.0.0.1:0', table, peer: peerId(999_999), ...init })
+}
+
+/** Polls `cond` until true (bounded): no fixed sleeps in tests. */
+export async function until(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
