@@ -25,6 +25,8 @@ export const ERR_QUERY_TO_FIELD = 'ERR_QUERY_TO_FIELD'
 export const ERR_QUERY_TO_WITH_WHERE = 'ERR_QUERY_TO_WITH_WHERE'
 /** The query is longer than {@link MAX_QUERY_LENGTH} characters (or is not a string). */
 export const ERR_QUERY_TOO_LONG = 'ERR_QUERY_TOO_LONG'
+/** A Statement given as data (over the wire) breaks the shape or rules of ast.ts; see validate.ts. */
+export const ERR_QUERY_BAD_STATEMENT = 'ERR_QUERY_BAD_STATEMENT'
 
 /** Every code a {@link QueryError} may carry. */
 export type QueryErrorCode =
@@ -38,6 +40,7 @@ export type QueryErrorCode =
   | typeof ERR_QUERY_TO_FIELD
   | typeof ERR_QUERY_TO_WITH_WHERE
   | typeof ERR_QUERY_TOO_LONG
+  | typeof ERR_QUERY_BAD_STATEMENT
 
 /**
  * The longest query accepted, in UTF-16 code units. Queries are typed by people or built by
@@ -47,7 +50,10 @@ export const MAX_QUERY_LENGTH = 16_384
 
 /** Details of a {@link QueryError}. */
 export interface QueryErrorInit {
-  /** 1-based column of the offending spot (UTF-16 code units; `text.length + 1` for "at the end"). */
+  /**
+   * 1-based column of the offending spot (UTF-16 code units; `text.length + 1` for "at the end");
+   * 0 for a Statement checked as data, which has no text.
+   */
   column: number
   /** Human-readable things that would have been valid there. @default [] */
   expected?: string[]
@@ -58,7 +64,7 @@ export interface QueryErrorInit {
 /** A malformed query (DESIGN §3). Tests and programs should look at `code`, never the message. */
 export class QueryError extends WwError {
   declare readonly code: QueryErrorCode
-  /** 1-based column of the offending spot, in UTF-16 code units. */
+  /** 1-based column of the offending spot, in UTF-16 code units (0: the Statement had no text). */
   readonly column: number
   /** What would have been valid at `column`, human readable (`WHERE`, `a value`, `end of query`). */
   readonly expected: string[]

@@ -8,6 +8,7 @@ export type { Constraint, FieldName, Index, Selector, Statement } from './ast.js
 export * from './errors.js'
 export { MAX_LIMIT } from './build.js'
 export { formatStatement } from './format.js'
+export { validateStatement } from './validate.js'
 export { renderCaret } from './caret.js'
 export { highlight, type HighlightKind, type HighlightSpan } from './highlight.js'
 

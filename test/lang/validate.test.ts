@@ -1,0 +1,89 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ERR_QUERY_BAD_STATEMENT, MAX_LIMIT, QueryError, parseQuery, validateStatement } from '../../src/lang/index.js'
+
+function rejects(value: unknown): QueryError {
+  try {
+    validateStatement(value)
+  } catch (err) {
+    expect(err).toBeInstanceOf(QueryError)
+    expect((err as QueryError).code).toBe(ERR_QUERY_BAD_STATEMENT)
+    expect((err as QueryError).column).toBe(0)
+    return err as QueryError
+  }
+  throw new Error(`accepted ${JSON.stringify(value)}`)
+}
+
+const ok = {
+  op: 'ls',
+  selector: { kind: 'from', index: { field: 'meta', key: 'region', value: 'a', prefix: false } },
+  constraints: [
+    { kind: 'to', index: { field: 'meta', key: 'region', value: 'm', prefix: true } },
+    { kind: 'limit', n: 5 },
+  ],
+  reverse: true,
+}
+
+describe('validateStatement', () => {
+  it('accepts what the parser produces, as a fresh copy', () => {
+    for (const q of ['', 'lookup WHERE peer=x', 'ls FROM host=a TO host=m* REVERSE LIMIT 3', 'WHERE meta."a b"=*', 'TO zone=b']) {
+      const s = parseQuery(q)
+      const v = validateStatement(s)
+      expect(v).toStrictEqual(s)
+      expect(v).not.toBe(s)
+    }
+    expect(validateStatement(ok)).toStrictEqual(ok)
+  })
+
+  it('drops FROM prefix like the parser', () => {
+    const s = { ...ok, constraints: [], selector: { kind: 'from', index: { field: 'host', value: 'a', prefix: true } } }
+    expect(validateStatement(s).selector).toEqual({ kind: 'from', index: { field: 'host', value: 'a', prefix: false } })
+  })
+
+  it.each([
+    ['not an object', 'ls'],
+    ['null', null],
+    ['an array', []],
+    ['extra property', { ...ok, extra: 1 }],
+    ['missing reverse', { op: 'ls', selector: { kind: 'all' }, constraints: [] }],
+    ['bad op', { ...ok, op: 'rm' }],
+    ['bad reverse', { ...ok, reverse: 'yes' }],
+    ['bad selector kind', { ...ok, selector: { kind: 'range' } }],
+    ['extra in all', { ...ok, constraints: [], selector: { kind: 'all', index: {} } }],
+    ['bad field', { ...ok, constraints: [], selector: { kind: 'match', index: { field: 'seq', value: '1', prefix: false } } }],
+    ['meta without key', { ...ok, constraints: [], selector: { kind: 'match', index: { field: 'meta', value: '1', prefix: false } } }],
+    ['empty key', { ...ok, constraints: [], selector: { kind: 'match', index: { field: 'meta', key: '', value: '1', prefix: false } } }],
+    ['key with =', { ...ok, constraints: [], selector: { kind: 'match', index: { field: 'meta', key: 'a=b', value: '1', prefix: false } } }],
+    ['key on host', { ...ok, constraints: [], selector: { kind: 'match', index: { field: 'host', key: 'x', value: '1', prefix: false } } }],
+    ['value not a string', { ...ok, constraints: [], selector: { kind: 'match', index: { field: 'host', value: 1, prefix: false } } }],
+    ['huge value', { ...ok, constraints: [], selector: { kind: 'match', index: { field: 'host', value: 'x'.repeat(20000), prefix: false } } }],
+    ['prefix not boolean', { ...ok, constraints: [], selector: { kind: 'match', index: { field: 'host', value: 'a', prefix: 1 } } }],
+    ['constraints not array', { ...ok, constraints: {} }],
+    ['too many constraints', { ...ok, constraints: [ok.constraints[1], ok.constraints[1], ok.constraints[1]] }],
+    ['duplicate limit', { ...ok, constraints: [ok.constraints[1], ok.constraints[1]] }],
+    ['limit 0', { ...ok, constraints: [{ kind: 'limit', n: 0 }] }],
+    ['limit 1.5', { ...ok, constraints: [{ kind: 'limit', n: 1.5 }] }],
+    ['limit too big', { ...ok, constraints: [{ kind: 'limit', n: MAX_LIMIT + 1 }] }],
+    ['limit as string', { ...ok, constraints: [{ kind: 'limit', n: '3' }] }],
+    ['lookup with limit', { ...ok, op: 'lookup', constraints: [{ kind: 'limit', n: 3 }] }],
+    ['to with match', { ...ok, selector: { kind: 'match', index: ok.selector.index }, constraints: [ok.constraints[0]] }],
+    ['to on another field', { ...ok, constraints: [{ kind: 'to', index: { field: 'host', value: 'm', prefix: false } }] }],
+    ['to on another meta key', { ...ok, constraints: [{ kind: 'to', index: { field: 'meta', key: 'zone', value: 'm', prefix: false } }] }],
+    ['class instance', Object.assign(new (class X {})(), ok)],
+  ])('rejects %s', (_name, value) => {
+    rejects(value)
+  })
+
+  it('rejects arbitrary junk with QueryError only (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.anything(), (v) => {
+        try {
+          validateStatement(v)
+        } catch (err) {
+          expect(err).toBeInstanceOf(QueryError)
+        }
+      }),
+      { numRuns: 2000 },
+    )
+  })
+})
