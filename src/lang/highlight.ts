@@ -6,7 +6,7 @@
 import type { IToken } from 'chevrotain'
 import { tryParseQuery } from './parse.js'
 import { MAX_QUERY_LENGTH } from './errors.js'
-import { Eq, keywordTokens, Limit, LoneStar, MetaDot, Star, Str, tokenEnd, Word, lexQuery } from './tokens.js'
+import { Eq, From, keywordTokens, Limit, LoneStar, MetaDot, Star, Str, To, tokenEnd, Where, Word, lexQuery } from './tokens.js'
 
 /** What a span of the line is. */
 export type HighlightKind = 'keyword' | 'field' | 'operator' | 'value' | 'string' | 'number' | 'star' | 'error' | 'space'
@@ -36,8 +36,8 @@ function kindOf(tokens: IToken[], i: number): HighlightKind {
     if (prev?.tokenType === Eq) return 'value'
     if (prev?.tokenType === Limit) return /^[0-9]+$/.test(t.image) ? 'number' : 'error'
     if (next?.tokenType === Eq) return 'field'
-    // A word still being typed: a field if a clause keyword precedes it, otherwise a mistake.
-    if (prev !== undefined && keywordTokens.includes(prev.tokenType) && prev.tokenType !== Limit) return 'field'
+    // A word still being typed: a field right after WHERE/FROM/TO, otherwise a mistake.
+    if (prev !== undefined && (prev.tokenType === Where || prev.tokenType === From || prev.tokenType === To)) return 'field'
     return 'error'
   }
   return 'error'
@@ -60,15 +60,25 @@ export function highlight(text: string): HighlightSpan[] {
   const { tokens } = lexQuery(text)
   const result = tryParseQuery(text)
   const errAt = result.ok ? -1 : result.error.column - 1
+  // Blanks, with the error's spot marked when it points at a blank (`host= web`).
+  const gap = (start: number, end: number): void => {
+    if (errAt >= start && errAt < end) {
+      push(start, errAt, 'space')
+      push(errAt, errAt + 1, 'error')
+      push(errAt + 1, end, 'space')
+    } else {
+      push(start, end, 'space')
+    }
+  }
   let pos = 0
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!
-    push(pos, t.startOffset, 'space')
+    gap(pos, t.startOffset)
     const end = tokenEnd(t)
     const hit = errAt >= t.startOffset && errAt < end
     push(t.startOffset, end, hit ? 'error' : kindOf(tokens, i))
     pos = end
   }
-  push(pos, text.length, 'space')
+  gap(pos, text.length)
   return spans
 }

@@ -43,8 +43,13 @@ describe('highlight', () => {
     expect(kinds('WHERE k="a\\q"')).toContain('error:"a\\q"')
   })
 
+  it('marks a blank when the error points at it', () => {
+    expect(kinds('WHERE host= a')).toEqual(['keyword:WHERE', 'space: ', 'field:host', 'operator:=', 'error: ', 'value:a'])
+  })
+
   it('shows a word being typed after a clause keyword as a field', () => {
     expect(kinds('ls WHERE hos')).toEqual(['keyword:ls', 'space: ', 'keyword:WHERE', 'space: ', 'field:hos'])
+    expect(kinds('ls REVERSE x')).toEqual(['keyword:ls', 'space: ', 'keyword:REVERSE', 'space: ', 'error:x'])
   })
 
   it('is empty for the empty line and one error span for an overlong one', () => {
