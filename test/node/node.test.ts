@@ -10,6 +10,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { encodeHeartbeat } from '../../src/node/heartbeat.js'
 import { heartbeatTopic } from '../../src/node/membership.js'
 import { ERR_BAD_MULTIADDR, type Node } from '../../src/node/node.js'
+import { connect } from '../../src/proto/client.js'
 import { Cluster, peersOf, waitFor } from './node-helpers.js'
 
 const cluster = new Cluster()
@@ -29,6 +30,30 @@ describe('startNode', () => {
     for (const a of n.multiaddrs) expect(a).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${n.peer}$`))
     expect(n.table.get(n.peer)).toMatchObject({ peer: n.peer, server: n.server, ttl: 2000, host: 'solo', meta: { role: 'db' } })
     expect(n.libp2p.services.pubsub.getTopics()).toEqual([heartbeatTopic('ww')])
+  })
+
+  it('serves its table to clients at node.addr, behind the token, until stopped', async () => {
+    const a = await cluster.start({ listen: 'ws://127.0.0.1:0', host: 'a', meta: { region: 'eu' }, token: 's3cret' })
+    const b = await cluster.start({ host: 'b', meta: { region: 'us' }, bootstrap: [a.multiaddrs[0]!] })
+    expect(a.addr).toMatch(/^ws:\/\/127\.0\.0\.1:\d+/)
+    await waitFor(() => a.table.size === 2, 10_000, 'convergence')
+    const session = await connect(a.addr!, { token: 's3cret' })
+    try {
+      expect(session.peer).toBe(a.peer)
+      const got = []
+      for await (const r of session.view.iter('WHERE region=us')) got.push(r)
+      expect(got).toEqual([expect.objectContaining({ peer: b.peer, server: b.server, host: 'b' })])
+    } finally {
+      await session.close()
+    }
+    const anonymous = await connect(a.addr!)
+    try {
+      expect(anonymous.view.isNull).toBe(true)
+    } finally {
+      await anonymous.close()
+    }
+    await a.stop()
+    await expect(connect(a.addr!, { signal: AbortSignal.timeout(5000) })).rejects.toBeDefined()
   })
 
   it('rejects a bootstrap address without /p2p/', async () => {
