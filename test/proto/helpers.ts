@@ -53,3 +53,69 @@ export async function until(cond: () => boolean, timeoutMs = 10_000, what = 'con
     await new Promise((r) => setTimeout(r, 5))
   }
 }
+
+import { webSockets } from '../../src/transport/ws.js'
+import type { Connection } from '../../src/transport/types.js'
+import { decodeNodeFrame, encodeFrame, type NodeFrame, type ClientFrame } from '../../src/proto/frames.js'
+
+/** A bare protocol connection for wire-level tests: raw sends, decoded reads. */
+export class RawClient {
+  readonly conn: Connection
+  readonly #it: AsyncIterator<Uint8Array>
+  private constructor(conn: Connection) {
+    this.conn = conn
+    this.#it = conn[Symbol.asyncIterator]()
+  }
+
+  static async open(url: string): Promise<RawClient> {
+    return new RawClient(await webSockets().connect(url))
+  }
+
+  /** Opens and completes the handshake. */
+  static async hello(url: string, token?: string): Promise<{ raw: RawClient; welcome: NodeFrame }> {
+    const raw = await RawClient.open(url)
+    raw.send(token === undefined ? { t: 'hello', v: 1 } : { t: 'hello', v: 1, token })
+    return { raw, welcome: await raw.read() }
+  }
+
+  send(f: ClientFrame | Record<string, unknown>): void {
+    this.conn.send(encodeFrame(f as ClientFrame))
+  }
+
+  sendBytes(b: Uint8Array): void {
+    this.conn.send(b)
+  }
+
+  /** The next frame from the node (fails the test after 10 s, or if the connection ended). */
+  async read(): Promise<NodeFrame> {
+    const r = await Promise.race([
+      this.#it.next(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no frame within 10 s')), 10_000).unref()),
+    ])
+    if (r.done === true) throw new Error('connection ended')
+    return decodeNodeFrame(r.value)
+  }
+
+  /** Reads frames until one matches. */
+  async readUntil(pred: (f: NodeFrame) => boolean, max = 100_000): Promise<NodeFrame> {
+    for (let i = 0; i < max; i++) {
+      const f = await this.read()
+      if (pred(f)) return f
+    }
+    throw new Error('no matching frame')
+  }
+
+  /** True once the node has closed the connection (bounded wait). */
+  async ended(timeoutMs = 10_000): Promise<boolean> {
+    const end = Date.now() + timeoutMs
+    while (Date.now() < end) {
+      const r = await Promise.race([this.#it.next().then((x) => x, () => ({ done: true as const, value: undefined })), new Promise<'t'>((res) => setTimeout(() => res('t'), 100).unref())])
+      if (r !== 't' && r.done === true) return true
+    }
+    return false
+  }
+
+  close(): void {
+    this.conn.abort(new Error('test done'))
+  }
+}
