@@ -88,13 +88,17 @@ export class CreditWindow {
    * (a protocol violation: the caller ends the stream or connection).
    */
   onReceive(bytes: number): boolean {
+    const before = this.#received
     this.#received += bytes
     const now = this.#now()
     while (this.#timing.length > 0 && this.#received > this.#timing[0]!.before) {
       const t = this.#timing.shift()!
       this.#minRtt = Math.min(this.#minRtt, now - t.at)
     }
-    return this.#received <= this.#limit
+    // The sender may send one batch larger than the whole window when it has nothing in
+    // flight (SendWindow.canSend: a single large item, e.g. a 64 KiB pubsub message). That is
+    // legitimate only if everything received before it had been consumed and granted back.
+    return this.#received <= this.#limit || before <= this.#lastGrantConsumed
   }
 
   /**
