@@ -153,8 +153,13 @@ export class PubSubBackend {
   }
 
   /** A PubSub capability scoped to one client: its release() releases every topic it joined. */
-  open(): PubSub {
-    return new Scope(this)
+  open(): PubSubScope {
+    return new PubSubScope(this)
+  }
+
+  /** Live subscriptions on topic `name` (0 when not joined). */
+  subscribers(name: string): number {
+    return this.#topics.get(meshTopic(this.ns, name))?.subs.size ?? 0
   }
 
   /** Counters for tests and diagnostics. */
@@ -227,7 +232,7 @@ export class PubSubBackend {
     if (this.#closed) throw new WwError(ERR_PUBLISH_FAILED, 'the node is stopping')
     // gossipsub keeps a reference to the payload in its message cache; a copy protects it
     // from a caller that reuses its buffer.
-    const payload = Uint8Array.prototype.slice.call(data)
+    const payload = new Uint8Array(data)
     this.#deliver(e, { topic: e.name, from: this.peer, data: payload })
     try {
       await this.#pubsub.publish(e.mesh, payload)
@@ -271,7 +276,7 @@ export class PubSubBackend {
  * One subscriber's queue: an async iterator over its bounded buffer. The consumer (the wire
  * server, under the client's credit, or a local loop) pulls; the mesh pushes.
  */
-class Subscription implements AsyncIterator<Message> {
+export class Subscription implements AsyncIterator<Message> {
   readonly #buf: MessageBuffer
   readonly #onEnd: (s: Subscription) => void
   #waiter: ((r: IteratorResult<Message>) => void) | undefined
@@ -304,10 +309,20 @@ class Subscription implements AsyncIterator<Message> {
     this.#buf.push(m)
   }
 
+  /**
+   * The next message. Answers synchronously while messages are buffered (so a consumer that
+   * accepts both, like the protocol's stream sender and Cursor, packs a backlog into one
+   * batch) and with a promise only when it has to wait.
+   */
   next(): Promise<IteratorResult<Message>> {
+    return this.poll() as Promise<IteratorResult<Message>>
+  }
+
+  /** {@link next}, typed honestly: a plain result when one is ready, a promise otherwise. */
+  poll(): IteratorResult<Message> | Promise<IteratorResult<Message>> {
     const m = this.#buf.shift()
-    if (m !== undefined) return Promise.resolve({ done: false, value: m })
-    if (this.#ended) return Promise.resolve({ done: true, value: undefined })
+    if (m !== undefined) return { done: false, value: m }
+    if (this.#ended) return { done: true, value: undefined }
     return new Promise((resolve) => {
       this.#waiter = resolve
     })
@@ -331,7 +346,7 @@ class Subscription implements AsyncIterator<Message> {
 }
 
 /** One client's PubSub capability over the shared backend. */
-class Scope implements PubSub {
+export class PubSubScope implements PubSub {
   readonly isNull = false
   readonly #backend: PubSubBackend
   readonly #topics = new Set<LocalTopic>()
@@ -341,7 +356,7 @@ class Scope implements PubSub {
     this.#backend = backend
   }
 
-  join(topic: string): Topic {
+  join(topic: string): LocalTopic {
     if (this.#released) throw new WwError(ERR_CAP_RELEASED, 'the PubSub capability was released')
     const t = new LocalTopic(this.#backend, this.#backend.acquire(topic), (x) => this.#topics.delete(x))
     this.#topics.add(t)
@@ -356,7 +371,7 @@ class Scope implements PubSub {
 }
 
 /** A joined topic on the node; releasing it ends its subscriptions and drops its reference. */
-class LocalTopic implements Topic {
+export class LocalTopic implements Topic {
   readonly name: string
   readonly #backend: PubSubBackend
   readonly #entry: TopicEntry
@@ -378,15 +393,24 @@ class LocalTopic implements Topic {
   }
 
   subscribe(options: CursorOptions = {}): Cursor<Message> {
-    if (this.#released) return Cursor.failed(new WwError(ERR_CAP_RELEASED, `topic '${this.name}' was released`))
     let s: Subscription
     try {
-      s = this.#backend.subscribe(this.#entry, (x) => this.#subs.delete(x))
+      s = this.open()
     } catch (err) {
       return Cursor.failed(err as Error)
     }
-    this.#subs.add(s)
     return new Cursor<Message>(s, options)
+  }
+
+  /**
+   * A new subscription as a raw iterator (what `subscribe` wraps in a Cursor), for the wire
+   * server, which pulls with `poll()`. Throws ERR_CAP_RELEASED / ERR_PUBSUB_LIMIT.
+   */
+  open(): Subscription {
+    if (this.#released) throw new WwError(ERR_CAP_RELEASED, `topic '${this.name}' was released`)
+    const s = this.#backend.subscribe(this.#entry, (x) => this.#subs.delete(x))
+    this.#subs.add(s)
+    return s
   }
 
   release(): void {

@@ -86,15 +86,15 @@ describe('PubSub over the wire', () => {
     const s = await client(a.url)
     expect(() => s.pubsub.join('no spaces')).toThrow(expect.objectContaining({ code: ERR_TOPIC_NAME }))
     // A client that skips the local check: the node refuses too, and the connection lives on.
-    const { ClientConn } = await import('../../src/proto/client.js')
-    void ClientConn
-    const raw = await connect(a.url, { pubsub: (conn, cap) => {
-      const id = conn.newCapId()
-      const bound = conn.call(cap, 'join', { topic: 'no spaces' }, { bind: id })
-      return { isNull: false, join: () => { throw new Error('unused') }, release: () => {}, bound } as never
-    } })
+    let rawJoin: Promise<unknown> | undefined
+    const raw = await connect(a.url, {
+      pubsub: (conn, cap) => {
+        rawJoin = conn.call(cap, 'join', { topic: 'no spaces' }, { bind: conn.newCapId() })
+        return remotePubSub()(conn, cap)
+      },
+    })
     cleanup.push(() => raw.close())
-    await expect((raw.pubsub as unknown as { bound: Promise<unknown> }).bound).rejects.toSatisfy((e) => hasCode(e, ERR_TOPIC_NAME))
+    await expect(rawJoin).rejects.toSatisfy((e) => hasCode(e, ERR_TOPIC_NAME))
     expect(await raw.view.lookup()).toBeUndefined() // still connected
   })
 
