@@ -52,6 +52,8 @@ export interface MemoryTransportInit extends ConnectionLimits {
   frameLog?: number
 }
 
+const EMPTY = new Uint8Array(0)
+
 /** Default bound of each connection's frame log. */
 export const DEFAULT_FRAME_LOG = 10_000
 
@@ -111,7 +113,10 @@ export class MemoryConnection implements Connection {
   readonly #logSize: number
   readonly #queue: FrameQueue
   readonly #sendBuffer: SendBuffer
+  // Frames the peer has not accepted yet: a FIFO read from #outboxHead (shift() on a long
+  // array is linear, which made a backlog of small frames quadratic).
   #outbox: Uint8Array[] = []
+  #outboxHead = 0
   #peer!: MemoryConnection
   #state: State = 'open'
   // Set by close(): frames arriving afterwards are read off the wire and dropped, so the
@@ -166,7 +171,7 @@ export class MemoryConnection implements Connection {
     // A copy, as a real wire makes: neither side can change what the other holds.
     const data = frame.slice()
     this.#log('out', data)
-    if (this.#outbox.length === 0 && this.#peer.#accepting()) {
+    if (this.#outboxLength === 0 && this.#peer.#accepting()) {
       this.#peer.#deliver(data)
       return !this.#sendBuffer.full
     }
@@ -199,6 +204,10 @@ export class MemoryConnection implements Connection {
     this.#peer.#teardown(transportError(ERR_CONNECTION_CLOSED, 'the connection was reset by the peer', err), 'keep')
   }
 
+  get #outboxLength(): number {
+    return this.#outbox.length - this.#outboxHead
+  }
+
   #accepting(): boolean {
     return this.#state !== 'closed' && (this.#discardIncoming || !this.#queue.paused)
   }
@@ -218,12 +227,20 @@ export class MemoryConnection implements Connection {
 
   /** Moves outbox frames to the peer while it accepts them; completes a pending close. */
   #flush(): void {
-    while (this.#outbox.length > 0 && this.#peer.#accepting() && this.#state !== 'closed') {
-      const data = this.#outbox.shift() as Uint8Array
+    while (this.#outboxLength > 0 && this.#peer.#accepting() && this.#state !== 'closed') {
+      const data = this.#outbox[this.#outboxHead] as Uint8Array
+      this.#outbox[this.#outboxHead++] = EMPTY
       this.#peer.#deliver(data)
       this.#sendBuffer.release(data.byteLength)
     }
-    if (this.#state === 'closing' && this.#outbox.length === 0) {
+    if (this.#outboxLength === 0) {
+      this.#outbox = []
+      this.#outboxHead = 0
+    } else if (this.#outboxHead > 1024 && this.#outboxHead * 2 > this.#outbox.length) {
+      this.#outbox = this.#outbox.slice(this.#outboxHead)
+      this.#outboxHead = 0
+    }
+    if (this.#state === 'closing' && this.#outboxLength === 0) {
       // Everything we sent has reached the peer: the close itself is delivered now.
       this.#teardown(undefined, 'keep')
       this.#peer.#teardown(undefined, 'keep')
@@ -236,6 +253,7 @@ export class MemoryConnection implements Connection {
     this.#state = 'closed'
     clearTimeout(this.#closeTimer)
     this.#outbox = []
+    this.#outboxHead = 0
     this.#sendBuffer.fail(err ?? transportError(ERR_CONNECTION_CLOSED, 'the connection is closed'))
     if (queued === 'drop') this.#queue.fail(err)
     else this.#queue.end(err)
