@@ -10,6 +10,7 @@ export { MAX_LIMIT } from './build.js'
 export { formatStatement } from './format.js'
 export { validateStatement } from './validate.js'
 export { renderCaret } from './caret.js'
+export { completeAt, type Completion } from './complete.js'
 export { highlight, type HighlightKind, type HighlightSpan } from './highlight.js'
 
 /** The keywords of the language, upper case (they are matched case-insensitively). */

@@ -1,0 +1,107 @@
+/**
+ * Tab completion for the shell: what fits at the cursor, from the grammar itself (the
+ * parser's content assist), so completion never offers what the parser would reject.
+ * The shell adds what only the node knows: meta keys and the values of an index.
+ */
+import type { IToken } from 'chevrotain'
+import type { FieldName } from './ast.js'
+import { MAX_QUERY_LENGTH } from './errors.js'
+import { expectedAfter } from './syntax.js'
+import { formatField } from './format.js'
+import { Eq, From, keywordTokens, Limit, Lookup, MetaDot, Reverse, Str, To, tokenEnd, Where, Word, decodeString, lexQuery } from './tokens.js'
+
+const BUILTINS = ['host', 'peer', 'server'] as const
+
+/** What may be typed at the cursor. */
+export interface Completion {
+  /** Offset where the word being completed starts: a completion replaces `text.slice(start, cursor)`. */
+  start: number
+  /** The part of that word already typed (may start with `meta.` for a meta key). */
+  prefix: string
+  /** Keywords valid here that start with `prefix` (case-insensitive), upper case. */
+  keywords: string[]
+  /** True when any field fits here: offer `fields`, and the meta keys the node knows. */
+  field: boolean
+  /**
+   * Field names to offer that start with `prefix`: the builtin fields when any field fits, or
+   * only FROM's field after `FROM f=v TO` (then `field` is false: no other key fits).
+   */
+  fields: string[]
+  /** When a value fits here: the index whose values to offer (those starting with `prefix`). */
+  value?: { field: FieldName; key?: string }
+}
+
+function isWordLike(t: IToken): boolean {
+  return t.tokenType === Word || keywordTokens.includes(t.tokenType)
+}
+
+/** The index named by the field tokens just before an `=` at `eqAt`, if it names one. */
+function fieldBefore(tokens: IToken[], eqAt: number): { field: FieldName; key?: string } | undefined {
+  const t = tokens[eqAt - 1]
+  if (t === undefined) return undefined
+  if (t.tokenType === Str && tokens[eqAt - 2]?.tokenType === MetaDot) {
+    const key = decodeString(t.image, t.startOffset)
+    return typeof key === 'string' && key !== '' && !key.includes('=') ? { field: 'meta', key } : undefined
+  }
+  if (t.tokenType !== Word) return undefined
+  const name = t.image
+  if (name.startsWith('meta.')) return name.length > 5 ? { field: 'meta', key: name.slice(5) } : undefined
+  if ((BUILTINS as readonly string[]).includes(name)) return { field: name as FieldName }
+  if (name === 'seq' || name === 'ttl') return undefined
+  return { field: 'meta', key: name }
+}
+
+/**
+ * What fits at `cursor` (default: the end) in `text`. Never throws; where nothing fits
+ * (inside a string, after a mistake) the lists are empty.
+ */
+export function completeAt(text: string, cursor: number = text.length): Completion {
+  const none = (start: number, prefix: string): Completion => ({ start, prefix, keywords: [], field: false, fields: [] })
+  if (typeof text !== 'string') return none(0, '')
+  const at = Math.max(0, Math.min(Number.isFinite(cursor) ? Math.floor(cursor) : text.length, text.length))
+  if (at > MAX_QUERY_LENGTH) return none(at, '')
+  const { tokens } = lexQuery(text.slice(0, at))
+  const last = tokens[tokens.length - 1]
+  let start = at
+  let prefix = ''
+  let preceding = tokens
+  if (last !== undefined && tokenEnd(last) === at) {
+    if (isWordLike(last)) {
+      start = last.startOffset
+      prefix = last.image
+      preceding = tokens.slice(0, -1)
+    } else if (last.tokenType !== Eq) {
+      // Right after a string, a `*` or `meta.`: nothing to complete until a blank.
+      return none(at, '')
+    }
+  }
+  const expected = expectedAfter(preceding)
+  const upper = prefix.toUpperCase()
+  // The grammar allows these; the builder would reject them (each clause once, TO not with
+  // WHERE, LIMIT not with LOOKUP), so don't offer them.
+  const has = (type: unknown): boolean => preceding.some((t) => t.tokenType === type)
+  const ruledOut = new Set<string>()
+  for (const t of [To, Limit, Reverse]) if (has(t)) ruledOut.add(t.name)
+  if (has(Where)) ruledOut.add(To.name)
+  if (has(Lookup)) ruledOut.add(Limit.name)
+  const keywords = expected.filter(
+    (e) => keywordTokens.some((k) => k.name === e) && e.startsWith(upper) && !ruledOut.has(e),
+  )
+  let field = expected.includes('a field')
+  let fields: string[] = field ? BUILTINS.filter((f) => f.startsWith(prefix)) : []
+  const fromAt = preceding.findIndex((t) => t.tokenType === From)
+  if (field && fromAt >= 0 && preceding[preceding.length - 1]?.tokenType === To) {
+    // TO after FROM must name FROM's field.
+    const eqAt = preceding.findIndex((t, i) => i > fromAt && t.tokenType === Eq)
+    const from = eqAt > 0 ? fieldBefore(preceding, eqAt) : undefined
+    field = false
+    fields = from === undefined ? [] : [formatField(from)].filter((f) => f.startsWith(prefix))
+  }
+  const out: Completion = { start, prefix, keywords, field, fields }
+  if (expected.includes('a value')) {
+    const eqAt = preceding.length - 1
+    const value = preceding[eqAt]?.tokenType === Eq ? fieldBefore(preceding, eqAt) : undefined
+    if (value !== undefined) out.value = value
+  }
+  return out
+}
