@@ -12,6 +12,7 @@ import type { ConnectOptions, PubSub, Session, View } from '../api.js'
 import { defaultTransports, type TransportRegistry } from '../transport/registry.js'
 import { ClientConn, type ClientConnInit } from './client-conn.js'
 import { NullPubSub, NullView, RemoteView } from './remote-view.js'
+import { remotePubSub } from './pubsub-client.js'
 
 export { ERR_CONNECTION_LOST, ERR_SESSION_CLOSED, ERR_FLOW_CONTROL, ClientConn } from './client-conn.js'
 
@@ -23,13 +24,15 @@ export interface ConnectInit extends ConnectOptions, ClientConnInit {
   /** Transports by URL scheme. @default defaultTransports() */
   transports?: TransportRegistry
   /**
-   * Builds the client side of a non-null PubSub capability `cap` on `conn` (issue 6). Without
-   * it, the session's PubSub behaves as the null one.
+   * Builds the client side of a non-null PubSub capability `cap` on `conn` (issue 6).
+   * @default remotePubSub() (src/proto/pubsub-client.ts)
    */
   pubsub?: (conn: ClientConn, cap: number) => PubSub
   /** Milliseconds for dialing plus the handshake, when no `signal` is given. @default 10_000 */
   timeout?: number
 }
+
+const defaultPubSub = remotePubSub()
 
 class RemoteSession implements Session {
   readonly view: View
@@ -47,7 +50,7 @@ class RemoteSession implements Session {
       if (conn.error === undefined) conn.call(cap, 'release', {}).catch(() => {})
     }
     this.view = w.view.null ? new NullView(giveBack(w.view.cap)) : new RemoteView(conn, w.view.cap)
-    this.pubsub = !w.pubsub.null && init.pubsub !== undefined ? init.pubsub(conn, w.pubsub.cap) : new NullPubSub(giveBack(w.pubsub.cap))
+    this.pubsub = w.pubsub.null ? new NullPubSub(giveBack(w.pubsub.cap)) : (init.pubsub ?? defaultPubSub)(conn, w.pubsub.cap)
   }
 
   close(): Promise<void> {
