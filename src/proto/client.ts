@@ -7,7 +7,8 @@
  *   for await (const r of session.view.iter('WHERE region=us-east-1')) …
  *   await session.close()
  */
-import { abortError } from '../errors.js'
+import { abortError, ERR_ABORTED, hasCode, WwError } from '../errors.js'
+import { ERR_CONNECT_FAILED } from '../transport/errors.js'
 import type { ConnectOptions, PubSub, Session, View } from '../api.js'
 import { defaultTransports, type TransportRegistry } from '../transport/registry.js'
 import { ClientConn, type ClientConnInit } from './client-conn.js'
@@ -60,20 +61,25 @@ class RemoteSession implements Session {
 
 /**
  * Connects to the node at `url`. Rejects with ERR_INVALID_URL / ERR_UNSUPPORTED_SCHEME for
- * a URL no transport handles, ERR_CONNECT_FAILED when nothing answers, the node's error for
- * a refused handshake (ERR_PROTOCOL_VERSION, …), ERR_ABORTED when `signal` fires.
+ * a URL no transport handles, ERR_CONNECT_FAILED when nothing answers or the handshake does
+ * not complete within `timeout`, the node's error for a refused handshake
+ * (ERR_PROTOCOL_VERSION, …), ERR_ABORTED when the caller's `signal` fires.
  */
 export async function connect(url: string, options: ConnectInit = {}): Promise<Session> {
-  options.signal?.throwIfAborted()
+  if (options.signal?.aborted === true) throw abortError(options.signal)
   const transports = options.transports ?? defaultTransports()
-  const signal = options.signal ?? AbortSignal.timeout(options.timeout ?? DEFAULT_CONNECT_TIMEOUT)
-  const conn = await transports.connect(url, { signal })
-  if (signal.aborted) {
-    conn.abort(abortError(signal))
-    throw abortError(signal)
+  const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT
+  const signal = options.signal ?? AbortSignal.timeout(timeout)
+  try {
+    const conn = await transports.connect(url, { signal })
+    const token = options.token
+    const c = await ClientConn.open(conn, { signal, ...(token === undefined ? {} : { token }), window: options.window, maxFrameBytes: options.maxFrameBytes })
+    return new RemoteSession(c, options)
+  } catch (err) {
+    // Our own deadline (not the caller's signal) means the node could not be reached.
+    if (options.signal === undefined && signal.aborted && hasCode(err, ERR_ABORTED)) {
+      throw new WwError(ERR_CONNECT_FAILED, `no session with ${url} within ${timeout} ms`, { cause: err })
+    }
+    throw err
   }
-  const token = options.token
-  const c = await ClientConn.open(conn, { signal, ...(token === undefined ? {} : { token }), window: options.window, maxFrameBytes: options.maxFrameBytes })
-  return new RemoteSession(c, options)
 }
-

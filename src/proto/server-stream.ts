@@ -35,6 +35,8 @@ export interface StreamStats {
   produced: number
   /** Batches sent so far. */
   batches: number
+  /** The connection's bytes queued in the transport, not yet handed to the OS. */
+  bufferedAmount: number
 }
 
 function isPromise<V>(v: V | Promise<V>): v is Promise<V> {
@@ -77,7 +79,7 @@ export class ServerStream {
   /** Current accounting. */
   stats(): StreamStats {
     const w = this.#window
-    return { id: this.id, inFlight: w.inFlight, maxInFlight: w.maxInFlight, window: w.window, produced: this.#produced, batches: this.#batches }
+    return { id: this.id, inFlight: w.inFlight, maxInFlight: w.maxInFlight, window: w.window, produced: this.#produced, batches: this.#batches, bufferedAmount: this.#conn.bufferedAmount }
   }
 
   /** Applies a `credit` frame; false when it is impossible (a protocol violation). */
@@ -165,6 +167,9 @@ export class ServerStream {
           this.#window.onSend(frame.length)
           this.#batches++
           if (!this.#conn.send(frame)) await this.#conn.onDrain({ signal: this.#signal })
+          // One batch per turn of the event loop: a cancel (or another client's call)
+          // waiting in the read queue is seen before the next batch is made.
+          else await new Promise<void>((resolve) => setImmediate(resolve))
         } else if (this.#held !== undefined) {
           // The next item doesn't fit the credit left: wait for more.
           await this.#waitCredit()

@@ -12,6 +12,8 @@ import {
   toWireError,
   fromWireError,
   ERR_INTERNAL,
+  type ClientFrame,
+  type NodeFrame,
 } from '../../src/proto/frames.js'
 import { WwError } from '../../src/errors.js'
 
@@ -32,18 +34,18 @@ describe('frame codec', () => {
   })
 
   it('round-trips every client frame', () => {
-    const frames = [
+    const frames: ClientFrame[] = [
       { t: 'hello', v: 1, token: 's' },
       { t: 'call', id: 3, cap: 0, m: 'iter', a: { q: { op: 'ls' } }, window: 65536 },
       { t: 'call', id: 4, cap: 0, m: 'reverse', a: {}, bind: 2 },
       { t: 'credit', id: 3, consumed: 1000, window: 131072 },
       { t: 'cancel', id: 3 },
-    ] as const
+    ]
     for (const f of frames) expect(decodeClientFrame(encodeFrame(f))).toEqual(f)
   })
 
   it('round-trips every node frame', () => {
-    const frames = [
+    const frames: NodeFrame[] = [
       { t: 'welcome', v: 1, peer: '12D3KooWx', view: { cap: 0, null: false }, pubsub: { cap: 1, null: true } },
       { t: 'result', id: 1, value: ['a', 'b'] },
       { t: 'result', id: 1, error: { code: 'ERR_CAP_UNKNOWN', message: 'no' } },
@@ -51,7 +53,7 @@ describe('frame codec', () => {
       { t: 'end', id: 2 },
       { t: 'end', id: 2, error: { code: 'ERR_X', message: 'm' } },
       { t: 'error', code: 'ERR_BAD_FRAME', message: 'm' },
-    ] as const
+    ]
     for (const f of frames) expect(decodeNodeFrame(encodeFrame(f))).toEqual(f)
   })
 

@@ -50,8 +50,11 @@ describe('validateStatement', () => {
     for (const b of bad) expect(codeOf(b), JSON.stringify(b)?.slice(0, 200)).toBe(ERR_BAD_QUERY)
   })
 
-  it('returns a fresh object without foreign keys', () => {
-    const s = validateStatement({ ...ok, extra: 1, selector: { kind: 'all', junk: 2 } })
+  it('rejects keys a Statement does not have, and returns a fresh copy', () => {
+    expect(codeOf({ ...ok, extra: 1 })).toBe(ERR_BAD_QUERY)
+    const input = JSON.parse(JSON.stringify(ok))
+    const s = validateStatement(input)
     expect(s).toEqual(ok)
+    expect(s).not.toBe(input)
   })
 })

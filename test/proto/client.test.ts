@@ -1,0 +1,255 @@
+/**
+ * The client side of the protocol: local parsing, the frames it puts on the wire (memory
+ * transport's frame log), pipelining, cancellation, session end, and a misbehaving node
+ * (a hand-written one on the memory transport: the real node can't be made to overrun).
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { decode } from '@msgpack/msgpack'
+import { connect, type ConnectInit } from '../../src/proto/client.js'
+import { serve, type Server } from '../../src/proto/server.js'
+import type { Session } from '../../src/api.js'
+import { defaultTransports, TransportRegistry } from '../../src/transport/registry.js'
+import { MemoryNetwork, memoryTransport, type MemoryConnection } from '../../src/transport/memory.js'
+import type { Connection } from '../../src/transport/types.js'
+import { encodeBatch, encodeFrame, encodeItem } from '../../src/proto/frames.js'
+import { filledTable, peerId, record, serveTable, until } from './helpers.js'
+import { hasCode } from '../../src/errors.js'
+
+const cleanups: (() => unknown)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c()
+    } catch {
+      // already gone
+    }
+  }
+})
+
+let n = 0
+/** A node on a private memory network, and a registry whose dials keep the client's connection for its frame log. */
+async function memoryNode(rows = 1000, init: { token?: string } = {}): Promise<{ server: Server; dial: (o?: ConnectInit) => Promise<{ s: Session; conn: MemoryConnection }> }> {
+  const mt = memoryTransport({ network: new MemoryNetwork() })
+  const server = await serve({ listen: `memory://client-test-${n++}`, table: filledTable(rows), peer: peerId(1), transports: new TransportRegistry().register(mt), ...init })
+  cleanups.push(() => server.close())
+  return {
+    server,
+    async dial(o: ConnectInit = {}) {
+      let conn: MemoryConnection | undefined
+      const transports = new TransportRegistry().register({
+        schemes: ['memory'],
+        connect: async (url, opts) => (conn = await mt.connect(url, opts)),
+        listen: (url, on, opts) => mt.listen(url, on, opts),
+      })
+      const s = await connect(server.url, { ...o, transports })
+      cleanups.push(() => s.close())
+      return { s, conn: conn! }
+    },
+  }
+}
+
+type Logged = { dir: 'in' | 'out'; f: Record<string, unknown> }
+function log(conn: MemoryConnection): Logged[] {
+  return conn.frames.map((x) => ({ dir: x.dir, f: decode(x.data) as Record<string, unknown> }))
+}
+
+describe('client', () => {
+  it('a malformed text query throws synchronously from iter, and nothing is sent', async () => {
+    const { dial } = await memoryNode()
+    const { s, conn } = await dial()
+    const before = conn.frames.length
+    let code: string | undefined
+    try {
+      s.view.iter('WHERE region=')
+    } catch (err) {
+      code = (err as { code: string }).code
+    }
+    expect(code).toMatch(/^ERR_QUERY_/)
+    await expect(s.view.lookup('LOOKUP LIMIT 3')).rejects.toMatchObject({ code: 'ERR_QUERY_LOOKUP_LIMIT' })
+    expect(conn.frames.length).toBe(before)
+  })
+
+  it('the wire exchange: hello, welcome, call with a window, batches under credit, end', async () => {
+    const { dial } = await memoryNode(5000)
+    const { s, conn } = await dial({ window: { initial: 16 * 1024 } })
+    expect(s.peer).toBe(peerId(1))
+    const got = await s.view.iter('WHERE region=us*').toArray()
+    expect(got.length).toBeGreaterThan(1000)
+    const frames = log(conn)
+    expect(frames[0]).toEqual({ dir: 'out', f: { t: 'hello', v: 1 } })
+    expect(frames[1]).toMatchObject({ dir: 'in', f: { t: 'welcome', v: 1, peer: peerId(1), view: { cap: 0, null: false }, pubsub: { cap: 1, null: true } } })
+    expect(frames[2]).toMatchObject({ dir: 'out', f: { t: 'call', id: 1, cap: 0, m: 'iter', window: 16 * 1024 } })
+    const batches = frames.filter((x) => x.f.t === 'batch')
+    const credits = frames.filter((x) => x.f.t === 'credit')
+    expect(batches.reduce((k, b) => k + (b.f.items as unknown[]).length, 0)).toBe(got.length)
+    expect(credits.length).toBeGreaterThan(0)
+    // Every batch fits the credit in force when it left the node.
+    let consumed = 0
+    let window = 16 * 1024
+    let sent = 0
+    for (let i = 0; i < conn.frames.length; i++) {
+      const x = conn.frames[i]!
+      const f = frames[i]!.f
+      if (f.t === 'credit') {
+        consumed = f.consumed as number
+        window = f.window as number
+      }
+      if (f.t === 'batch') {
+        sent += x.data.length
+        expect(sent - consumed).toBeLessThanOrEqual(window)
+      }
+    }
+    expect(frames.at(-1)).toEqual({ dir: 'in', f: { t: 'end', id: 1 } })
+  })
+
+  it('reverse() is pipelined: the call on the new capability leaves before the node answered', async () => {
+    const { dial } = await memoryNode(100)
+    const { s, conn } = await dial()
+    const rev = s.view.reverse()
+    const p = rev.lookup()
+    expect(await p).toEqual(await filledTable(100).lookup('REVERSE'))
+    const frames = log(conn).slice(2)
+    expect(frames[0]).toMatchObject({ dir: 'out', f: { t: 'call', m: 'reverse', cap: 0, bind: 2 } })
+    expect(frames[1]).toMatchObject({ dir: 'out', f: { t: 'call', m: 'lookup', cap: 2 } })
+    expect(frames[2]).toMatchObject({ dir: 'in', f: { t: 'result', id: 1 } })
+  })
+
+  it('an abort signal mid-stream ends the cursor with ERR_ABORTED and cancels on the node', async () => {
+    const { server, dial } = await memoryNode(50_000)
+    const { s, conn } = await dial()
+    const ac = new AbortController()
+    const cur = s.view.iter(undefined, { signal: ac.signal })
+    for (let i = 0; i < 10; i++) await cur.next()
+    ac.abort()
+    expect(await cur.next()).toBeUndefined()
+    expect(hasCode(cur.err(), 'ERR_ABORTED')).toBe(true)
+    await until(() => server.stats().streams === 0, 5000, 'stream freed')
+    expect(log(conn).some((x) => x.dir === 'out' && x.f.t === 'cancel' && x.f.id === 1)).toBe(true)
+  })
+
+  it('a released View fails with ERR_CAP_RELEASED and the node drops the capability', async () => {
+    const { server, dial } = await memoryNode(10)
+    const { s } = await dial()
+    const rev = s.view.reverse()
+    expect(await rev.lookup()).toBeDefined()
+    expect(server.stats().caps).toBe(3)
+    rev.release()
+    await expect(rev.lookup()).rejects.toMatchObject({ code: 'ERR_CAP_RELEASED' })
+    await expect(rev.values({ field: 'host' })).rejects.toMatchObject({ code: 'ERR_CAP_RELEASED' })
+    const cur = rev.iter()
+    expect(await cur.next()).toBeUndefined()
+    expect(hasCode(cur.err(), 'ERR_CAP_RELEASED')).toBe(true)
+    await until(() => server.stats().caps === 2, 5000)
+  })
+
+  it('close(): closed settles with undefined, open streams and later calls fail with ERR_SESSION_CLOSED', async () => {
+    const { server, dial } = await memoryNode(50_000)
+    const { s } = await dial()
+    const cur = s.view.iter()
+    await cur.next()
+    await s.close()
+    expect(await s.closed).toBeUndefined()
+    while ((await cur.next()) !== undefined) {
+      // drain what was buffered
+    }
+    expect(hasCode(cur.err(), 'ERR_SESSION_CLOSED')).toBe(true)
+    await expect(s.view.lookup()).rejects.toMatchObject({ code: 'ERR_SESSION_CLOSED' })
+    const later = s.view.iter()
+    expect(await later.next()).toBeUndefined()
+    expect(hasCode(later.err(), 'ERR_SESSION_CLOSED')).toBe(true)
+    await until(() => server.stats().connections === 0, 5000)
+  })
+
+  it('connect errors carry codes', async () => {
+    await expect(connect('ws://127.0.0.1:1')).rejects.toMatchObject({ code: 'ERR_CONNECT_FAILED' })
+    await expect(connect('gopher://127.0.0.1:1')).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_SCHEME' })
+    await expect(connect('ws://127.0.0.1:1', { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' })
+  })
+
+  it('connects over ws by default and reads a table', async () => {
+    const server = await serveTable(filledTable(300))
+    cleanups.push(() => server.close())
+    const s = await connect(server.url)
+    cleanups.push(() => s.close())
+    expect(await s.view.iter().toArray()).toEqual(await filledTable(300).query('').toArray())
+  })
+})
+
+describe('client against a misbehaving node', () => {
+  async function fakeNode(behave: (conn: Connection) => Promise<void>): Promise<{ url: string; transports: TransportRegistry }> {
+    const transports = defaultTransports({ memory: { network: new MemoryNetwork() } })
+    const l = await transports.listen(`memory://fake-${n++}`, (conn) => {
+      void behave(conn).catch(() => {})
+    })
+    cleanups.push(() => l.close())
+    return { url: l.url, transports }
+  }
+
+  async function welcome(conn: Connection): Promise<AsyncIterator<Uint8Array>> {
+    const it = conn[Symbol.asyncIterator]()
+    await it.next() // hello
+    conn.send(encodeFrame({ t: 'welcome', v: 1, peer: peerId(3), view: { cap: 0, null: false }, pubsub: { cap: 1, null: true } }))
+    return it
+  }
+
+  it('a node sending past its credit ends the session with ERR_FLOW_CONTROL (the buffer stays bounded)', async () => {
+    const { url, transports } = await fakeNode(async (conn) => {
+      const it = await welcome(conn)
+      const call = decode((await it.next()).value as Uint8Array) as { id: number; window: number }
+      const items = Array.from({ length: 256 }, (_, i) => encodeItem(record(i)))
+      // far more than the window the client opened with
+      for (let k = 0; k < 20; k++) conn.send(encodeBatch(call.id, items))
+    })
+    const s = await connect(url, { transports, window: { initial: 8 * 1024 } })
+    cleanups.push(() => s.close())
+    const cur = s.view.iter()
+    while ((await cur.next()) !== undefined) {
+      // read until the session ends
+    }
+    expect(hasCode(cur.err(), 'ERR_FLOW_CONTROL')).toBe(true)
+    expect(await s.closed).toMatchObject({ code: 'ERR_FLOW_CONTROL' })
+  })
+
+  it('a node answering hello with a newer version: ERR_PROTOCOL_VERSION', async () => {
+    const { url, transports } = await fakeNode(async (conn) => {
+      const it = conn[Symbol.asyncIterator]()
+      await it.next()
+      conn.send(encodeFrame({ t: 'welcome', v: 9, peer: peerId(3), view: { cap: 0, null: false }, pubsub: { cap: 1, null: true } }))
+    })
+    const err = await connect(url, { transports }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ERR_PROTOCOL_VERSION' })
+    expect((err as Error).message).toMatch(/1.*9/)
+  })
+
+  it('a node that never answers the handshake: ERR_CONNECT_FAILED after the timeout, ERR_ABORTED on the caller\'s signal', async () => {
+    const { url, transports } = await fakeNode(async () => {})
+    await expect(connect(url, { transports, timeout: 200 })).rejects.toMatchObject({ code: 'ERR_CONNECT_FAILED' })
+    await expect(connect(url, { transports, signal: AbortSignal.timeout(200) })).rejects.toMatchObject({ code: 'ERR_ABORTED' })
+  })
+
+  it('a node sending garbage mid-session: the stream ends with ERR_BAD_FRAME', async () => {
+    const { url, transports } = await fakeNode(async (conn) => {
+      const it = await welcome(conn)
+      await it.next()
+      conn.send(Uint8Array.from([0xc1, 0xc1]))
+    })
+    const s = await connect(url, { transports })
+    cleanups.push(() => s.close())
+    const cur = s.view.iter()
+    expect(await cur.next()).toBeUndefined()
+    expect(hasCode(cur.err(), 'ERR_BAD_FRAME')).toBe(true)
+  })
+
+  it('a node sending an invalid record: the stream ends with ERR_BAD_FRAME', async () => {
+    const { url, transports } = await fakeNode(async (conn) => {
+      const it = await welcome(conn)
+      const call = decode((await it.next()).value as Uint8Array) as { id: number }
+      conn.send(encodeBatch(call.id, [encodeItem({ peer: 'not base58 0OIl', server: 'x' })]))
+    })
+    const s = await connect(url, { transports })
+    cleanups.push(() => s.close())
+    const cur = s.view.iter()
+    expect(await cur.next()).toBeUndefined()
+    expect(hasCode(cur.err(), 'ERR_BAD_FRAME')).toBe(true)
+  })
+})
