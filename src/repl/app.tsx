@@ -46,10 +46,29 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
   const { write } = useStdout()
   const [line, setLineState] = useState<L.Line>(L.EMPTY_LINE)
   const lineRef = useRef<L.Line>(L.EMPTY_LINE)
-  const [running, setRunning] = useState(false)
+  const [running, setRunningState] = useState(false)
+  // The key handler reads state through refs: a key may arrive before React has re-run the
+  // effect that hands Ink the handler of the latest render.
+  const runningRef = useRef(false)
+  const setRunning = useCallback((on: boolean) => {
+    runningRef.current = on
+    setRunningState(on)
+  }, [])
   const [, setTick] = useState(0)
-  const [shown, setShown] = useState<string[]>([])
-  const [notice, setNotice] = useState<string | undefined>(undefined)
+  const [shown, setShownState] = useState<string[]>([])
+  const shownRef = useRef<string[]>([])
+  const setShown = useCallback((list: string[]) => {
+    if (list.length === 0 && shownRef.current.length === 0) return
+    shownRef.current = list
+    setShownState(list)
+  }, [])
+  const [notice, setNoticeState] = useState<string | undefined>(undefined)
+  const noticeRef = useRef<string | undefined>(undefined)
+  const setNotice = useCallback((n: string | undefined) => {
+    if (n === noticeRef.current) return
+    noticeRef.current = n
+    setNoticeState(n)
+  }, [])
   const [disconnected, setDisconnected] = useState<Error | undefined>(core.lost)
   const armed = useRef(false)
   const completing = useRef<AbortController | undefined>(undefined)
@@ -117,7 +136,7 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
         setRunning(false)
       }
     },
-    [core, completer, flushMs, history, print, quit],
+    [core, completer, flushMs, history, print, quit, setRunning, setShown, setNotice],
   )
 
   const tab = useCallback(async () => {
@@ -131,10 +150,10 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
     const { line: next, shown: list } = applyCompletion(at, c)
     setLine(next)
     setShown(list.slice(0, 50))
-  }, [completer, setLine])
+  }, [completer, setLine, setShown])
 
   useInput((input: string, key: Key) => {
-    if (running) {
+    if (runningRef.current) {
       if (key.ctrl && input === 'c') {
         core.cancel()
         setNotice('cancelled')
@@ -157,7 +176,7 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
       return
     }
     armed.current = false
-    if (notice !== undefined) setNotice(undefined)
+    setNotice(undefined)
     if (key.ctrl && input === 'd') {
       if (l.text === '') quit()
       else setLine(L.deleteForward(l))
@@ -172,7 +191,7 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
       void tab()
       return
     }
-    if (shown.length > 0) setShown([])
+    setShown([])
     if (key.upArrow || (key.ctrl && input === 'p')) {
       const h = history.prev(l.text)
       if (h !== undefined) setLine(L.lineOf(h))

@@ -60,6 +60,21 @@ export function fieldIndex(field: string): ValuesIndex {
   return { field: 'meta', key: key.startsWith('"') && key.endsWith('"') && key.length >= 2 ? key.slice(1, -1) : key }
 }
 
+/** Where the word ending at the end of `before` starts: after the last blank outside quotes. */
+export function wordStart(before: string): number {
+  let start = 0
+  let quoted = false
+  for (let i = 0; i < before.length; i++) {
+    const ch = before[i]!
+    if (quoted) {
+      if (ch === '\\') i++
+      else if (ch === '"') quoted = false
+    } else if (ch === '"') quoted = true
+    else if (/\s/.test(ch)) start = i + 1
+  }
+  return start
+}
+
 /** Completes words of the query language against a View. */
 export class Completer {
   #view: View | undefined
@@ -97,7 +112,7 @@ export class Completer {
   /** The candidates for the word under the cursor of `line`. */
   async complete(line: Line, signal?: AbortSignal): Promise<Completion> {
     const before = line.text.slice(0, line.cursor)
-    const start = before.search(/\S*$/)
+    const start = wordStart(before)
     const word = before.slice(start)
     let end = line.cursor
     while (end < line.text.length && !/\s/.test(line.text[end]!)) end++

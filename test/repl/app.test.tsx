@@ -1,0 +1,182 @@
+/**
+ * The Ink shell against a real protocol server and table (memory transport): typing and
+ * editing, streaming results with a live count, Ctrl-C cancelling, history, completion,
+ * syntax errors with the caret, meta-commands, connection loss and reconnect, leaving.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import React from 'react'
+import { render } from 'ink-testing-library'
+import { ShellApp } from '../../src/repl/app.js'
+import { ShellCore } from '../../src/repl/core.js'
+import { History } from '../../src/repl/history.js'
+import { Completer } from '../../src/repl/complete.js'
+import { FormatRegistry } from '../../src/format/index.js'
+import { serve } from '../../src/proto/server.js'
+import { fakeRecord, localNode, type LocalNode } from './fixture.js'
+
+// eslint-disable-next-line no-control-regex
+const plain = (s: string): string => s.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
+const KEY = { enter: '\r', up: '\u001b[A', left: '\u001b[D', tab: '\t', ctrlC: '\u0003', ctrlD: '\u0004', ctrlA: '\u0001', ctrlW: '\u0017', ctrlU: '\u0015' }
+
+async function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe('shell (Ink)', () => {
+  let node: LocalNode | undefined
+  let cleanup: Array<() => void> = []
+  afterEach(async () => {
+    for (const c of cleanup.splice(0)) c()
+    await node?.close()
+    node = undefined
+  })
+
+  async function shell(records = 5, opts: { flushMs?: number } = {}) {
+    node = await localNode(Array.from({ length: records }, (_, i) => fakeRecord(i)))
+    const core = new ShellCore({ addr: node.url, format: 'text', formats: FormatRegistry.withBuiltins(), transports: node.transports, session: node.session })
+    const history = new History()
+    let exited: number | undefined
+    const ui = render(<ShellApp core={core} history={history} completer={new Completer(node.session.view)} flushMs={opts.flushMs ?? 10} tickMs={20} onExit={(c) => (exited = c)} />)
+    cleanup.push(() => ui.unmount())
+    // Frames are many (one per batch of rows): strip each once.
+    let seen = 0
+    let text = ''
+    const all = (): string => {
+      // In debug mode each frame is what was printed plus the live area; keep what was printed.
+      for (; seen < ui.frames.length; seen++) text += plain(ui.frames[seen]!)
+      return text
+    }
+    const last = (): string => plain(ui.lastFrame() ?? '')
+    const type = async (s: string): Promise<void> => {
+      ui.stdin.write(s)
+      // Ink handles input on the next turn; give it one before the next key.
+      await new Promise((r) => setTimeout(r, 15))
+    }
+    await until(() => last().includes('ww>'), 'the prompt')
+    return { ui, core, history, all, last, type, exited: () => exited }
+  }
+
+  it('runs a typed query and prints the rows with a count', async () => {
+    const s = await shell(5)
+    await s.type('ls WHERE role=web')
+    await until(() => s.last().includes('ww> ls WHERE role=web'), 'the typed line')
+    await s.type(KEY.enter)
+    await until(() => s.all().includes('(3 records)'), 'the result')
+    const out = s.all()
+    expect(out).toContain(fakeRecord(0).host)
+    expect(out).toContain(fakeRecord(2).host)
+    expect(out).not.toContain(fakeRecord(1).host)
+    expect(out).toMatch(/PEER\s+SERVER\s+HOST\s+META/)
+  })
+
+  it('edits the line: cursor moves, home, delete word, kill', async () => {
+    const s = await shell(1)
+    await s.type('WHERE host=a')
+    await s.type(KEY.ctrlA)
+    await s.type('ls ')
+    await until(() => s.last().includes('ww> ls WHERE host=a'), 'insert at home')
+    await s.type('\u0005') // Ctrl-E
+    await s.type(KEY.ctrlW)
+    await until(() => /ww> ls WHERE\s*$/m.test(s.last()), 'delete word')
+    await s.type(KEY.left)
+    await s.type(KEY.left)
+    await s.type('X')
+    await until(() => s.last().includes('ww> ls WHERXE'), 'insert after moving left')
+    await s.type(KEY.ctrlU)
+    await until(() => /ww> E\s*$/m.test(s.last()), 'kill to start')
+  })
+
+  it('shows a syntax error with the caret under the column and the hint', async () => {
+    const s = await shell(1)
+    await s.type('ls WHERE host=a LIMT 3')
+    await s.type(KEY.enter)
+    await until(() => s.all().includes('did you mean LIMIT'), 'the hint')
+    const lines = s.all().split('\n')
+    const q = lines.findIndex((l) => l === 'ls WHERE host=a LIMT 3')
+    expect(q).toBeGreaterThanOrEqual(0)
+    expect(lines[q + 1]).toBe(' '.repeat(16) + '^')
+  })
+
+  it('streams a long result with a live count, and Ctrl-C cancels it so the node stops', async () => {
+    const s = await shell(60_000, { flushMs: 50 })
+    await s.type('ls')
+    await s.type(KEY.enter)
+    await until(() => /[1-9][0-9]* records · /.test(s.last()), 'the live count', 15_000)
+    await s.type(KEY.ctrlC)
+    await until(() => s.all().includes('cancelled'), 'the cancel')
+    await until(() => s.last().includes('ww>'), 'the prompt back')
+    const m = /\((\d+) records\)/.exec(s.all())
+    expect(m).not.toBeNull()
+    expect(Number(m![1])).toBeLessThan(60_000)
+    await until(() => node!.server.stats().streams === 0, 'the node to stop streaming')
+  })
+
+  it('recalls history with the up arrow', async () => {
+    const s = await shell(2)
+    await s.type('ls LIMIT 1')
+    await s.type(KEY.enter)
+    await until(() => s.all().includes('(1 record)'), 'the first result')
+    await s.type(KEY.up)
+    await until(() => s.last().includes('ww> ls LIMIT 1'), 'the recalled line')
+    expect(s.history.entries).toEqual(['ls LIMIT 1'])
+  })
+
+  it('completes a meta key with Tab, then its value', async () => {
+    const s = await shell(3)
+    await s.type('ls WHERE reg')
+    await s.type(KEY.tab)
+    await until(() => s.last().includes('ww> ls WHERE region='), 'the completed key')
+    await s.type('eu')
+    await s.type(KEY.tab)
+    await until(() => s.last().includes('ww> ls WHERE region=eu-west-1'), 'the completed value')
+  })
+
+  it('switches format and timing with meta-commands', async () => {
+    const s = await shell(2)
+    await s.type('\\format ndjson')
+    await s.type(KEY.enter)
+    await until(() => s.all().includes('format is ndjson'), 'format switched')
+    await s.type('\\timing')
+    await s.type(KEY.enter)
+    await until(() => s.all().includes('timing is on'), 'timing on')
+    await s.type('ls LIMIT 1')
+    await s.type(KEY.enter)
+    await until(() => /\(1 record, [0-9.]+ (ms|s)\)/.test(s.all()), 'timed result')
+    expect(s.all()).toContain(`{"peer":"${fakeRecord(0).peer}"`)
+    await s.type('help')
+    await s.type(KEY.enter)
+    await until(() => s.all().includes('Meta-commands:'), 'help')
+  })
+
+  it('reports a lost connection and reconnects on Enter', async () => {
+    const s = await shell(2)
+    const url = node!.url
+    await node!.server.close()
+    await until(() => s.all().includes('lost'), 'the loss notice')
+    expect(s.all()).toContain('press Enter to reconnect')
+    const again = await serve({ listen: url, table: node!.table, peer: fakeRecord(0).peer, transports: node!.transports })
+    cleanup.push(() => void again.close())
+    await s.type(KEY.enter)
+    await until(() => s.all().includes(`connected to ${url}`), 'the reconnect')
+    await s.type('ls')
+    await s.type(KEY.enter)
+    await until(() => s.all().includes('(2 records)'), 'a query after reconnecting')
+  })
+
+  it('leaves on Ctrl-D at an empty prompt, and on Ctrl-C pressed twice', async () => {
+    const a = await shell(1)
+    await a.type(KEY.ctrlD)
+    await until(() => a.exited() !== undefined, 'exit on Ctrl-D')
+
+    const b = await shell(1)
+    await b.type(KEY.ctrlC)
+    await until(() => b.last().includes('press Ctrl-C again'), 'the warning')
+    expect(b.exited()).toBeUndefined()
+    await b.type(KEY.ctrlC)
+    await until(() => b.exited() !== undefined, 'exit on the second Ctrl-C')
+  })
+})

@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { applyCompletion, commonPrefix, Completer, fieldIndex, wordStart } from '../../src/repl/complete.js'
+import { lineOf } from '../../src/repl/line.js'
+import { fakeRecord, localNode, type LocalNode } from './fixture.js'
+
+describe('completion', () => {
+  let node: LocalNode | undefined
+  afterEach(async () => {
+    await node?.close()
+    node = undefined
+  })
+
+  async function completer(): Promise<Completer> {
+    node = await localNode([
+      fakeRecord(1, { host: 'web-1', meta: { region: 'us-east-1', role: 'web', 'has space': 'a b' } }),
+      fakeRecord(2, { host: 'web-2', meta: { region: 'us-west-2', role: 'db', host: 'shadow' } }),
+    ])
+    return new Completer(node.session.view)
+  }
+
+  it('completes keywords in the case typed', async () => {
+    const c = new Completer(undefined)
+    expect((await c.complete(lineOf('ls WH'))).items).toEqual(['WHERE '])
+    expect((await c.complete(lineOf('ls wh'))).items).toEqual(['where '])
+    expect((await c.complete(lineOf('lo'))).items).toEqual(['lookup '])
+    expect((await c.complete(lineOf('L'))).items).toEqual(['LS ', 'LOOKUP ', 'LIMIT '])
+  })
+
+  it('completes field names and the meta keys the node knows after WHERE/FROM/TO', async () => {
+    const c = await completer()
+    expect((await c.complete(lineOf('ls WHERE reg'))).items).toEqual(['region='])
+    const all = (await c.complete(lineOf('ls WHERE '))).items
+    expect(all).toEqual(expect.arrayContaining(['host=', 'peer=', 'server=', 'region=', 'role=', 'meta."has space"=', 'meta.host=']))
+    expect((await c.complete(lineOf('ls FROM h'))).items).toEqual(['host=', 'meta."has space"=', 'meta.host='])
+  })
+
+  it('completes values of a field from the node', async () => {
+    const c = await completer()
+    expect((await c.complete(lineOf('ls WHERE region=us-'))).items).toEqual(['us-east-1 ', 'us-west-2 '])
+    expect((await c.complete(lineOf('ls WHERE host=web-2'))).items).toEqual(['web-2 '])
+    expect((await c.complete(lineOf('ls WHERE meta."has space"='))).items).toEqual(['"a b" '])
+  })
+
+  it('finds the word under the cursor across quoted blanks', () => {
+    expect(wordStart('ls WHERE meta."a b"=x')).toBe(9)
+    expect(wordStart('ls WHERE ')).toBe(9)
+  })
+
+  it('completes meta-commands', async () => {
+    const c = new Completer(undefined)
+    expect((await c.complete(lineOf('\\fo'))).items).toEqual(['\\format '])
+  })
+
+  it('caches what the node answered', async () => {
+    const c = await completer()
+    expect((await c.complete(lineOf('ls WHERE role='))).items).toEqual(['db ', 'web '])
+    node!.table.upsert(fakeRecord(3, { meta: { role: 'cache' } }))
+    expect((await c.complete(lineOf('ls WHERE role='))).items).toEqual(['db ', 'web '])
+    c.setView(node!.session.view)
+    expect((await c.complete(lineOf('ls WHERE role='))).items).toEqual(['cache ', 'db ', 'web '])
+  })
+
+  it('applies one candidate, or the common prefix of several', () => {
+    const one = applyCompletion(lineOf('ls WHERE reg'), { start: 9, end: 12, items: ['region='] })
+    expect(one.line.text).toBe('ls WHERE region=')
+    expect(one.shown).toEqual([])
+    const many = applyCompletion(lineOf('ls WHERE region=u'), { start: 16, end: 17, items: ['us-east-1 ', 'us-west-2 '] })
+    expect(many.line.text).toBe('ls WHERE region=us-')
+    expect(many.shown).toEqual(['us-east-1', 'us-west-2'])
+    expect(commonPrefix([])).toBe('')
+    expect(fieldIndex('meta.k')).toEqual({ field: 'meta', key: 'k' })
+    expect(fieldIndex('server')).toEqual({ field: 'server' })
+  })
+})
