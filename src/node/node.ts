@@ -35,6 +35,8 @@ import { loadIdentity } from './identity.js'
 import { Membership } from './membership.js'
 import { DEFAULT_LISTEN, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, silentLogger, validateNamespace, validateTtl, type Logger } from './options.js'
 import { RoutingTable } from './table.js'
+import { PubSubBackend, type PubSubBackendInit } from './pubsub.js'
+import { pubsubCaps } from '../proto/pubsub-server.js'
 
 /** A `--p2p` or `--bootstrap` address is not a usable multiaddr. */
 export const ERR_BAD_MULTIADDR = 'ERR_BAD_MULTIADDR'
@@ -86,6 +88,8 @@ export interface NodeInit {
   serve?: Partial<ServeInit> | ((ctx: ServeContext) => Partial<ServeInit>)
   /** gossipsub overrides (D, Dlo, Dhi, heartbeatInterval, …): operator knobs, see docs/scaling.md. @default {} */
   gossipsub?: Partial<GossipsubOpts>
+  /** Client PubSub limits (subscription buffer, topics, subscriptions); see docs/pubsub.md. @default {} */
+  pubsub?: Pick<PubSubBackendInit, 'buffer' | 'maxTopics' | 'maxSubscriptions'>
 }
 
 /** A running node. */
@@ -104,6 +108,8 @@ export interface Node {
   readonly libp2p: Libp2p<NodeServices>
   /** Heartbeat sender/validator (topic, counters). */
   readonly membership: Membership
+  /** The clients' PubSub over this node's gossipsub (topics joined, subscriptions, counters). */
+  readonly pubsub: PubSubBackend
   /** Leaves gracefully: a final ttl=0 heartbeat (waited for, bounded), then stops everything. Idempotent. */
   stop(): Promise<void>
   /**
@@ -165,6 +171,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   }
 
   const peer = self.toString()
+  const pubsub = new PubSubBackend({ ...init.pubsub, pubsub: libp2p.services.pubsub, peer, ns })
   let membership: Membership | undefined
   let server: Server | undefined
   const redial = new Redialer(libp2p, peers, log)
@@ -187,6 +194,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
         await new Promise((r) => setTimeout(r, LEAVE_FLUSH))
       }
       membership?.stop()
+      pubsub.close()
       await Promise.allSettled([server?.close(), libp2p.stop()])
       table.close()
     })()
@@ -208,7 +216,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     redial.start()
     if (init.listen !== false) {
       const extra = typeof init.serve === 'function' ? init.serve({ peer, ns, table, pubsub: libp2p.services.pubsub }) : init.serve ?? {}
-      server = await serve({ ...extra, listen: init.listen ?? DEFAULT_LISTEN, table, peer, ...(init.token !== undefined ? { token: init.token } : {}) })
+      server = await serve({ pubsub: pubsubCaps(pubsub), ...extra, listen: init.listen ?? DEFAULT_LISTEN, table, peer, ...(init.token !== undefined ? { token: init.token } : {}) })
     }
   } catch (err) {
     await shutdown(false)
@@ -227,6 +235,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     table,
     libp2p,
     membership: m,
+    pubsub,
     stop: () => shutdown(true),
     kill: () => shutdown(false),
   }
