@@ -1,0 +1,98 @@
+/**
+ * `ww ls` streaming against a real in-process node with a large table: the whole result
+ * arrives, a node killed mid-stream gives exit 3, and a closed pipe (`| head -1`) ends
+ * quietly with exit 0. Also the query text rule (`queryText`).
+ */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { queryText } from '../../src/cli/query.js'
+import { startNode, type Node } from '../../src/node/node.js'
+import { fillTable, ROOT, tempHome, until, wwArgv, wwEnv } from './helpers.js'
+
+const N = 100_000
+const home = tempHome()
+let node: Node
+
+beforeAll(async () => {
+  node = await startNode({ listen: 'ws://127.0.0.1:0', p2p: ['/ip4/127.0.0.1/tcp/0'], identity: join(home.dir, 'node.key'), host: 'big', meta: { role: 'big' } })
+  fillTable(node.table, N)
+}, 60_000)
+
+afterAll(async () => {
+  await node?.kill()
+  home.cleanup()
+})
+
+describe('queryText', () => {
+  it('joins the words; lookup is implied for ww lookup', () => {
+    expect(queryText('ls', ['WHERE', 'region=us-east-1', 'LIMIT', '3'])).toBe('WHERE region=us-east-1 LIMIT 3')
+    expect(queryText('lookup', ['WHERE', 'host=a'])).toBe('lookup WHERE host=a')
+    expect(queryText('lookup', [])).toBe('lookup')
+    expect(queryText('lookup', ['LOOKUP', 'WHERE', 'host=a'])).toBe('LOOKUP WHERE host=a')
+  })
+})
+
+describe('ww ls on a large table', () => {
+  it('streams every record', async () => {
+    const child = spawn(process.execPath, wwArgv(['ls', '--addr', node.addr!, '--format', 'ndjson']), { cwd: ROOT, env: wwEnv(home.dir) })
+    let lines = 0
+    let tail = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      const parts = (tail + d).split('\n')
+      tail = parts.pop()!
+      lines += parts.length
+    })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    const code = await new Promise<number | null>((r) => child.on('close', r))
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    expect(lines).toBe(N + 1)
+  }, 60_000)
+
+  it('ends quietly with exit 0 when the reader closes the pipe (| head -1)', async () => {
+    const cmd = `${[process.execPath, ...wwArgv(['ls', '--addr', node.addr!, '--format', 'ndjson'])].map((a) => `'${a}'`).join(' ')} | head -1; echo "rc=\${PIPESTATUS[0]}"`
+    const child = spawn('bash', ['-c', cmd], { cwd: ROOT, env: wwEnv(home.dir) })
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+    await new Promise((r) => child.on('close', r))
+    const lines = out.trim().split('\n')
+    expect(lines).toHaveLength(2)
+    expect(JSON.parse(lines[0]!)).toHaveProperty('peer')
+    expect(lines[1]).toBe('rc=0')
+    expect(err).toBe('')
+  }, 60_000)
+})
+
+describe('exit code 3', () => {
+  it('is given when the node dies mid-stream', async () => {
+    // A node of its own, killed while the client is in the middle of its result.
+    const victim = await startNode({ listen: 'ws://127.0.0.1:0', p2p: ['/ip4/127.0.0.1/tcp/0'], identity: join(home.dir, 'victim.key'), host: 'victim' })
+    try {
+      fillTable(victim.table, N)
+      const child = spawn(process.execPath, wwArgv(['ls', '--addr', victim.addr!, '--format', 'ndjson']), { cwd: ROOT, env: wwEnv(home.dir) })
+      let got = 0
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+      const closed = new Promise<number | null>((r) => child.on('close', r))
+      child.stdout.on('data', (d: Buffer) => {
+        got += d.length
+      })
+      await until(() => got > 0, 'the first records')
+      // Stop reading: the client blocks on its full pipe, with most of the result still to come.
+      child.stdout.pause()
+      await victim.kill()
+      child.stdout.resume()
+      const code = await closed
+      expect(code).toBe(3)
+      expect(stderr).toMatch(/the stream failed after \d+ records/)
+      expect(stderr).toContain('ERR_')
+      expect(stderr).not.toMatch(/\n\s+at /)
+    } finally {
+      await victim.kill()
+    }
+  }, 60_000)
+})
