@@ -1,0 +1,107 @@
+/**
+ * `ww pub` / `ww sub` end to end: real `ww` processes (from source, through tsx) against a real
+ * node started in this process with startNode on 127.0.0.1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { startNode, type Node } from '../../src/node/node.js'
+import { connect } from '../../src/proto/client.js'
+import { MAX_MESSAGE_SIZE } from '../../src/node/pubsub.js'
+import { ROOT, runWw, tempHome, until, wwArgv, wwEnv } from './helpers.js'
+
+let node: Node
+const home = tempHome()
+const children: ChildProcess[] = []
+
+beforeAll(async () => {
+  node = await startNode({ listen: 'ws://127.0.0.1:0', identity: await generateKeyPair('Ed25519'), p2p: ['/ip4/127.0.0.1/tcp/0'] })
+})
+afterAll(async () => {
+  await node?.kill()
+  home.cleanup()
+})
+afterEach(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  children.length = 0
+})
+
+interface Sub {
+  child: ChildProcess
+  out(): string
+  err(): string
+  exited: Promise<number | null>
+}
+
+function startSub(args: string[], addr: string = node.addr!): Sub {
+  const child = spawn(process.execPath, wwArgv(['sub', '--addr', addr, ...args]), { cwd: ROOT, env: wwEnv(home.dir), stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  let out = ''
+  let err = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
+  return { child, out: () => out, err: () => err, exited }
+}
+
+describe('ww pub / ww sub', () => {
+  it('sub prints what pub publishes (whole stdin, then --lines) and exits 0 on Ctrl-C', async () => {
+    const sub = startSub(['-t', 'chat'])
+    await until(() => node.pubsub.subscribers('chat') === 1, 'ww sub to subscribe', 20_000)
+    const one = await runWw(['pub', '-t', 'chat', '--addr', node.addr!], { home: home.dir, input: 'hello world\n' })
+    expect(one).toMatchObject({ code: 0, stderr: '' })
+    const lines = await runWw(['pub', '-t', 'chat', '--lines', '--addr', node.addr!], { home: home.dir, input: 'a\nb\nc\n' })
+    expect(lines.code).toBe(0)
+    await until(() => sub.out() === 'hello world\na\nb\nc\n', 'the messages to be printed')
+    sub.child.kill('SIGINT')
+    expect(await sub.exited).toBe(0)
+    expect(sub.err()).toBe('')
+    await until(() => node.pubsub.subscribers('chat') === 0, 'the node to free the subscription')
+  })
+
+  it('sub --format ndjson --hex prints one JSON object per message', async () => {
+    const sub = startSub(['-t', 'bin', '--format', 'ndjson', '--hex'])
+    await until(() => node.pubsub.subscribers('bin') === 1, 'ww sub to subscribe', 20_000)
+    const s = await connect(node.addr!)
+    try {
+      await s.pubsub.join('bin').publish(new Uint8Array([0, 1, 0xff]))
+    } finally {
+      await s.close()
+    }
+    await until(() => sub.out().endsWith('\n'), 'the message')
+    expect(JSON.parse(sub.out())).toEqual({ topic: 'bin', from: node.peer, data: '0001ff', dropped: 0 })
+    sub.child.kill('SIGTERM')
+    expect(await sub.exited).toBe(0)
+  })
+
+  it('a bad topic exits 1 without connecting; an unreachable node exits 2', async () => {
+    for (const op of ['pub', 'sub']) {
+      const bad = await runWw([op, '-t', 'no spaces', '--addr', node.addr!], { home: home.dir, input: 'x' })
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toContain('ERR_TOPIC_NAME')
+      const down = await runWw([op, '-t', 'ok', '--addr', 'ws://127.0.0.1:1'], { home: home.dir, input: 'x' })
+      expect(down.code).toBe(2)
+    }
+  })
+
+  it('pub refuses stdin larger than one message may carry (exit 1)', async () => {
+    const big = await runWw(['pub', '-t', 'big', '--addr', node.addr!], { home: home.dir, input: 'x'.repeat(MAX_MESSAGE_SIZE + 1) })
+    expect(big.code).toBe(1)
+    expect(big.stderr).toContain('ERR_MESSAGE_TOO_LARGE')
+    const fits = await runWw(['pub', '-t', 'big', '--addr', node.addr!], { home: home.dir, input: 'x'.repeat(MAX_MESSAGE_SIZE) })
+    expect(fits.code).toBe(0)
+  })
+
+  it('sub exits 3 when the stream fails after it began (the node goes away)', async () => {
+    const other = await startNode({ listen: 'ws://127.0.0.1:0', identity: await generateKeyPair('Ed25519'), p2p: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      const sub = startSub(['-t', 'doomed'], other.addr!)
+      await until(() => other.pubsub.subscribers('doomed') === 1, 'ww sub to subscribe', 20_000)
+      await other.kill()
+      expect(await sub.exited).toBe(3)
+      expect(sub.err()).toMatch(/ERR_/)
+    } finally {
+      await other.kill()
+    }
+  })
+})
