@@ -3,7 +3,7 @@
  * same run: JSON.parse of the Statement's JSON text (what decoding an already-parsed query
  * costs) and lexing alone (the share of the Chevrotain lexer).
  */
-import { formatStatement, highlight, parseQuery, tryParseQuery } from '../src/lang/index.js'
+import { completeAt, formatStatement, highlight, parseQuery, tryParseQuery } from '../src/lang/index.js'
 import { lexQuery } from '../src/lang/tokens.js'
 
 const QUERIES = [
@@ -13,7 +13,7 @@ const QUERIES = [
   'lookup WHERE peer=12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA',
 ]
 
-function time(label: string, n: number, fn: (i: number) => unknown): number {
+function time(n: number, fn: (i: number) => unknown): number {
   for (let i = 0; i < 20_000; i++) fn(i) // warm-up: let the JIT settle
   ;(globalThis as { gc?: () => void }).gc?.()
   const t0 = process.hrtime.bigint()
@@ -21,22 +21,23 @@ function time(label: string, n: number, fn: (i: number) => unknown): number {
   for (let i = 0; i < n; i++) if (fn(i) !== undefined) sink++
   const ns = Number(process.hrtime.bigint() - t0) / n
   if (sink < 0) console.log(sink)
-  void label
   return ns / 1000
 }
 
 /** Prints µs per operation and the ratio to the JSON.parse baseline. */
 export async function run(): Promise<void> {
   const N = 200_000
-  const json = QUERIES.map((q) => JSON.stringify(parseQuery(q)))
+  const statements = QUERIES.map((q) => parseQuery(q))
+  const json = statements.map((s) => JSON.stringify(s))
   const bad = ['ls WHRE host=a', 'ls WHERE host=a LIMT 3', 'lookup LIMIT 3', 'WHERE k="a\\q"']
   const rows: [string, number][] = [
-    ['baseline: JSON.parse(statement json)', time('json', N, (i) => JSON.parse(json[i & 3]!))],
-    ['lexQuery only', time('lex', N, (i) => lexQuery(QUERIES[i & 3]!))],
-    ['parseQuery (typical query)', time('parse', N, (i) => parseQuery(QUERIES[i & 3]!))],
-    ['formatStatement', time('format', N, (i) => formatStatement(parseQuery(QUERIES[i & 3]!)))],
-    ['tryParseQuery (malformed, with expected + hint)', time('bad', N / 10, (i) => tryParseQuery(bad[i & 3]!))],
-    ['highlight (typical query)', time('hl', N / 4, (i) => highlight(QUERIES[i & 3]!))],
+    ['baseline: JSON.parse(statement json)', time(N, (i) => JSON.parse(json[i & 3]!))],
+    ['lexQuery only', time(N, (i) => lexQuery(QUERIES[i & 3]!))],
+    ['parseQuery (typical query)', time(N, (i) => parseQuery(QUERIES[i & 3]!))],
+    ['formatStatement (Statement → text)', time(N, (i) => formatStatement(statements[i & 3]!))],
+    ['completeAt (end of a typical query)', time(N / 4, (i) => completeAt(QUERIES[i & 3]!))],
+    ['tryParseQuery (malformed, with expected + hint)', time(N / 10, (i) => tryParseQuery(bad[i & 3]!))],
+    ['highlight (typical query)', time(N / 4, (i) => highlight(QUERIES[i & 3]!))],
   ]
   const base = rows[0]![1]
   for (const [label, us] of rows) {

@@ -16,7 +16,7 @@
  * Rules the grammar does not express (each clause at most once, TO's field, LOOKUP without
  * LIMIT, no blanks inside `f=v`) are checked by the builder, with their own error codes.
  */
-import { CstParser, EOF, type CstNode, type IToken } from 'chevrotain'
+import { CstParser, EOF, type CstNode, type IOrAlt, type IToken } from 'chevrotain'
 import {
   allTokens,
   Eq,
@@ -35,6 +35,19 @@ import {
 
 /** The query grammar as a Chevrotain CstParser. Use the shared {@link parser} instance. */
 export class QueryParser extends CstParser {
+  // Alternatives are built once and reused (Chevrotain's "caching arrays of alternatives"):
+  // a rule runs on every parse, and rebuilding its closures each time is most of its cost.
+  private opAlts?: IOrAlt<unknown>[]
+  private selectorAlts?: IOrAlt<unknown>[]
+  private trailingAlts?: IOrAlt<unknown>[]
+  private fieldAlts?: IOrAlt<unknown>[]
+  private valueAlts?: IOrAlt<unknown>[]
+  private wordOrStrAlts?: IOrAlt<unknown>[]
+  private opPart?: () => void
+  private selectorPart?: () => void
+  private trailingPart?: () => void
+  private starPart?: () => void
+
   constructor() {
     super(allTokens, { recoveryEnabled: false, maxLookahead: 1 })
     this.performSelfAnalysis()
@@ -42,19 +55,26 @@ export class QueryParser extends CstParser {
 
   /** The whole query. */
   statement = this.RULE('statement', () => {
-    this.OPTION(() => {
-      this.OR([{ ALT: () => this.CONSUME(Ls) }, { ALT: () => this.CONSUME(Lookup) }])
-    })
-    this.OPTION2(() => {
-      this.OR2([{ ALT: () => this.SUBRULE(this.whereClause) }, { ALT: () => this.SUBRULE(this.fromClause) }])
-    })
-    this.MANY(() => {
-      this.OR3([
-        { ALT: () => this.SUBRULE(this.toClause) },
-        { ALT: () => this.SUBRULE(this.limitClause) },
-        { ALT: () => this.CONSUME(Reverse) },
-      ])
-    })
+    this.OPTION((this.opPart ??= () => {
+      this.OR((this.opAlts ??= [{ ALT: () => this.CONSUME(Ls) }, { ALT: () => this.CONSUME(Lookup) }]))
+    }))
+    this.OPTION2((this.selectorPart ??= () => {
+      this.OR2(
+        (this.selectorAlts ??= [
+          { ALT: () => this.SUBRULE(this.whereClause) },
+          { ALT: () => this.SUBRULE(this.fromClause) },
+        ]),
+      )
+    }))
+    this.MANY((this.trailingPart ??= () => {
+      this.OR3(
+        (this.trailingAlts ??= [
+          { ALT: () => this.SUBRULE(this.toClause) },
+          { ALT: () => this.SUBRULE(this.limitClause) },
+          { ALT: () => this.CONSUME(Reverse) },
+        ]),
+      )
+    }))
     this.CONSUME(EOF)
   })
 
@@ -91,28 +111,32 @@ export class QueryParser extends CstParser {
 
   /** `host`, `region`, `meta.region`, `meta."a b"`. */
   field = this.RULE('field', () => {
-    this.OR([
-      { ALT: () => this.CONSUME(Word) },
-      {
-        ALT: () => {
-          this.CONSUME(MetaDot)
-          this.CONSUME(Str)
+    this.OR(
+      (this.fieldAlts ??= [
+        { ALT: () => this.CONSUME(Word) },
+        {
+          ALT: () => {
+            this.CONSUME(MetaDot)
+            this.CONSUME(Str)
+          },
         },
-      },
-    ])
+      ]),
+    )
   })
 
   /** `web`, `"a b"`, `web*`, `*`. */
   value = this.RULE('value', () => {
-    this.OR([
-      {
-        ALT: () => {
-          this.OR2([{ ALT: () => this.CONSUME(Word) }, { ALT: () => this.CONSUME(Str) }])
-          this.OPTION(() => this.CONSUME(Star))
+    this.OR(
+      (this.valueAlts ??= [
+        {
+          ALT: () => {
+            this.OR2((this.wordOrStrAlts ??= [{ ALT: () => this.CONSUME(Word) }, { ALT: () => this.CONSUME(Str) }]))
+            this.OPTION((this.starPart ??= () => this.CONSUME(Star)))
+          },
         },
-      },
-      { ALT: () => this.CONSUME2(Star) },
-    ])
+        { ALT: () => this.CONSUME2(Star) },
+      ]),
+    )
   })
 }
 
