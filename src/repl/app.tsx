@@ -229,10 +229,22 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
         default: next = undefined
       }
     } else if (input !== '' && !key.escape) {
-      // Pasted text may hold line breaks or tabs; a query is one line.
+      // Several keys may come in one chunk (a paste, a fast typist, `tmux send-keys`): text,
+      // then a final Enter or Tab, which act as keys; line breaks inside become blanks, since
+      // a query is one line.
+      const last = input[input.length - 1]
+      const body = last === '\r' || last === '\n' || last === '\t' ? input.slice(0, -1) : input
       // eslint-disable-next-line no-control-regex
-      const clean = input.replace(/[\r\n\t]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '')
-      if (clean !== '') next = L.insert(l, clean)
+      const clean = body.replace(/[\r\n\t]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '')
+      const typed = clean === '' ? l : L.insert(l, clean)
+      if (last === '\r' || last === '\n') {
+        setLine(L.EMPTY_LINE)
+        void submit(typed.text)
+        return
+      }
+      if (typed !== l) setLine(typed)
+      if (last === '\t') void tab()
+      return
     }
     if (next !== undefined && next !== l) setLine(next)
   })

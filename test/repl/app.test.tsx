@@ -135,6 +135,15 @@ describe('shell (Ink)', () => {
     await until(() => s.last().includes('ww> ls WHERE region=eu-west-1'), 'the completed value')
   })
 
+  it('treats a final Enter or Tab in a chunk of typed text as the key (paste, tmux send-keys)', async () => {
+    const s = await shell(3)
+    await s.type('ls WHERE reg\t')
+    await until(() => s.last().includes('ww> ls WHERE region='), 'completion from a chunk')
+    await s.type('\u0015')
+    await s.type('ls LIMIT 1\r')
+    await until(() => s.all().includes('(1 record)'), 'a query submitted from a chunk')
+  })
+
   it('switches format and timing with meta-commands', async () => {
     const s = await shell(2)
     await s.type('\\format ndjson')
