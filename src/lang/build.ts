@@ -159,7 +159,7 @@ class AstBuilder extends BaseVisitor {
     const word = tok(ctx, 'Word')!
     const n = /^[0-9]+$/.test(word.image) ? Number(word.image) : NaN
     if (!(n >= 1 && n <= MAX_LIMIT)) {
-      throw new QueryError(ERR_QUERY_BAD_LIMIT, `LIMIT needs a whole number from 1 to ${MAX_LIMIT}, not ${word.image}`, {
+      throw new QueryError(ERR_QUERY_BAD_LIMIT, `LIMIT needs a whole number from 1 to ${MAX_LIMIT}, not ${word.image.length > 40 ? `${word.image.slice(0, 37)}...` : word.image}`, {
         column: col(word.startOffset),
         expected: [`a whole number from 1 to ${MAX_LIMIT}`],
       })

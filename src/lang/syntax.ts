@@ -33,13 +33,17 @@ export function expectedAfter(preceding: IToken[]): string[] {
   return out
 }
 
-function describe(tok: IToken, text: string): string {
+// Keeps messages one line long whatever the user pasted.
+function short(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s
+}
+
+function describe(tok: IToken): string {
   if (tok.tokenType.name === 'EOF') return 'the query ends too early'
-  if (tok.tokenType === Str) return `unexpected string ${tok.image}`
-  if (tok.tokenType === LoneStar) return 'unexpected "*"'
-  if (tok.tokenType === Word) return `unexpected word "${tok.image}"`
-  if (tok.tokenType === Eq) return 'unexpected "="'
-  return `unexpected ${tok.image.toUpperCase() === tok.tokenType.name ? tok.tokenType.name : `"${text.slice(tok.startOffset, tokenEnd(tok))}"`}`
+  if (tok.tokenType === Str) return `unexpected string ${short(tok.image)}`
+  if (tok.tokenType === Word) return `unexpected word "${short(tok.image)}"`
+  if (keywordTokens.includes(tok.tokenType)) return `unexpected ${tok.tokenType.name}`
+  return `unexpected "${tok.image}"`
 }
 
 /** Builds the QueryError for the parser's first error. */
@@ -82,6 +86,6 @@ export function syntaxError(err: IRecognitionException, tokens: IToken[], text: 
     hint = `a quoted key is written meta.${tok.image}`
   }
   const where = isEof ? 'at the end' : `at column ${start + 1}`
-  const message = `${describe(tok, text)} ${where}; expected ${expected.join(', ') || 'nothing'}`
+  const message = `${describe(tok)} ${where}; expected ${expected.join(', ') || 'nothing'}`
   return new QueryError(ERR_QUERY_SYNTAX, message, hint === undefined ? { column: start + 1, expected } : { column: start + 1, expected, hint })
 }

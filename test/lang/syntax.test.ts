@@ -61,6 +61,12 @@ describe('syntax errors', () => {
   })
 })
 
+it('keeps messages short whatever was pasted', () => {
+  expect(fail(`ls ${'x'.repeat(5000)}`).message.length).toBeLessThan(200)
+  expect(fail(`ls WHERE a=b "${'x'.repeat(5000)}"`).message.length).toBeLessThan(200)
+  expect(fail(`LIMIT ${'9'.repeat(5000)}`).message.length).toBeLessThan(200)
+})
+
 describe('did you mean', () => {
   it.each([
     ['ls WHRE host=a', 'WHERE'],
