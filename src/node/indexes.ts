@@ -66,8 +66,10 @@ export function fieldValue(r: RoutingRecord, ref: IndexRef): string | undefined 
   }
 }
 
+// `===` first: equal values (the common case within one index: one region, one role) are
+// settled without an ordering comparison, and unequal ones take a single `<`.
 function cmpStr(x: string, y: string): number {
-  return x < y ? -1 : x > y ? 1 : 0
+  return x === y ? 0 : x < y ? -1 : 1
 }
 
 /** The comparator of an index on `ref`: field value, then peer. */

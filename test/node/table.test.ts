@@ -387,6 +387,32 @@ describe('query / lookup / cursor', () => {
   })
 })
 
+describe('text queries (through parseQuery)', () => {
+  it("the seed's examples work as written", async () => {
+    const t = table(clock().now)
+    t.upsert(rec(1, { host: 'my-hostname', meta: { region: 'us-east-1' } }))
+    t.upsert(rec(2, { host: 'other', meta: { region: 'us-east-1' } }))
+    t.upsert(rec(3, { host: 'my-hostname-2', meta: { region: 'eu-west-1' } }))
+    expect((await t.query('WHERE region=us-east-1').toArray()).map((r) => r.peer)).toEqual([peer(1), peer(2)])
+    expect((await t.lookup('WHERE host=my-hostname'))?.peer).toBe(peer(1))
+    expect((await t.query('ls where host=my* reverse limit 1').toArray()).map((r) => r.host)).toEqual(['my-hostname-2'])
+    expect((await t.query('FROM host=m TO host=my-hostname').toArray()).map((r) => r.host)).toEqual(['my-hostname'])
+    expect((await t.query('TO meta.region=eu*').toArray()).map((r) => r.peer)).toEqual([peer(3)])
+    expect(await t.lookup('WHERE region=nowhere')).toBeUndefined()
+  })
+
+  it('a malformed text query throws the parser error before any record is read', () => {
+    const t = table(clock().now)
+    let err: unknown
+    try {
+      t.query('WHERE host=')
+    } catch (e) {
+      err = e
+    }
+    expect((err as { code?: string }).code).toMatch(/^ERR_QUERY_/)
+  })
+})
+
 describe('change listeners', () => {
   it('off() removes a listener; a throwing listener neither stops the others nor the change', async () => {
     const t = table(clock().now)

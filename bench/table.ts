@@ -1,0 +1,155 @@
+/**
+ * Routing table benchmark (issue 2). For tables of 10k, 100k and 1M records with realistic
+ * hosts (node-0001234.us-east-1.example.com) and meta (region, role, az, version):
+ * - `WHERE host=<prefix>*` returning 100 records vs a full-scan filter-and-sort of the same
+ *   records (ratio; at 1M the indexed query must be ≥ 1000× faster);
+ * - time to first record (snapshot + first match) at each size, ratio against 10k;
+ * - upserts/s with every index vs a bare `Map.set` of the same records (ratio), and
+ *   heartbeat updates/s (newer seq, same fields);
+ * - heap bytes per record with all indexes (needs --expose-gc).
+ */
+import { RoutingTable } from '../src/node/table.js'
+import type { RoutingRecord } from '../src/node/record.js'
+import type { Statement } from '../src/lang/ast.js'
+
+const SIZES = [10_000, 100_000, 1_000_000]
+const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-south-1', 'sa-east-1']
+const ROLES = ['web', 'api', 'db', 'cache']
+const AZS = ['a', 'b', 'c']
+const VERSIONS = Array.from({ length: 10 }, (_, i) => `1.4.${i}`)
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+
+// Strings as a decoder would make them: flat, not cons-strings of the template parts, so the
+// heap figure is what a real node holds.
+function flat(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1')
+}
+
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1
+  return () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return (x >>> 0) / 2 ** 32
+  }
+}
+
+function makeRecords(n: number, seed = 1): RoutingRecord[] {
+  const rand = rng(seed)
+  const out: RoutingRecord[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    let peer = '12D3KooW'
+    for (let j = 0; j < 44; j++) peer += B58[Math.floor(rand() * 58)]
+    const region = REGIONS[i % REGIONS.length] as string
+    out[i] = {
+      peer: flat(peer),
+      server: flat(Math.floor(rand() * 2 ** 32).toString(16).padStart(8, '0') + Math.floor(rand() * 2 ** 32).toString(16).padStart(8, '0')),
+      seq: 1_700_000_000_000_000 + i,
+      ttl: 86_400_000, // nothing expires during the run
+      host: flat(`node-${String(i).padStart(7, '0')}.${region}.example.com`),
+      meta: { region, role: ROLES[i % 4] as string, az: AZS[i % 3] as string, version: VERSIONS[i % 10] as string },
+    }
+  }
+  return out
+}
+
+function heap(): number {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc !== undefined) for (let i = 0; i < 3; i++) gc()
+  return process.memoryUsage().heapUsed
+}
+
+function time<T>(fn: () => T): { ms: number; value: T } {
+  const t0 = process.hrtime.bigint()
+  const value = fn()
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, value }
+}
+
+// Median of `reps` timings of fn, in ms.
+function median(reps: number, fn: () => void): number {
+  const ts: number[] = []
+  for (let i = 0; i < reps; i++) ts.push(time(fn).ms)
+  ts.sort((a, b) => a - b)
+  return ts[Math.floor(ts.length / 2)] as number
+}
+
+const hostPrefix = (n: number): string => `node-${String(Math.floor(n / 200) * 100).padStart(7, '0').slice(0, 5)}`
+const whereHost = (prefix: string): Statement => ({
+  op: 'ls',
+  selector: { kind: 'match', index: { field: 'host', value: prefix, prefix: true } },
+  constraints: [],
+  reverse: false,
+})
+
+const fmt = (x: number, d = 1): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
+
+export async function run(): Promise<void> {
+  const hasGc = typeof (globalThis as { gc?: unknown }).gc === 'function'
+  if (!hasGc) console.log('(no global.gc: run with --expose-gc for heap figures)')
+  let ttfr10k = 0
+  for (const n of SIZES) {
+    const base = heap()
+    let records: RoutingRecord[] | undefined = makeRecords(n)
+
+    // upserts with every index vs Map.set of the same records
+    const table = new RoutingTable({ sweep: false })
+    const up = time(() => {
+      for (const r of records as RoutingRecord[]) table.upsert(r)
+    }).ms
+    const map = new Map<string, RoutingRecord>()
+    const ms = time(() => {
+      for (const r of records as RoutingRecord[]) map.set(r.peer, r)
+    }).ms
+    map.clear()
+    // heartbeats: every peer again with seq + 1, same fields (the steady state of a cluster)
+    const beats = Math.min(n, 200_000)
+    const hb = (records as RoutingRecord[]).slice(0, beats).map((r) => ({ ...r, seq: r.seq + 1 }))
+    const hbMs = time(() => {
+      for (const r of hb) table.upsert(r)
+    }).ms
+    hb.length = 0
+    records = undefined
+    const perRecord = (heap() - base) / n
+
+    // indexed prefix query vs a full scan of the same records
+    const prefix = hostPrefix(n)
+    const q = whereHost(prefix)
+    const all = [...table.snapshot().scan({ op: 'ls', selector: { kind: 'all' }, constraints: [], reverse: false })]
+    let got = 0
+    const idxMs = median(201, () => {
+      got = [...table.snapshot().scan(q)].length
+    })
+    let scanned = 0
+    const scanMs = median(n >= 1_000_000 ? 5 : 21, () => {
+      const hits = all.filter((r) => r.host.startsWith(prefix))
+      hits.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.peer < b.peer ? -1 : 1))
+      scanned = hits.length
+    })
+    all.length = 0
+    if (got !== scanned || got !== 100) throw new Error(`bench: expected 100 hits, indexed ${got}, scan ${scanned}`)
+
+    // time to first record: a fresh snapshot (a write in between defeats the clone cache) and
+    // the first match of a prefix query, forward and reverse
+    let w = 0
+    const extra = makeRecords(2000, 99)
+    const firstMs = median(1001, () => {
+      const g = table.snapshot().scan(q)
+      if (g.next().done === true) throw new Error('bench: no first record')
+    })
+    const ttfrMs = median(1001, () => {
+      table.upsert(extra[w++ % extra.length])
+      const g = table.snapshot().scan({ ...q, reverse: true })
+      if (g.next().done === true) throw new Error('bench: no first record')
+    })
+    if (n === SIZES[0]) ttfr10k = firstMs
+
+    console.log(`\n-- ${n.toLocaleString('en-US')} records`)
+    console.log(`WHERE host=${prefix}* (100 records): indexed ${fmt(idxMs * 1000)} µs, full scan ${fmt(scanMs)} ms → ${fmt(scanMs / idxMs, 0)}× faster`)
+    console.log(`time to first record: ${fmt(firstMs * 1000, 2)} µs (snapshot + first match; ${fmt(firstMs / ttfr10k, 2)}× the 10k figure); after a write, reverse: ${fmt(ttfrMs * 1000, 2)} µs`)
+    console.log(`upserts: ${fmt(n / (up / 1000), 0)}/s with all indexes vs Map.set ${fmt(n / (ms / 1000), 0)}/s → ${fmt(up / ms)}× slower`)
+    console.log(`heartbeats (newer seq, same fields): ${fmt(beats / (hbMs / 1000), 0)}/s`)
+    if (hasGc) console.log(`heap: ${fmt(perRecord, 0)} bytes per record (records, strings and every index)`)
+    table.close()
+  }
+}
