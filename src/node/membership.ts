@@ -5,7 +5,7 @@
  * (`/ww/<ns>/heartbeat`) once at start, then every TTL/4 … TTL/2 (jittered), each time with
  * `seq` one higher. gossipsub never hands a node its own messages, so each heartbeat is also
  * upserted into the local table. Two events bring the next heartbeat forward (by 20–200 ms,
- * at most once per TTL/20, clamped to 100…500 ms): a peer subscribing to the topic (a new neighbour
+ * at most once per TTL/10, clamped to 250 ms…1 s, so a burst of joins costs each node about one extra heartbeat a second): a peer subscribing to the topic (a new neighbour
  * has nobody's record yet) and a peer joining the table (it needs ours). Without them a new
  * node would wait up to TTL/2 to learn each existing peer.
  *
@@ -131,7 +131,7 @@ export class Membership {
     this.#random = init.random ?? Math.random
     this.server = init.server ?? newServerId()
     this.topic = heartbeatTopic(init.ns)
-    this.#minGap = Math.min(500, Math.max(100, Math.round(init.ttl / 20)))
+    this.#minGap = Math.min(1000, Math.max(250, Math.round(init.ttl / 10)))
     // Fail at start, not at the first heartbeat, when host/meta can't be sent.
     encodeHeartbeat(this.#record(this.#clock.current + 1, this.#ttl))
   }
