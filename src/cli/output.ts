@@ -57,6 +57,11 @@ export class Output implements FormatOutput {
     const s = this.#buf.join('')
     this.#buf = []
     this.#bufLen = 0
+    if (this.#stream.destroyed || !this.#stream.writable) {
+      // Gone without an error event (destroyed by its owner): the same as a closed pipe.
+      this.#closed.abort(Object.assign(new Error('output closed'), { code: 'EPIPE' }))
+      return
+    }
     this.#stream.write(s)
   }
 

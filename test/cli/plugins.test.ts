@@ -1,0 +1,90 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ERR_PLUGIN_INVALID, ERR_PLUGIN_LOAD, loadPlugin, loadPlugins } from '../../src/cli/plugins.js'
+import { hasCode } from '../../src/errors.js'
+import { FormatRegistry } from '../../src/format/index.js'
+import { TransportRegistry } from '../../src/transport/registry.js'
+import { tempHome } from './helpers.js'
+
+describe('plugin loader', () => {
+  const dirs: Array<{ cleanup(): void }> = []
+  afterEach(() => {
+    for (const d of dirs.splice(0)) d.cleanup()
+  })
+  function plugin(source: string): string {
+    const d = tempHome()
+    dirs.push(d)
+    const file = join(d.dir, 'p.mjs')
+    writeFileSync(file, source)
+    return file
+  }
+  async function failure(path: string): Promise<{ code: string | undefined; message: string }> {
+    try {
+      await loadPlugin(path)
+    } catch (err) {
+      return { code: (err as { code?: string }).code, message: (err as Error).message }
+    }
+    throw new Error('expected the plugin to be refused')
+  }
+
+  it('loads formatters and transports (array and object forms)', async () => {
+    const transport = "{ schemes: ['x'], connect() {}, listen() {} }"
+    const a = await loadPlugin(plugin(`export default { name: 'a', formatters: { f: () => ({}) }, transports: [() => (${transport})] }`))
+    expect(a.name).toBe('a')
+    expect(Object.keys(a.formatters)).toEqual(['f'])
+    expect(a.transports[0]!.schemes).toEqual(['x'])
+    const b = await loadPlugin(plugin(`export default { name: 'b', transports: { x: () => (${transport}) } }`))
+    expect(b.transports).toHaveLength(1)
+  })
+
+  it('names the plugin when it cannot be imported or throws while loading', async () => {
+    const missing = await failure('/nonexistent/plugin.js')
+    expect(missing.code).toBe(ERR_PLUGIN_LOAD)
+    expect(missing.message).toContain('/nonexistent/plugin.js')
+    const path = plugin("throw new Error('boom at load')")
+    const thrown = await failure(path)
+    expect(thrown.code).toBe(ERR_PLUGIN_LOAD)
+    expect(thrown.message).toContain(path)
+    expect(thrown.message).toContain('boom at load')
+    const syntax = await failure(plugin('export default {'))
+    expect(syntax.code).toBe(ERR_PLUGIN_LOAD)
+  })
+
+  it.each([
+    ['no default export', 'export const x = 1'],
+    ['a default that is not an object', 'export default 42'],
+    ['no name', 'export default { formatters: {} }'],
+    ['formatters not an object', "export default { name: 'p', formatters: [] }"],
+    ['a formatter that is not a function', "export default { name: 'p', formatters: { f: 1 } }"],
+    ['a format name that is not a word', "export default { name: 'p', formatters: { 'a b': () => ({}) } }"],
+    ['transports of the wrong type', "export default { name: 'p', transports: 'tcp' }"],
+    ['a transport that is not a factory', "export default { name: 'p', transports: [1] }"],
+    ['a factory that throws', "export default { name: 'p', transports: [() => { throw new Error('no') }] }"],
+    ['a factory returning no transport', "export default { name: 'p', transports: [() => ({})] }"],
+    ['a scheme key the transport does not handle', "export default { name: 'p', transports: { y: () => ({ schemes: ['x'], connect() {}, listen() {} }) } }"],
+  ])('refuses %s with ERR_PLUGIN_INVALID naming the plugin', async (_what, source) => {
+    const path = plugin(source)
+    const f = await failure(path)
+    expect(f.code).toBe(ERR_PLUGIN_INVALID)
+    expect(f.message).toContain(path)
+  })
+
+  it('registers into the registries and reports a clash as the plugin’s fault', async () => {
+    const formats = FormatRegistry.withBuiltins()
+    const transports = new TransportRegistry()
+    const ok = plugin("export default { name: 'ok', formatters: { yaml: () => ({}) }, transports: [() => ({ schemes: ['zz'], connect() {}, listen() {} })] }")
+    await loadPlugins([ok], { formats, transports })
+    expect(formats.has('yaml')).toBe(true)
+    expect(transports.get('zz')).toBeDefined()
+    const clash = plugin("export default { name: 'clash', formatters: { json: () => ({}) } }")
+    let err: unknown
+    try {
+      await loadPlugins([clash], { formats, transports })
+    } catch (e) {
+      err = e
+    }
+    expect(hasCode(err, ERR_PLUGIN_INVALID)).toBe(true)
+    expect((err as Error).message).toContain(clash)
+  })
+})
