@@ -72,7 +72,14 @@ export function syntaxError(err: IRecognitionException, tokens: IToken[], text: 
   }
 
   let hint: string | undefined
-  if (tok.tokenType === LoneStar) {
+  const glued = prev !== undefined && tokenEnd(prev) === start
+  if (glued && prev.tokenType === Star && (tok.tokenType === Word || tok.tokenType === Str)) {
+    // `host=a*b`: a star inside a value.
+    hint = 'a * can only end a value (a prefix match); to match a literal *, quote the value: "a*b"'
+  } else if (glued && tok.tokenType === Str && (prev.tokenType === Word || prev.tokenType === Str)) {
+    // `host=a"b"`: a quote inside a bare value.
+    hint = 'to put " in a value, quote the whole value and escape the quote: "a\\"b"'
+  } else if (tok.tokenType === LoneStar) {
     hint = 'write * directly after the value, as in host=web*'
   } else if (tok.tokenType === Word) {
     const keywords = expected.filter((e) => keywordTokens.some((k) => k.name === e))
