@@ -36,6 +36,7 @@ export function defaultIdentityPath(env: NodeJS.ProcessEnv = process.env): strin
 
 /** What {@link loadIdentity} returns. */
 export interface Identity {
+  /** The Ed25519 private key; the peer ID derives from it. */
   key: PrivateKey
   /** The file the key came from. */
   path: string

@@ -45,15 +45,21 @@ export const ERR_P2P_START = 'ERR_P2P_START'
 
 /** The libp2p services a ww node runs. */
 export type NodeServices = {
+  /** gossipsub: heartbeats, and the topics of client pub/sub. */
   pubsub: GossipSub
+  /** libp2p identify: tells peers which protocols this node speaks. */
   identify: Identify
 }
 
 /** What the `serve` hook of {@link NodeInit} is given. */
 export interface ServeContext {
+  /** The node's peer ID. */
   peer: string
+  /** The node's namespace. */
   ns: string
+  /** The node's routing table. */
   table: RoutingTable
+  /** The node's gossipsub (e.g. for a PubSubBackend). */
   pubsub: GossipSub
 }
 

@@ -96,7 +96,9 @@ export function parseMeta(entries: readonly string[]): Record<string, string> {
  * never once per heartbeat.
  */
 export interface Logger {
+  /** A state change worth knowing (recovered, reaching peers again). */
   info(message: string): void
+  /** Something an operator should look at (publishing failing, bootstrap peer unreachable). */
   warn(message: string): void
 }
 
