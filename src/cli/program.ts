@@ -1,9 +1,8 @@
-#!/usr/bin/env node
 /**
- * The `ww` command line (DESIGN §5). This module stays small on purpose: it parses the
- * arguments with commander and imports each command's module only when that command runs,
- * so `ww ls` never loads the shell (Ink, React) or the node (libp2p). One top-level handler
- * turns every failure into a message and an exit code (src/cli/errors.ts).
+ * The `ww` command line (DESIGN §5), behind the bin entry (main.ts). It parses the arguments
+ * with commander and imports each command's module only when that command runs, so `ww ls`
+ * never loads the shell (Ink, React) or the node (libp2p). One top-level handler turns every
+ * failure into a message and an exit code (src/cli/errors.ts).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { describeError, EXIT } from './errors.js'
@@ -149,14 +148,4 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     process.stderr.write(text)
     return exitCode
   }
-}
-
-// Run when executed as the bin (not when imported by tests).
-const invoked = process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(process.argv[1])).href
-if (invoked) {
-  const code = await main()
-  process.exitCode = code
-  // A stray handle (a socket in TIME_WAIT, a plugin's timer) must not keep a finished command
-  // alive; unref'd, this timer fires only if something else still holds the loop open.
-  setTimeout(() => process.exit(code), 1500).unref()
 }
