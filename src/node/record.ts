@@ -91,7 +91,9 @@ export function validateRecord(value: unknown): RoutingRecord {
     if (utf8Length(key) > LIMITS.metaKeyBytes) throw new RecordError(`meta.${key.slice(0, 32)}`, `key longer than ${LIMITS.metaKeyBytes} bytes`)
     if (typeof val !== 'string') throw new RecordError(`meta.${key}`, 'value is not a string')
     if (utf8Length(val) > LIMITS.metaValueBytes) throw new RecordError(`meta.${key}`, `value longer than ${LIMITS.metaValueBytes} bytes`)
-    out[key] = val
+    // defineProperty, not assignment: a key named `__proto__` is an ordinary meta key here,
+    // and assigning it would set the object's prototype instead.
+    Object.defineProperty(out, key, { value: val, enumerable: true, writable: true, configurable: true })
   }
   return { peer, server, seq, ttl, host, meta: out }
 }

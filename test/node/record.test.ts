@@ -70,3 +70,13 @@ describe('compareVersion', () => {
     expect(compareVersion({ seq: 3, server: '0'.repeat(16) }, { seq: 2, server: 'f'.repeat(16) })).toBeGreaterThan(0)
   })
 })
+
+describe('validateRecord meta keys', () => {
+  it('keeps a meta key named __proto__ as data, not as a prototype', () => {
+    const meta = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>
+    const r = validateRecord({ ...good, meta })
+    expect(Object.keys(r.meta)).toEqual(['__proto__', 'a'])
+    expect(Object.getPrototypeOf(r.meta)).toBe(Object.prototype)
+    expect(r.meta['__proto__']).toBe('x')
+  })
+})
