@@ -208,9 +208,26 @@ describe('PubSub over the wire', () => {
     const sub = t.subscribe()
     const got = take(sub, 50)
     await until(() => a.backend.subscribers('burst') === 1, 10_000, 'the subscription')
+    // Count what the node is working on at once (a spy around the real gossipsub publish).
+    const gs = a.node.services.pubsub
+    const realPublish = gs.publish.bind(gs)
+    let working = 0
+    let maxWorking = 0
+    gs.publish = async (topic, data) => {
+      working++
+      maxWorking = Math.max(maxWorking, working)
+      try {
+        // Slow the mesh down so that, unbounded, the publishes would pile up on the node.
+        await new Promise((r) => setTimeout(r, 5))
+        return await realPublish(topic, data)
+      } finally {
+        working--
+      }
+    }
     // Fired without awaiting: the client queues them, in order.
     await Promise.all(Array.from({ length: 50 }, (_, i) => t.publish(enc(`b${i}`))))
     expect((await got).map((m) => dec(m.data))).toEqual(Array.from({ length: 50 }, (_, i) => `b${i}`))
+    expect(maxWorking).toBe(2)
   })
 })
 
