@@ -13,7 +13,8 @@
  * message: `{"topic","from","data","dropped"}`, `data` in UTF-8 or, with `--hex`, hex.
  *
  * A bad topic name or an oversized message fails before connecting (exit 1); a node that
- * can't be reached exits 2.
+ * can't be reached exits 2; a node that requires a token this client didn't present (the
+ * null PubSub) exits 1 with ERR_PUBSUB_DENIED rather than publishing into nothing.
  */
 import type { Readable } from 'node:stream'
 import { createInterface } from 'node:readline'
@@ -27,6 +28,9 @@ import { closeQuietly, connectOrExit } from './query.js'
 
 /** `ww sub`: the node ended the subscription without an error (exit 3: it should run until Ctrl-C). */
 export const ERR_SUBSCRIPTION_ENDED = 'ERR_SUBSCRIPTION_ENDED'
+
+/** The node handed this client the null PubSub (it requires a token that was not presented). */
+export const ERR_PUBSUB_DENIED = 'ERR_PUBSUB_DENIED'
 
 /** Flags of `ww pub`. */
 export interface PubFlags {
@@ -58,6 +62,7 @@ export async function pubCommand(ctx: CliContext, topic: string, flags: PubFlags
   const session = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports })
   let sent = 0
   try {
+    requireGrant(session, ctx.options.addr)
     const t = session.pubsub.join(topic)
     try {
       if (whole !== undefined) {
@@ -106,6 +111,7 @@ export async function subCommand(ctx: CliContext, topic: string, flags: SubFlags
   let session: Session | undefined
   try {
     session = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports, signal: stop.signal })
+    requireGrant(session, ctx.options.addr)
     const t = session.pubsub.join(topic)
     const cursor = t.subscribe({ signal: stop.signal })
     const print = format === 'text' ? textPrinter(flags, out, stderr) : ndjsonPrinter(flags, out)
@@ -133,6 +139,15 @@ export async function subCommand(ctx: CliContext, topic: string, flags: SubFlags
     io.signal?.removeEventListener('abort', onSignal)
     if (session !== undefined) await closeQuietly(session)
   }
+}
+
+// The null PubSub would make `pub` a silent no-op and `sub` end at once: say why instead.
+function requireGrant(session: Session, addr: string): void {
+  if (!session.pubsub.isNull) return
+  throw new CliError(ERR_PUBSUB_DENIED, `the node at ${addr} did not grant PubSub to this client`, {
+    exitCode: EXIT.usage,
+    hint: "pass the node's access token with --token or WW_TOKEN",
+  })
 }
 
 async function publishOrFail(publish: () => Promise<void>, sent: number): Promise<void> {

@@ -84,6 +84,21 @@ describe('ww pub / ww sub', () => {
     }
   })
 
+  it('a node requiring a token this client lacks: exit 1 with ERR_PUBSUB_DENIED; with the token it works', async () => {
+    const locked = await startNode({ listen: 'ws://127.0.0.1:0', identity: await generateKeyPair('Ed25519'), p2p: ['/ip4/127.0.0.1/tcp/0'], token: 's3cret' })
+    try {
+      for (const op of ['pub', 'sub']) {
+        const r = await runWw([op, '-t', 'locked', '--addr', locked.addr!], { home: home.dir, input: 'x' })
+        expect(r.code).toBe(1)
+        expect(r.stderr).toContain('did not grant PubSub')
+      }
+      const ok = await runWw(['pub', '-t', 'locked', '--addr', locked.addr!, '--token', 's3cret'], { home: home.dir, input: 'x' })
+      expect(ok.code).toBe(0)
+    } finally {
+      await locked.kill()
+    }
+  })
+
   it('pub refuses stdin larger than one message may carry (exit 1)', async () => {
     const big = await runWw(['pub', '-t', 'big', '--addr', node.addr!], { home: home.dir, input: 'x'.repeat(MAX_MESSAGE_SIZE + 1) })
     expect(big.code).toBe(1)
