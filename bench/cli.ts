@@ -1,0 +1,83 @@
+/**
+ * Command-line startup: the whole-process wall time of `ww ls --format ndjson` against a
+ * running node (the built bin, dist/cli/main.js, as a user runs it), against `node -e 0`
+ * measured in the same run as the baseline. Target: ratio ≤ 5×.
+ *
+ * The node is started in this process with `startNode` (listening on ws://127.0.0.1:0) and a
+ * table of SMALL (its own record) or 1 000 records, so the numbers show start-up cost, not
+ * streaming (bench/stream.ts measures that). `ww --version` (argument parsing only) and a
+ * `ww ls` with a syntax error (exit 1 before connecting) split the cost into its parts.
+ * Each case runs WARMUP times unmeasured (fills Node's compile cache), then RUNS times; the
+ * median and p90 are reported.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startNode } from '../src/node/node.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BIN = join(ROOT, 'dist/cli/main.js')
+const RUNS = Number(process.env.BENCH_CLI_RUNS ?? 20)
+const WARMUP = 3
+
+// Asynchronous on purpose: the node being queried lives in this process's event loop.
+function time(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now()
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const ms = performance.now() - t
+      if (code !== 0 && !args.includes('WHRE')) reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))
+      else resolve(ms)
+    })
+  })
+}
+
+async function measure(args: string[], env: NodeJS.ProcessEnv): Promise<{ median: number; p90: number }> {
+  for (let i = 0; i < WARMUP; i++) await time(args, env)
+  const xs: number[] = []
+  for (let i = 0; i < RUNS; i++) xs.push(await time(args, env))
+  xs.sort((a, b) => a - b)
+  return { median: xs[Math.floor(xs.length / 2)]!, p90: xs[Math.floor(xs.length * 0.9)]! }
+}
+
+/** Runs the benchmark and prints its table. */
+export async function run(): Promise<void> {
+  // Benchmark the code as it is now: build it (or say which build was used).
+  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' })
+  if (build.status !== 0) console.log('  (build failed; measuring the existing dist/)')
+  if (!existsSync(BIN)) throw new Error('dist/cli/main.js is missing: run npm run build')
+
+  const home = mkdtempSync(join(tmpdir(), 'ww-bench-cli-'))
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: home, NO_COLOR: '1' }
+  const node = await startNode({ listen: 'ws://127.0.0.1:0', p2p: ['/ip4/127.0.0.1/tcp/0'], identity: join(home, 'id.key'), host: 'bench' })
+  try {
+    const addr = node.addr!
+    const base = await measure(['-e', '0'], env)
+    const rows: Array<[string, { median: number; p90: number }]> = [
+      ['node -e 0 (baseline)', base],
+      ['ww --version', await measure([BIN, '--version'], env)],
+      ['ww ls WHRE (exit 1, no connect)', await measure([BIN, 'ls', 'WHRE'], env)],
+      ['ww ls --format ndjson (1 record)', await measure([BIN, 'ls', '--addr', addr, '--format', 'ndjson'], env)],
+    ]
+    for (let i = 0; i < 999; i++) {
+      node.table.upsert({ peer: `12D3KooWbench${String(i).padStart(39, '1').replace(/0/g, 'A')}`, server: (i + 1).toString(16).padStart(16, '0'), seq: 1, ttl: 86_400_000, host: `h${i}`, meta: { i: String(i) } })
+    }
+    rows.push(['ww ls --format ndjson (1 000 records)', await measure([BIN, 'ls', '--addr', addr, '--format', 'ndjson'], env)])
+    const noCache = { ...env, NODE_DISABLE_COMPILE_CACHE: '1', WW_NO_BUNDLED_CHEVROTAIN: '1' }
+    rows.push(['ww ls (1 000) without cache + bundle', await measure([BIN, 'ls', '--addr', addr, '--format', 'ndjson'], noCache)])
+    console.log(`  ${RUNS} runs each after ${WARMUP} warm-up runs; wall time of the whole process`)
+    console.log(`  ${'case'.padEnd(42)} ${'median'.padStart(9)} ${'p90'.padStart(9)} ${'× node'.padStart(8)}`)
+    for (const [name, m] of rows) {
+      console.log(`  ${name.padEnd(42)} ${m.median.toFixed(1).padStart(7)}ms ${m.p90.toFixed(1).padStart(7)}ms ${(m.median / base.median).toFixed(2).padStart(7)}×`)
+    }
+  } finally {
+    await node.stop()
+    rmSync(home, { recursive: true, force: true })
+  }
+}
