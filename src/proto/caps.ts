@@ -40,8 +40,11 @@ export interface CallContext {
 /** A stream source: sync (a lazy table scan) or async (a subscription). */
 export type StreamSource = Iterator<unknown> | AsyncIterator<unknown>
 
-/** How a method answers: one value, or a stream of items. */
-export type CallOutcome = { value: unknown } | { stream: StreamSource }
+/**
+ * How a method answers: one value, or a stream of items. `encode` (optional) turns one item
+ * into its MessagePack bytes faster than the generic encoder; the bytes must be the same.
+ */
+export type CallOutcome = { value: unknown } | { stream: StreamSource; encode?: (item: never) => Uint8Array }
 
 /** A capability as the node holds it. */
 export interface ServerCap {

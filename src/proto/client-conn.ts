@@ -193,7 +193,8 @@ export class ClientConn {
     )
     this.#streams.set(id, s as RemoteStream<unknown>)
     this.#send({ t: 'call', id, cap, m, a, window: s.initialWindow })
-    return new Cursor<T>(s, { signal: options.signal })
+    // RemoteStream answers synchronously when it can (see there); Cursor accepts either.
+    return new Cursor<T>(s as unknown as Iterator<T>, { signal: options.signal })
   }
 
   /** Open streams (for tests). */

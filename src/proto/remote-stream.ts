@@ -29,7 +29,12 @@ interface Batch {
   next: number
 }
 
-export class RemoteStream<T> implements AsyncIterator<T> {
+/**
+ * `next()` answers synchronously when an item is buffered and with a promise only when it
+ * must wait: the Cursor takes a plain result as is (no promise, no race against its cancel
+ * per item), which keeps a long stream cheap and keeps nothing per item alive.
+ */
+export class RemoteStream<T> {
   readonly #link: StreamLink
   readonly #decode: (item: unknown) => T
   readonly #window: CreditWindow
@@ -74,7 +79,11 @@ export class RemoteStream<T> implements AsyncIterator<T> {
     if (this.#waiter !== undefined) {
       const w = this.#waiter
       this.#waiter = undefined
-      this.#take().then(w.resolve, w.reject)
+      try {
+        w.resolve(this.#take())
+      } catch (err) {
+        w.reject(err as Error)
+      }
     }
   }
 
@@ -98,7 +107,7 @@ export class RemoteStream<T> implements AsyncIterator<T> {
     if (c !== undefined && !this.#ended) this.#link.credit(c)
   }
 
-  async #take(): Promise<IteratorResult<T>> {
+  #take(): IteratorResult<T> {
     const b = this.#queue[0]!
     const i = b.next++
     const item = b.items[i]
@@ -109,7 +118,7 @@ export class RemoteStream<T> implements AsyncIterator<T> {
     return { done: false, value: this.#decode(item) }
   }
 
-  next(): Promise<IteratorResult<T>> {
+  next(): IteratorResult<T> | Promise<IteratorResult<T>> {
     if (this.#queue.length > 0) return this.#take()
     if (this.#ended) {
       if (this.#error !== undefined) {

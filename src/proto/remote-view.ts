@@ -12,7 +12,8 @@ import { WwError } from '../errors.js'
 import { Cursor, type CursorOptions } from '../iter.js'
 import type { Statement } from '../lang/ast.js'
 import { parseQuery } from '../lang/index.js'
-import { type RoutingRecord, validateRecord } from '../node/record.js'
+import type { RoutingRecord } from '../node/record.js'
+import { decodeRecord } from './record-codec.js'
 import type { Message, PubSub, Topic, ValuesIndex, View } from '../api.js'
 import type { AbortOptions } from '../transport/types.js'
 import { ERR_CAP_RELEASED, ERR_CAP_UNKNOWN } from './caps.js'
@@ -31,13 +32,6 @@ function released(): WwError {
   return new WwError(ERR_CAP_RELEASED, 'this capability was released')
 }
 
-function decodeRecord(item: unknown): RoutingRecord {
-  try {
-    return validateRecord(item)
-  } catch (err) {
-    throw new WwError(ERR_BAD_FRAME, `the node sent an invalid record: ${(err as Error).message}`)
-  }
-}
 
 /** A View capability held on a connection. */
 export class RemoteView implements View {

@@ -63,8 +63,20 @@ export class ServerStream {
 
   readonly #signal: AbortSignal
 
+  readonly #encode: (item: unknown) => Uint8Array
+
   /** `signal`: aborted when the connection goes away (stops waiting on the transport). */
-  constructor(conn: Connection, id: number, source: StreamSource, window: number, maxWindow: number, limits: BatchLimits, signal: AbortSignal) {
+  constructor(
+    conn: Connection,
+    id: number,
+    source: StreamSource,
+    window: number,
+    maxWindow: number,
+    limits: BatchLimits,
+    signal: AbortSignal,
+    encode: (item: never) => Uint8Array = encodeItem,
+  ) {
+    this.#encode = encode as (item: unknown) => Uint8Array
     this.#conn = conn
     this.#signal = signal
     this.#stopP = new Promise<undefined>((resolve) => {
@@ -149,7 +161,7 @@ export class ServerStream {
               break
             }
             this.#produced++
-            enc = encodeItem(step.value)
+            enc = this.#encode(step.value)
           }
           const next = size + enc.length
           const fits = items.length === 0 ? this.#window.canSend(next) : next <= budget && next <= this.#window.available

@@ -1,0 +1,160 @@
+/**
+ * Protocol streaming benchmark (issue 4), over WebSocket on 127.0.0.1, 1M records:
+ * - records/s of `view.iter()` draining the whole table (node and client in this process),
+ *   against the raw ceiling measured in the same run: the same records pre-encoded in the
+ *   same batches (256), sent over a bare `ws` connection with no flow control and no
+ *   per-record work, received and decoded by the client (ratio; target ≥ 50%);
+ * - time to first record on the 1M table (median of 20; target ≤ 5 ms);
+ * - heap growth while a slow consumer drains the 1M records (gc'd samples; node and client
+ *   share this process, so it bounds the node's growth from above; target ≤ 16 MiB).
+ */
+import { WebSocketServer, WebSocket } from 'ws'
+import { decode } from '@msgpack/msgpack'
+import { RoutingTable } from '../src/node/table.js'
+import type { RoutingRecord } from '../src/node/record.js'
+import { serve } from '../src/proto/server.js'
+import { connect } from '../src/proto/client.js'
+import { encodeBatch, encodeItem } from '../src/proto/frames.js'
+
+const N = 1_000_000
+const BATCH = 256
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-south-1', 'sa-east-1']
+const ROLES = ['web', 'api', 'db', 'cache']
+
+function peer(i: number): string {
+  let s = ''
+  let n = i
+  for (let k = 0; k < 10; k++) {
+    s = B58[n % 58] + s
+    n = Math.floor(n / 58)
+  }
+  return `12D3KooW${s}Xy7qZ`
+}
+
+function rec(i: number): RoutingRecord {
+  return {
+    peer: peer(i),
+    server: ((i * 2654435761) % 2 ** 32).toString(16).padStart(16, '0'),
+    seq: 1_700_000_000_000_000 + i,
+    ttl: 10_000,
+    host: `node-${String(i).padStart(7, '0')}.${REGIONS[i % 6]}.example.com`,
+    meta: { region: REGIONS[i % 6]!, role: ROLES[i % 4]!, version: `1.4.${i % 10}` },
+  }
+}
+
+function gc(): void {
+  ;(globalThis as { gc?: () => void }).gc?.()
+}
+
+function mib(b: number): string {
+  return `${(b / 2 ** 20).toFixed(1)} MiB`
+}
+
+// The ceiling: pre-encoded batches over a bare ws connection, no credit, no per-record work;
+// the receiver decodes each frame (as any client must).
+async function rawCeiling(): Promise<number> {
+  const frames: Uint8Array[] = []
+  for (let i = 0; i < N; i += BATCH) {
+    const batch: Uint8Array[] = []
+    for (let k = i; k < Math.min(N, i + BATCH); k++) batch.push(encodeItem(rec(k)))
+    frames.push(encodeBatch(1, batch))
+  }
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await new Promise((r) => wss.once('listening', r))
+  const port = (wss.address() as { port: number }).port
+  wss.on('connection', (sock) => {
+    sock.once('message', async () => {
+      for (const f of frames) {
+        sock.send(f)
+        // the same outgoing high-water mark the transport uses (1 MiB)
+        if (sock.bufferedAmount > 1 << 20) await new Promise((r) => setImmediate(r))
+      }
+    })
+  })
+  const client = new WebSocket(`ws://127.0.0.1:${port}`)
+  client.binaryType = 'nodebuffer'
+  await new Promise((r) => client.once('open', r))
+  let got = 0
+  const t0 = performance.now()
+  await new Promise<void>((resolve) => {
+    client.on('message', (data: Buffer) => {
+      got += (decode(data) as { items: unknown[] }).items.length
+      if (got >= N) resolve()
+    })
+    client.send('go')
+  })
+  const ms = performance.now() - t0
+  client.close()
+  await new Promise((r) => wss.close(r))
+  return (N / ms) * 1000
+}
+
+export async function run(): Promise<void> {
+  const table = new RoutingTable({ now: () => 1_000, sweep: false })
+  for (let i = 0; i < N; i++) table.upsert(rec(i))
+  const server = await serve({ listen: 'ws://127.0.0.1:0', table, peer: peer(0) })
+  try {
+    const ceiling = await rawCeiling()
+
+    const s = await connect(server.url)
+    // warm-up
+    await s.view.iter('LIMIT 50000').toArray()
+    let best = 0
+    for (let k = 0; k < 2; k++) {
+      const t0 = performance.now()
+      let n = 0
+      const cur = s.view.iter()
+      while ((await cur.next()) !== undefined) n++
+      if (n !== N) throw new Error(`streamed ${n} records, expected ${N}`)
+      best = Math.max(best, (N / (performance.now() - t0)) * 1000)
+    }
+    console.log(`raw ceiling (pre-encoded batches of ${BATCH}, bare ws):   ${Math.round(ceiling).toLocaleString()} records/s`)
+    console.log(`view.iter() over ws, 1M records (best of 2):      ${Math.round(best).toLocaleString()} records/s  = ${((best / ceiling) * 100).toFixed(0)}% of ceiling (target ≥ 50%)`)
+
+    for (const q of ['', 'WHERE region=eu-west-1', 'FROM host=node-0500000 LIMIT 10']) {
+      const times: number[] = []
+      for (let k = 0; k < 21; k++) {
+        // Measure from a quiet connection: the previous (cancelled) stream's bytes in flight
+        // would otherwise queue ahead of the first batch.
+        while (server.stats().streams > 0) await new Promise((r) => setTimeout(r, 1))
+        const t0 = performance.now()
+        const cur = s.view.iter(q)
+        await cur.next()
+        times.push(performance.now() - t0)
+        cur.cancel()
+      }
+      times.sort((a, b) => a - b)
+      while (server.stats().streams > 0) await new Promise((r) => setTimeout(r, 1))
+      const lookupT0 = performance.now()
+      await s.view.lookup(q)
+      const lookupMs = performance.now() - lookupT0
+      console.log(`time to first record, 1M table, ${JSON.stringify(q).padEnd(36)} median ${times[10]!.toFixed(2)} ms (target ≤ 5 ms); lookup round trip ${lookupMs.toFixed(2)} ms`)
+    }
+
+    // Slow consumer: 1 ms pause every 2000 records.
+    gc()
+    await new Promise((r) => setTimeout(r, 50))
+    gc()
+    const base = process.memoryUsage().heapUsed
+    let peak = 0
+    let n = 0
+    const t0 = performance.now()
+    const cur = s.view.iter()
+    while ((await cur.next()) !== undefined) {
+      n++
+      if (n % 2000 === 0) await new Promise((r) => setTimeout(r, 1))
+      if (n % 100_000 === 0) {
+        gc()
+        peak = Math.max(peak, process.memoryUsage().heapUsed - base)
+      }
+    }
+    const st = server.stats()
+    console.log(
+      `slow consumer drained ${n.toLocaleString()} records in ${((performance.now() - t0) / 1000).toFixed(1)} s: heap growth ${mib(peak)} (target ≤ 16 MiB), node max bytes in flight ${mib(st.maxInFlight)}`,
+    )
+    await s.close()
+  } finally {
+    await server.close()
+  }
+}
