@@ -4,12 +4,22 @@
  * never loads the shell (Ink, React) or the node (libp2p). One top-level handler turns every
  * failure into a message and an exit code (src/cli/errors.ts).
  */
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { describeError, EXIT } from './errors.js'
 import type { CommonOptions } from './context.js'
 import { DEFAULT_ADDR } from './defaults.js'
 
 export { DEFAULT_ADDR }
+
+/** The version in package.json (dist/cli and src/cli both sit two levels below it). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value]
@@ -47,7 +57,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .name('ww')
     .description('cluster membership with indexed, streamed queries')
-    .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(

@@ -181,6 +181,9 @@ describe('exit codes and messages', () => {
       expect(r.code).toBe(0)
       expect(r.stdout).toContain(`Usage: ww ${cmd}`)
     }
+    const v = await runWw(['--version'], { home: home.dir })
+    expect(v.code).toBe(0)
+    expect(v.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version)
   })
 })
 
