@@ -53,9 +53,9 @@ export class ServerStream {
   #batches = 0
   #stopped = false
   #wake: (() => void) | undefined
-  // Settles on stop(), so a wait on an async source that may never answer ends too.
-  readonly #stopP: Promise<undefined>
-  #resolveStop!: (v: undefined) => void
+  // Set while waiting on an async source: stop() ends that wait, since the source (a quiet
+  // subscription) may never answer.
+  #onStop: (() => void) | undefined
   // An item pulled but not sent yet (it didn't fit the credit or the batch).
   #held: Uint8Array | undefined
   // A pending step of an async source, started while a batch was being filled.
@@ -79,9 +79,6 @@ export class ServerStream {
     this.#encode = encode as (item: unknown) => Uint8Array
     this.#conn = conn
     this.#signal = signal
-    this.#stopP = new Promise<undefined>((resolve) => {
-      this.#resolveStop = resolve
-    })
     this.id = id
     this.#source = source
     this.#window = new SendWindow(window, maxWindow)
@@ -104,7 +101,7 @@ export class ServerStream {
   /** Stops the stream (client cancel, or the connection went away). */
   stop(): void {
     this.#stopped = true
-    this.#resolveStop(undefined)
+    this.#onStop?.()
     this.#poke()
   }
 
@@ -112,6 +109,20 @@ export class ServerStream {
     const w = this.#wake
     this.#wake = undefined
     w?.()
+  }
+
+  // A fresh promise per wait, not a race against one long-lived "stopped" promise: each race
+  // would leave a reaction (and the item it resolved with) on it for the stream's lifetime.
+  async #orStop(step: Promise<IteratorResult<unknown>>): Promise<IteratorResult<unknown> | undefined> {
+    try {
+      return await new Promise<IteratorResult<unknown> | undefined>((resolve, reject) => {
+        if (this.#stopped) return resolve(undefined)
+        this.#onStop = () => resolve(undefined)
+        step.then(resolve, reject)
+      })
+    } finally {
+      this.#onStop = undefined
+    }
   }
 
   #waitCredit(): Promise<void> {
@@ -149,7 +160,7 @@ export class ServerStream {
                 this.#step = step
                 break
               }
-              const r = await Promise.race([step, this.#stopP])
+              const r = await this.#orStop(step)
               if (r === undefined || this.#stopped) {
                 this.#step = step
                 break

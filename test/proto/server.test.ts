@@ -538,3 +538,53 @@ describe('malformed frames: an error frame naming the problem, that connection c
     }, 'ERR_BAD_FRAME')
   })
 })
+
+describe('generic capabilities (the extension point PubSub uses)', () => {
+  it('an async stream source: items flow as they come, and a cancel while it is quiet frees it', async () => {
+    let produced = 0
+    let closed = 0
+    let release: (() => void) | undefined
+    const quiet = new Promise<void>((r) => (release = r))
+    const cap = {
+      isNull: false,
+      call(m: string) {
+        if (m !== 'ticks') throw new Error('no')
+        return {
+          stream: (async function* () {
+            try {
+              for (let i = 0; i < 3; i++) {
+                produced++
+                yield { i }
+              }
+              await quiet // then nothing, until the test ends
+            } finally {
+              closed++
+            }
+          })(),
+        }
+      },
+    }
+    const server = await start(filledTable(10), { pubsub: () => cap })
+    let conn: import('../../src/proto/client-conn.js').ClientConn | undefined
+    let capId = -1
+    const s = await connect(server.url, {
+      pubsub: (c, id) => {
+        conn = c
+        capId = id
+        return { isNull: false, join: () => { throw new Error('unused') }, release: () => {} }
+      },
+    })
+    cleanups.push(() => s.close())
+    cleanups.push(() => release?.())
+    const cur = conn!.stream(capId, 'ticks', {}, (x) => x as { i: number })
+    expect(await cur.next()).toEqual({ i: 0 })
+    expect(await cur.next()).toEqual({ i: 1 })
+    expect(await cur.next()).toEqual({ i: 2 })
+    await until(() => server.stats().streams === 1, 5000)
+    cur.cancel()
+    await until(() => server.stats().streams === 0, 5000, 'quiet stream freed')
+    expect(produced).toBe(3)
+    release!()
+    await until(() => closed === 1, 5000, 'source closed')
+  })
+})
