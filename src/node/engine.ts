@@ -37,7 +37,7 @@ export interface IndexSource {
 export interface ScanPlan {
   /** The index walked; results come in its order (or the reverse). */
   ref: IndexRef
-  /** Exclusive lower probe; undefined: from the first entry. */
+  /** Inclusive lower probe; undefined: from the first entry. */
   lo: Entry | undefined
   /** Exclusive upper probe; undefined: to the last entry. */
   hi: Entry | undefined
@@ -111,7 +111,7 @@ function* walk(tree: BTree<Entry, undefined> | undefined, p: ScanPlan, at: numbe
   let n = 0
   if (!p.reverse) {
     for (const e of tree.keys(lo)) {
-      if (hi !== undefined && cmp(e, hi) > 0) return
+      if (hi !== undefined && cmp(e, hi) >= 0) return
       if (e.exp < at || !pass(filters, e.r)) continue
       yield e.r
       if (++n >= p.limit) return

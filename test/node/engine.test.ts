@@ -90,7 +90,7 @@ describe('plan', () => {
     expect(prefixEnd('')).toBeUndefined()
     const p = planStatement(st(ALL, [to(idx('host', 'a\uffff', true))]))
     expect(p.ref).toEqual({ field: 'host' })
-    expect(p.hi?.r.host).toBe('b')
+    expect(p.hi?.h).toBe('b')
   })
   it('FROM f=v* is FROM f=v (every value starting with v is ≥ v)', () => {
     expect(planStatement(st(from(idx('host', 'w', true))))).toEqual(planStatement(st(from(idx('host', 'w')))))
