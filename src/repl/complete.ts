@@ -87,9 +87,15 @@ export class Completer {
     this.#cache = new LRUCache<string, string[]>({ max: init.maxEntries ?? 500, ttl: init.ttlMs ?? 10_000 })
   }
 
-  /** Points completion at another node's view (after `\connect`), dropping the cache. */
+  /** Points completion at another node's view (after `\connect`), dropping the cache; the same view keeps it. */
   setView(view: View | undefined): void {
+    if (view === this.#view) return
     this.#view = view
+    this.#cache.clear()
+  }
+
+  /** Forgets every cached answer, so the next Tab asks the node again. */
+  refresh(): void {
     this.#cache.clear()
   }
 

@@ -56,7 +56,10 @@ describe('completion', () => {
     expect((await c.complete(lineOf('ls WHERE role='))).items).toEqual(['db ', 'web '])
     node!.table.upsert(fakeRecord(3, { meta: { role: 'cache' } }))
     expect((await c.complete(lineOf('ls WHERE role='))).items).toEqual(['db ', 'web '])
+    // Same view: still cached. refresh() (or another node's view) asks again.
     c.setView(node!.session.view)
+    expect((await c.complete(lineOf('ls WHERE role='))).items).toEqual(['db ', 'web '])
+    c.refresh()
     expect((await c.complete(lineOf('ls WHERE role='))).items).toEqual(['cache ', 'db ', 'web '])
   })
 
