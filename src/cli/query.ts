@@ -12,7 +12,7 @@ import { renderCaret, tryParseQuery } from '../lang/index.js'
 import { connect } from '../proto/client.js'
 import type { TransportRegistry } from '../transport/registry.js'
 import type { CliContext } from './context.js'
-import { cannotConnect, EXIT, streamFailed } from './errors.js'
+import { cannotConnect, CliError, EXIT, streamFailed } from './errors.js'
 import { Output } from './output.js'
 
 /** Where a streamed query writes: the formatter's output plus the stream's backpressure. */
@@ -79,7 +79,13 @@ export async function connectOrExit(
   try {
     return await connect(addr, { token: options.token, transports: options.transports, signal: options.signal })
   } catch (err) {
-    if (err instanceof WwError && err.code === 'ERR_UNSUPPORTED_SCHEME') throw err
+    // A URL no transport can dial is the user's mistake (exit 1), not an unreachable node.
+    if (err instanceof WwError && (err.code === 'ERR_UNSUPPORTED_SCHEME' || err.code === 'ERR_INVALID_URL')) {
+      throw new CliError(err.code, `${err.message} (${err.code})`, {
+        hint: err.code === 'ERR_INVALID_URL' ? 'give --addr as scheme://host:port, e.g. ws://127.0.0.1:8420' : 'a plugin can add the scheme: --plugin PATH',
+        cause: err,
+      })
+    }
     throw cannotConnect(addr, err)
   }
 }

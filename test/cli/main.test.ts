@@ -169,10 +169,14 @@ describe('exit codes and messages', () => {
     expect(r.stderr).toContain('hint:')
   })
 
-  it('1: a URL scheme no transport handles (a plugin may add it)', async () => {
+  it('1: a URL scheme no transport handles (a plugin may add it), or no URL at all', async () => {
     const r = await runWw(['ls', '--addr', 'tcp://127.0.0.1:1'], { home: home.dir })
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('ERR_UNSUPPORTED_SCHEME')
+    expect(r.stderr).toContain('--plugin')
+    const bad = await runWw(['ls', '--addr', 'not a url'], { home: home.dir })
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('ERR_INVALID_URL')
   })
 
   it('0: --help for every command', async () => {
