@@ -30,10 +30,11 @@ export class Cursor<T> implements AsyncIterable<T> {
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
   #iterating = false
-  // Settles when the cursor ends from outside (cancel, abort) so a pending next() never
-  // waits on a source that may never answer.
-  #stopped: Promise<IteratorResult<T>>
-  #stop!: () => void
+  // Set while a next() waits on an async source: ending the cursor from outside (cancel,
+  // abort) ends that wait too, since the source may never answer. A fresh promise per wait,
+  // not a race against one long-lived "stopped" promise: every such race would leave a
+  // reaction (holding the value it resolved with) on that promise for the cursor's lifetime.
+  #onStop: (() => void) | undefined
 
   /**
    * Wraps a pull source. The source may be synchronous (a lazy generator over a snapshot)
@@ -41,9 +42,6 @@ export class Cursor<T> implements AsyncIterable<T> {
    */
   constructor(source: AsyncIterable<T> | Iterable<T> | AsyncIterator<T> | Iterator<T>, options: CursorOptions = {}) {
     this.#source = toIterator(source)
-    this.#stopped = new Promise<IteratorResult<T>>((resolve) => {
-      this.#stop = () => resolve({ done: true, value: undefined })
-    })
     this.#signal = options.signal
     if (this.#signal !== undefined) {
       if (this.#signal.aborted) {
@@ -74,7 +72,7 @@ export class Cursor<T> implements AsyncIterable<T> {
       const step = this.#source.next()
       // A synchronous source (a snapshot scan) answers at once; only a pending promise can
       // outlive a cancel, so only that one is raced against it.
-      const r = isPromise(step) ? await Promise.race([step, this.#stopped]) : step
+      const r = isPromise(step) ? await this.#orStop(step) : step
       if (this.#done) return undefined // cancelled while waiting
       if (r.done === true) {
         this.#finish()
@@ -129,9 +127,20 @@ export class Cursor<T> implements AsyncIterable<T> {
 
   #finish(): void {
     this.#done = true
-    this.#stop()
+    this.#onStop?.()
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#onAbort = undefined
+  }
+
+  async #orStop(step: Promise<IteratorResult<T>>): Promise<IteratorResult<T>> {
+    try {
+      return await new Promise<IteratorResult<T>>((resolve, reject) => {
+        this.#onStop = () => resolve({ done: true, value: undefined })
+        step.then(resolve, reject)
+      })
+    } finally {
+      this.#onStop = undefined
+    }
   }
 
   #fail(error: Error): void {
