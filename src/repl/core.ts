@@ -110,9 +110,9 @@ export class ShellCore {
   }
 
   /** Connects to `url` (default: the current address), closing the previous session. */
-  async connect(url: string = this.addr): Promise<void> {
+  async connect(url: string = this.addr, signal?: AbortSignal): Promise<void> {
     const previous = this.#session
-    const session = await connectOrExit(url, { token: this.#token, transports: this.#transports })
+    const session = await connectOrExit(url, { token: this.#token, transports: this.#transports, signal })
     this.addr = url
     this.#session = undefined
     if (previous !== undefined) await closeQuietly(previous)
@@ -165,12 +165,22 @@ export class ShellCore {
   }
 
   async #reconnect(url: string): Promise<LineResult> {
+    // Dialing can take until the connect timeout: Ctrl-C (cancel()) stops it like a query.
+    const ac = new AbortController()
+    const outer = this.#running
+    if (outer === undefined) {
+      this.#running = ac
+      this.#count = 0
+      this.#started = performance.now()
+    }
     try {
-      await this.connect(url)
+      await this.connect(url, (outer ?? ac).signal)
       return { exitCode: EXIT.ok, info: `connected to ${url} (node ${this.#session?.peer ?? '?'})` }
     } catch (err) {
       const e = err instanceof CliError ? err : cannotConnect(url, err)
-      return { exitCode: e instanceof CliError ? e.exitCode : EXIT.connect, error: e.message }
+      return { exitCode: e.exitCode, error: e.message }
+    } finally {
+      if (outer === undefined) this.#running = undefined
     }
   }
 
@@ -178,7 +188,7 @@ export class ShellCore {
     const parsed = tryParseQuery(text)
     if (!parsed.ok) return { exitCode: EXIT.usage, error: renderCaret(text, parsed.error) }
     if (this.#session === undefined) {
-      // The piped shell reconnects on its own; the terminal shell says so and waits for Enter.
+      // Never connected, or the connection was lost: dial again before running the query.
       const r = await this.#reconnect(this.addr)
       if (r.exitCode !== EXIT.ok) return r
     }

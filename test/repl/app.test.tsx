@@ -3,6 +3,7 @@
  * editing, streaming results with a live count, Ctrl-C cancelling, history, completion,
  * syntax errors with the caret, meta-commands, connection loss and reconnect, leaving.
  */
+import { createServer, type AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import React from 'react'
 import { render } from 'ink-testing-library'
@@ -174,6 +175,22 @@ describe('shell (Ink)', () => {
     await s.type('ls')
     await s.type(KEY.enter)
     await until(() => s.all().includes('(2 records)'), 'a query after reconnecting')
+  })
+
+  it('Ctrl-C stops a \\connect to a node that never answers', async () => {
+    const silent = createServer(() => {})
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()))
+    cleanup.push(() => void silent.close())
+    const port = (silent.address() as AddressInfo).port
+    const s = await shell(1)
+    const started = Date.now()
+    await s.type(`\\connect ws://127.0.0.1:${port}`)
+    await s.type(KEY.enter)
+    await until(() => /… 0 records/.test(s.last()), 'the dial in progress')
+    await s.type(KEY.ctrlC)
+    await until(() => s.all().includes(`cannot connect to ws://127.0.0.1:${port}`), 'the aborted dial')
+    expect(Date.now() - started).toBeLessThan(8000)
+    await until(() => s.last().includes('ww>'), 'the prompt back')
   })
 
   it('leaves on Ctrl-D at an empty prompt, and on Ctrl-C pressed twice', async () => {
