@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
 import { hasCode } from '../../src/errors.js'
 import type { Statement } from '../../src/lang/ast.js'
@@ -242,6 +243,20 @@ describe('expiry (§2)', () => {
     expect(sweptAt).toBeGreaterThan(t0 + 50)
     // generous bound: the machine is shared; a missing timer would never sweep at all
     expect(sweptAt - t0).toBeLessThan(2000)
+  })
+
+  it('the sweep timer never keeps the process alive (unref)', () => {
+    // A child process holding a table with a record due in 60 s must exit at once.
+    const tableUrl = new URL('../../src/node/table.ts', import.meta.url).pathname
+    const script = `import { RoutingTable } from ${JSON.stringify(tableUrl)}
+const t = new RoutingTable()
+t.upsert({ peer: '12D3KooWA', server: '0000000000000001', seq: 1, ttl: 60000, host: '', meta: {} })
+console.log('armed', t.size)`
+    const started = Date.now()
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 })
+    expect(r.stdout.trim()).toBe('armed 1')
+    expect(r.status).toBe(0)
+    expect(Date.now() - started).toBeLessThan(30_000) // not killed by the timeout: it ended by itself
   })
 
   it('sweep: false arms no timer', async () => {
