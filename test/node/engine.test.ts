@@ -170,7 +170,7 @@ const arbIndex: fc.Arbitrary<Index> = fc.oneof(
 const arbStatement: fc.Arbitrary<Statement> = fc
   .record({
     op: fc.constantFrom<Statement['op'][]>('ls', 'ls', 'lookup'),
-    sel: fc.constantFrom('all', 'match', 'from', 'from+to', 'to'),
+    sel: fc.constantFrom('all', 'match', 'from', 'from+to', 'to', 'match+to'),
     a: arbIndex,
     b: arbIndex,
     sameField: fc.boolean(),
@@ -182,7 +182,8 @@ const arbStatement: fc.Arbitrary<Statement> = fc
     let selector: Selector = ALL
     // `to` bound on the FROM's field (the grammar), or on another field (wire form: a filter)
     const bound: Index = sameField ? idx(a.field, b.value, b.prefix, a.key) : b
-    if (sel === 'match') selector = where(a)
+    if (sel === 'match' || sel === 'match+to') selector = where(a)
+    if (sel === 'match+to') constraints.push(to(bound)) // outside the grammar; valid on the wire
     if (sel === 'from' || sel === 'from+to') selector = from(a)
     if (sel === 'from+to') constraints.push(to(bound))
     if (sel === 'to') constraints.push(to(a))
