@@ -95,13 +95,15 @@ export async function run(): Promise<void> {
   for (let i = 0; i < N; i++) table.upsert(rec(i))
   const server = await serve({ listen: 'ws://127.0.0.1:0', table, peer: peer(0) })
   try {
-    const ceiling = await rawCeiling()
-
     const s = await connect(server.url)
     // warm-up
     await s.view.iter('LIMIT 50000').toArray()
+    // Interleaved rounds, best of each: the machine is shared, and a burst of load from
+    // elsewhere should hit both sides of the ratio alike.
+    let ceiling = 0
     let best = 0
-    for (let k = 0; k < 2; k++) {
+    for (let k = 0; k < 3; k++) {
+      ceiling = Math.max(ceiling, await rawCeiling())
       const t0 = performance.now()
       let n = 0
       const cur = s.view.iter()
@@ -109,8 +111,8 @@ export async function run(): Promise<void> {
       if (n !== N) throw new Error(`streamed ${n} records, expected ${N}`)
       best = Math.max(best, (N / (performance.now() - t0)) * 1000)
     }
-    console.log(`raw ceiling (pre-encoded batches of ${BATCH}, bare ws):   ${Math.round(ceiling).toLocaleString()} records/s`)
-    console.log(`view.iter() over ws, 1M records (best of 2):      ${Math.round(best).toLocaleString()} records/s  = ${((best / ceiling) * 100).toFixed(0)}% of ceiling (target ≥ 50%)`)
+    console.log(`raw ceiling (pre-encoded batches of ${BATCH}, bare ws, best of 3): ${Math.round(ceiling).toLocaleString()} records/s`)
+    console.log(`view.iter() over ws, 1M records (best of 3):      ${Math.round(best).toLocaleString()} records/s  = ${((best / ceiling) * 100).toFixed(0)}% of ceiling (target ≥ 50%)`)
 
     for (const q of ['', 'WHERE region=eu-west-1', 'FROM host=node-0500000 LIMIT 10']) {
       const times: number[] = []

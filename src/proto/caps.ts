@@ -42,7 +42,9 @@ export type StreamSource = Iterator<unknown> | AsyncIterator<unknown>
 
 /**
  * How a method answers: one value, or a stream of items. `encode` (optional) turns one item
- * into its MessagePack bytes faster than the generic encoder; the bytes must be the same.
+ * into its MessagePack bytes faster than the generic encoder; the bytes must be the same,
+ * and may be a view of the encoder's scratch space (the stream copies them before the next
+ * call).
  */
 export type CallOutcome = { value: unknown } | { stream: StreamSource; encode?: (item: never) => Uint8Array }
 

@@ -168,33 +168,69 @@ export function encodeItem(item: unknown): Uint8Array {
  * re-encoding them: `{t:'batch', id, items:[…]}` with the item bytes copied in place.
  */
 export function encodeBatch(id: number, items: readonly Uint8Array[]): Uint8Array {
-  const head = encoder.encode({ t: 'batch', id, items: null })
-  // `head` ends with the nil (0xc0) standing for the array; swap it for the array header.
-  const n = items.length
-  const arrHead = n < 16 ? 1 : n < 0x10000 ? 3 : 5
-  let size = head.length - 1 + arrHead
-  for (const it of items) size += it.length
-  const out = new Uint8Array(size)
-  out.set(head.subarray(0, head.length - 1), 0)
-  let pos = head.length - 1
-  if (n < 16) {
-    out[pos++] = 0x90 | n
-  } else if (n < 0x10000) {
-    out[pos++] = 0xdc
-    out[pos++] = n >>> 8
-    out[pos++] = n & 0xff
-  } else {
-    out[pos++] = 0xdd
-    out[pos++] = (n >>> 24) & 0xff
-    out[pos++] = (n >>> 16) & 0xff
-    out[pos++] = (n >>> 8) & 0xff
-    out[pos++] = n & 0xff
+  const b = new BatchBuilder()
+  for (const it of items) b.append(it)
+  return b.frame(id)
+}
+
+/**
+ * Accumulates encoded items in one growing buffer (each `append` copies, so the caller may
+ * reuse its bytes at once), then writes the `batch` frame around them in one allocation.
+ */
+export class BatchBuilder {
+  #buf = new Uint8Array(16 * 1024)
+  #len = 0
+  #count = 0
+
+  /** Items appended since the last `frame()`. */
+  get count(): number {
+    return this.#count
   }
-  for (const it of items) {
-    out.set(it, pos)
-    pos += it.length
+
+  /** Bytes of the items appended since the last `frame()`. */
+  get bytes(): number {
+    return this.#len
   }
-  return out
+
+  /** Copies one encoded item in. */
+  append(item: Uint8Array): void {
+    if (this.#len + item.length > this.#buf.length) {
+      const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + item.length))
+      next.set(this.#buf.subarray(0, this.#len))
+      this.#buf = next
+    }
+    this.#buf.set(item, this.#len)
+    this.#len += item.length
+    this.#count++
+  }
+
+  /** The `batch` frame of the items appended so far; the builder is empty again afterwards. */
+  frame(id: number): Uint8Array {
+    const head = encoder.encode({ t: 'batch', id, items: null })
+    // `head` ends with the nil (0xc0) standing for the array; swap it for the array header.
+    const n = this.#count
+    const arrHead = n < 16 ? 1 : n < 0x10000 ? 3 : 5
+    const out = new Uint8Array(head.length - 1 + arrHead + this.#len)
+    out.set(head.subarray(0, head.length - 1), 0)
+    let pos = head.length - 1
+    if (n < 16) {
+      out[pos++] = 0x90 | n
+    } else if (n < 0x10000) {
+      out[pos++] = 0xdc
+      out[pos++] = n >>> 8
+      out[pos++] = n & 0xff
+    } else {
+      out[pos++] = 0xdd
+      out[pos++] = (n >>> 24) & 0xff
+      out[pos++] = (n >>> 16) & 0xff
+      out[pos++] = (n >>> 8) & 0xff
+      out[pos++] = n & 0xff
+    }
+    out.set(this.#buf.subarray(0, this.#len), pos)
+    this.#len = 0
+    this.#count = 0
+    return out
+  }
 }
 
 /** Size in bytes that `encodeBatch` will produce for items of `itemBytes` total (for credit planning). */

@@ -33,14 +33,19 @@ function str(s: string): void {
       buf[pos++] = n
     }
     let ascii = true
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i)
-      if (c >= 0x80) {
-        ascii = false
-        break
+    if (n < 24) {
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) {
+          ascii = false
+          break
+        }
+        buf[pos++] = c
       }
-      buf[pos++] = c
-    }
+    } else if (Buffer.byteLength(s, 'utf8') === n) {
+      // All ASCII (one byte per char): one native copy beats a loop for longer strings.
+      pos += buf.write(s, pos, n, 'latin1')
+    } else ascii = false
     if (ascii) return
     pos = start
   }
@@ -99,7 +104,10 @@ function mapHeader(n: number): void {
   }
 }
 
-/** Encodes a (valid) record as the MessagePack map {peer, server, seq, ttl, host, meta}. */
+/**
+ * Encodes a (valid) record as the MessagePack map {peer, server, seq, ttl, host, meta}. The
+ * bytes are a view of a scratch buffer, valid until the next call: copy them to keep them.
+ */
 export function encodeRecord(r: RoutingRecord): Uint8Array {
   pos = 0
   ensure(64)
@@ -121,9 +129,7 @@ export function encodeRecord(r: RoutingRecord): Uint8Array {
     str(k)
     str(r.meta[k]!)
   }
-  const out = Buffer.allocUnsafe(pos)
-  buf.copy(out, 0, 0, pos)
-  return out
+  return buf.subarray(0, pos)
 }
 
 function isStr(v: unknown): v is string {
@@ -132,7 +138,8 @@ function isStr(v: unknown): v is string {
 
 /**
  * The client's check of a record received from the node: the shape and types of §1 (the
- * node enforced the finer rules when it took the record in). Throws ERR_BAD_FRAME.
+ * node enforced the finer rules when it took the record in). Throws ERR_BAD_FRAME. Keys a
+ * later node may add are passed through.
  */
 export function decodeRecord(v: unknown): RoutingRecord {
   const r = v as Record<string, unknown> | null
@@ -152,5 +159,6 @@ export function decodeRecord(v: unknown): RoutingRecord {
   }
   const meta = r.meta as Record<string, unknown>
   for (const k in meta) if (!isStr(meta[k])) throw new WwError(ERR_BAD_FRAME, `the node sent a record whose meta.${k.slice(0, 32)} is not a string`)
-  return { peer: r.peer, server: r.server, seq: r.seq, ttl: r.ttl, host: r.host, meta: meta as Record<string, string> }
+  // The decoder made this object for us alone: handed over as is, without a copy.
+  return r as unknown as RoutingRecord
 }

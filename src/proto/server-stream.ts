@@ -9,7 +9,7 @@
  * batch after it; then the source's `return()` runs (its `finally` blocks).
  */
 import type { Connection } from '../transport/types.js'
-import { batchOverhead, encodeBatch, encodeFrame, encodeItem, toWireError } from './frames.js'
+import { BatchBuilder, batchOverhead, encodeFrame, encodeItem, toWireError } from './frames.js'
 import type { StreamSource } from './caps.js'
 import { type Credit, SendWindow } from './window.js'
 
@@ -64,6 +64,7 @@ export class ServerStream {
   readonly #signal: AbortSignal
 
   readonly #encode: (item: unknown) => Uint8Array
+  readonly #batch = new BatchBuilder()
 
   /** `signal`: aborted when the connection goes away (stops waiting on the transport). */
   constructor(
@@ -145,7 +146,7 @@ export class ServerStream {
           continue
         }
         const budget = Math.min(this.#limits.bytes, Math.max(1, this.#window.window >> 2))
-        const items: Uint8Array[] = []
+        const items = this.#batch
         let size = batchOverhead(this.id, this.#limits.items)
         while (!this.#stopped) {
           let enc = this.#held
@@ -156,7 +157,7 @@ export class ServerStream {
             if (isPromise(step)) {
               // An async source (a subscription) has nothing ready: send what is packed
               // instead of holding it back while waiting.
-              if (items.length > 0) {
+              if (items.count > 0) {
                 this.#step = step
                 break
               }
@@ -175,18 +176,20 @@ export class ServerStream {
             enc = this.#encode(step.value)
           }
           const next = size + enc.length
-          const fits = items.length === 0 ? this.#window.canSend(next) : next <= budget && next <= this.#window.available
+          const fits = items.count === 0 ? this.#window.canSend(next) : next <= budget && next <= this.#window.available
           if (!fits) {
-            this.#held = enc
+            // `enc` may be the encoder's scratch space: keep a copy (`new Uint8Array`, since
+            // a Buffer's slice() is a view).
+            this.#held = new Uint8Array(enc)
             break
           }
-          items.push(enc)
+          items.append(enc)
           size = next
-          if (items.length >= this.#limits.items) break
+          if (items.count >= this.#limits.items) break
         }
         if (this.#stopped) break
-        if (items.length > 0) {
-          const frame = encodeBatch(this.id, items)
+        if (items.count > 0) {
+          const frame = items.frame(this.id)
           this.#window.onSend(frame.length)
           this.#batches++
           if (!this.#conn.send(frame)) await this.#conn.onDrain({ signal: this.#signal })

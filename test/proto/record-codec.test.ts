@@ -34,7 +34,7 @@ describe('record codec', () => {
 
   it('decodeRecord accepts records and rejects anything else with ERR_BAD_FRAME', () => {
     expect(decodeRecord(record(3))).toEqual(record(3))
-    for (const bad of [null, 'x', { ...record(3), seq: '1' }, { ...record(3), meta: { a: 1 } }, { ...record(3), meta: [] }, { ...record(3), host: undefined }]) {
+    for (const bad of [null, 'x', { ...record(3), seq: '1' }, { ...record(3), meta: { a: 1 } }, { ...record(3), meta: [] }, { ...record(3), host: undefined }, { ...record(3), meta: null }]) {
       expect(() => decodeRecord(bad)).toThrow(expect.objectContaining({ code: 'ERR_BAD_FRAME' }))
     }
   })

@@ -117,6 +117,15 @@ describe('queries over the wire', () => {
     }
   })
 
+  it('concurrent streams on one connection each get their own, intact results', async () => {
+    const table = filledTable(20_000)
+    const server = await start(table)
+    const s = await session(server.url)
+    const qs = ['', 'REVERSE', 'WHERE region=us*', 'FROM host=host-050 REVERSE']
+    const got = await Promise.all(qs.map((q) => s.view.iter(q).toArray()))
+    for (let i = 0; i < qs.length; i++) expect(got[i], qs[i]).toEqual(await table.query(qs[i]!).toArray())
+  })
+
   it('a reversed View yields every query in the opposite order, and reversing twice restores it', async () => {
     const table = filledTable(2000)
     const server = await start(table)
