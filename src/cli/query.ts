@@ -19,6 +19,7 @@ import { Output } from './output.js'
 export interface QuerySink extends FormatOutput {
   /** True while the consumer is behind: stop pulling records until `drain()` resolves. */
   readonly needsDrain: boolean
+  /** Resolves once the consumer has caught up (at once if it is not behind). */
   drain(): Promise<void>
 }
 
