@@ -7,8 +7,11 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ROOT, runWw, startWw, tempHome, until, wwEnv, type StartedNode } from './helpers.js'
+
+// Each test spawns real processes (through tsx); on a busy 2-core machine that takes a while.
+vi.setConfig({ testTimeout: 90_000 })
 
 const home = tempHome()
 const nodes: StartedNode[] = []
@@ -180,11 +183,12 @@ describe('exit codes and messages', () => {
   })
 
   it('0: --help for every command', async () => {
-    for (const cmd of ['start', 'ls', 'lookup', 'shell', 'dev', 'pub', 'sub']) {
-      const r = await runWw([cmd, '--help'], { home: home.dir })
+    const cmds = ['start', 'ls', 'lookup', 'shell', 'dev', 'pub', 'sub']
+    const results = await Promise.all(cmds.map((cmd) => runWw([cmd, '--help'], { home: home.dir })))
+    results.forEach((r, i) => {
       expect(r.code).toBe(0)
-      expect(r.stdout).toContain(`Usage: ww ${cmd}`)
-    }
+      expect(r.stdout).toContain(`Usage: ww ${cmds[i]}`)
+    })
     const v = await runWw(['--version'], { home: home.dir })
     expect(v.code).toBe(0)
     expect(v.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version)
