@@ -27,6 +27,8 @@ export interface DevOptions {
   ttl?: number
   /** Longest wait for the cluster to converge before the shell opens anyway, ms. @default 15000 */
   convergeMs?: number
+  /** Client URL of the first node. @default ws://127.0.0.1:8420 when free, else ws://127.0.0.1:0 */
+  listen?: string
 }
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-south-1'] as const
@@ -64,7 +66,7 @@ export interface DevCluster {
 }
 
 /** Starts the cluster (used by `ww dev`, the tests and the benchmark). */
-export async function startDevCluster(opts: DevOptions & { listen?: string; serve?: NodeInit['serve'] } = {}): Promise<DevCluster> {
+export async function startDevCluster(opts: DevOptions & { serve?: NodeInit['serve'] } = {}): Promise<DevCluster> {
   const { startNode } = await import('../node/node.js')
   const n = opts.nodes ?? 3
   const dir = await mkdtemp(join(tmpdir(), 'ww-dev-'))

@@ -121,11 +121,12 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
 
   addCommon(program.command('dev').description('a local cluster of real nodes in this process, with the shell attached'))
     .option('--nodes <n>', 'how many nodes', positiveInt, 3)
+    .option('--listen <url>', 'client URL of the first node (default: ws://127.0.0.1:8420 if free, else any free port)')
     .option('--stop-on-error', 'piped mode: stop at the first failing line')
     .action(async (opts: Record<string, unknown>) => {
       const [{ createContext }, { devCommand }] = await Promise.all([import('./context.js'), import('./dev.js')])
       const ctx = await createContext(common(opts))
-      setExit(await devCommand(ctx, { nodes: opts.nodes as number, stopOnError: opts.stopOnError === true }))
+      setExit(await devCommand(ctx, { nodes: opts.nodes as number, stopOnError: opts.stopOnError === true, listen: opts.listen as string | undefined }))
     })
 
   addCommon(program.command('pub').description('publish stdin as one message on TOPIC'))

@@ -90,7 +90,7 @@ describe('shell in a real terminal', () => {
   })
 
   it('drives ww dev: rows, Tab completion of a meta key and value, history, Ctrl-D', async () => {
-    const p = new Pty(wwArgv(['dev', '--nodes', '3']), ptyEnv(home.dir))
+    const p = new Pty(wwArgv(['dev', '--nodes', '3', '--listen', 'ws://127.0.0.1:0']), ptyEnv(home.dir))
     ptys.push(p)
     await p.waitFor('Type help', 'the shell to attach', 0, 60_000)
     await p.waitFor('ww>', 'the prompt')
