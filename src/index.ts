@@ -12,3 +12,7 @@ export { parseQuery, tryParseQuery, formatStatement, QueryError } from './lang/i
 export type { ParseResult } from './lang/index.js'
 export type { View, PubSub, Topic, Message, Session, ConnectOptions, ValuesIndex } from './api.js'
 export type { Transport, Connection, Listener, TransportFactory } from './transport/types.js'
+export { connect } from './proto/client.js'
+export type { ConnectInit } from './proto/client.js'
+export { serve } from './proto/server.js'
+export type { ServeInit, Server, ServeLimits, ServerStats } from './proto/server.js'
