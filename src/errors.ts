@@ -22,6 +22,9 @@ export function hasCode(err: unknown, code: string): boolean {
 /** Thrown when an operation is cancelled through its AbortSignal. */
 export const ERR_ABORTED = 'ERR_ABORTED'
 
+/** A capability (View, PubSub, Topic) was used after it was released. */
+export const ERR_CAP_RELEASED = 'ERR_CAP_RELEASED'
+
 /** Turns an AbortSignal's reason into a WwError with code ERR_ABORTED (keeps existing WwErrors). */
 export function abortError(signal?: AbortSignal): WwError {
   const reason: unknown = signal?.reason

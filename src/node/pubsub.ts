@@ -25,7 +25,7 @@
 import type { GossipSub, Message as GossipMessage, TopicValidatorFn, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PubSub, Topic, Message } from '../api.js'
 import { Cursor, type CursorOptions } from '../iter.js'
-import { WwError, abortError } from '../errors.js'
+import { WwError, abortError, ERR_CAP_RELEASED } from '../errors.js'
 import type { AbortOptions } from '../transport/types.js'
 import { MessageBuffer, type MessageBufferInit } from './pubsub-buffer.js'
 
@@ -37,8 +37,8 @@ export const ERR_MESSAGE_TOO_LARGE = 'ERR_MESSAGE_TOO_LARGE'
 export const ERR_PUBSUB_LIMIT = 'ERR_PUBSUB_LIMIT'
 /** The mesh refused the message (the node is stopping, or gossipsub failed). */
 export const ERR_PUBLISH_FAILED = 'ERR_PUBLISH_FAILED'
-/** The topic or PubSub capability was released; same code as the View's. */
-export const ERR_CAP_RELEASED = 'ERR_CAP_RELEASED'
+/** The topic or PubSub capability was released; the code every capability uses. */
+export { ERR_CAP_RELEASED }
 
 /** Longest topic name, in characters. @default 128 */
 export const MAX_TOPIC_LENGTH = 128

@@ -16,7 +16,7 @@ import { WwError } from '../errors.js'
 /** A call named a capability id that this connection doesn't hold (never had, or released). */
 export const ERR_CAP_UNKNOWN = 'ERR_CAP_UNKNOWN'
 /** The client used a capability it released itself (raised client-side, nothing is sent). */
-export const ERR_CAP_RELEASED = 'ERR_CAP_RELEASED'
+export { ERR_CAP_RELEASED } from '../errors.js'
 /** A call would take the connection past its capability limit; the new capability was not made. */
 export const ERR_TOO_MANY_CAPS = 'ERR_TOO_MANY_CAPS'
 /** A streaming call would take the connection past its stream limit; the stream was not opened. */
