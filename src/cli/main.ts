@@ -47,6 +47,14 @@ if (typeof mod.registerHooks === 'function' && process.env.WW_NO_BUNDLED_CHEVROT
   })
 }
 
+// A reader that goes away (`ww --help | head -1`) must not crash the process with an
+// unhandled 'error' event. Commands that stream (ls, sub) add their own handler to stop their
+// work; this one only keeps the rest (help, version, banners) quiet.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') process.stderr.write(`ww: cannot write output: ${err.message}\n`)
+  process.exitCode ??= err.code === 'EPIPE' ? 0 : 1
+})
+
 const { main } = await import('./program.js')
 
 // Run when executed as the bin (not when imported).

@@ -67,6 +67,21 @@ describe('ww ls on a large table', () => {
   }, 60_000)
 })
 
+describe('a closed pipe on other output', () => {
+  it('`ww --help | head -c 1` ends quietly with exit 0, not an EPIPE crash', async () => {
+    // The help text is larger than a pipe takes in one write once the reader is gone.
+    const cmd = `for i in 1 2 3; do ${[process.execPath, ...wwArgv(['--help'])].map((a) => `'${a}'`).join(' ')} | head -c 1 >/dev/null; echo "rc=\${PIPESTATUS[0]}"; done`
+    const child = spawn('bash', ['-c', cmd], { cwd: ROOT, env: wwEnv(home.dir) })
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+    await new Promise((r) => child.on('close', r))
+    expect(out.trim().split('\n')).toEqual(['rc=0', 'rc=0', 'rc=0'])
+    expect(err).not.toMatch(/EPIPE|Unhandled/)
+  }, 60_000)
+})
+
 describe('exit code 3', () => {
   it('is given when the node dies mid-stream', async () => {
     // A node of its own, killed while the client is in the middle of its result.
