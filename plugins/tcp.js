@@ -27,12 +27,12 @@ import { connect as netConnect, createServer } from 'node:net'
 /**
  * Options of the tcp transport.
  * @typedef {object} TcpInit
- * @property {number} [highWaterMark] unsent bytes past which send() returns false. @default 1048576
- * @property {number} [readBufferFrames] received frames queued before reading pauses. @default 64
- * @property {number} [readBufferBytes] received bytes queued before reading pauses. @default 4194304
- * @property {number} [maxPayload] largest frame in either direction. @default 4194304
- * @property {number} [connectTimeout] ms before a dial fails. @default 10000
- * @property {number} [closeTimeout] ms a graceful close may take before the socket is destroyed. @default 5000
+ * @property {number} [highWaterMark] unsent bytes past which send() returns false (default 1048576).
+ * @property {number} [readBufferFrames] received frames queued before reading pauses (default 64).
+ * @property {number} [readBufferBytes] received bytes queued before reading pauses (default 4194304).
+ * @property {number} [maxPayload] largest frame in either direction (default 4194304).
+ * @property {number} [connectTimeout] ms before a dial fails (default 10000).
+ * @property {number} [closeTimeout] ms a graceful close may take before the socket is destroyed (default 5000).
  */
 
 /** @typedef {import('../src/transport/types.js').Transport} Transport */
