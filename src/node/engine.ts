@@ -22,7 +22,7 @@
 import { WwError } from '../errors.js'
 import type { Index, Statement } from '../lang/ast.js'
 import type { RoutingRecord } from './record.js'
-import { type BTree, comparator, Entry, fieldValue, HIGH, type IndexRef, LOW, prefixEnd, probe, refOf, sameIndex } from './indexes.js'
+import { type BTree, comparator, Entry, fieldValue, HIGH, type IndexRef, LOW, prefixEnd, probe, refOf, sameIndex, versionAt } from './indexes.js'
 
 /** A statement that does not have the shape of `src/lang/ast.ts` (e.g. a bad wire frame). */
 export const ERR_INVALID_STATEMENT = 'ERR_INVALID_STATEMENT'
@@ -95,33 +95,50 @@ export function planStatement(s: Statement): ScanPlan {
 }
 
 /**
- * Runs `s` over `source`, skipping entries expired at `at`. The statement is checked at once
+ * Runs `s` over `source`, skipping entries expired at `at`, reading of each entry the version
+ * of generation `gen` (a snapshot's; Infinity: the newest). The statement is checked at once
  * (throws ERR_INVALID_STATEMENT); the walk is lazy: each `next()` goes only as far as the
- * next match.
+ * next match. The generator keeps `source` reachable for as long as it runs (the table
+ * keeps the versions a reachable snapshot reads).
  */
-export function execute(source: IndexSource, s: Statement, at: number): Generator<RoutingRecord, void, undefined> {
+export function execute(source: IndexSource, s: Statement, at: number, gen = Infinity): Generator<RoutingRecord, void, undefined> {
   const p = planStatement(s)
-  return walk(source.tree(p.ref), p, at)
+  return walk(source, source.tree(p.ref), p, at, gen)
 }
 
-function* walk(tree: BTree<Entry, undefined> | undefined, p: ScanPlan, at: number): Generator<RoutingRecord, void, undefined> {
+function* walk(source: IndexSource, tree: BTree<Entry, undefined> | undefined, p: ScanPlan, at: number, gen: number): Generator<RoutingRecord, void, undefined> {
   if (tree === undefined || p.limit < 1) return
+  try {
+    yield* walkTree(tree, p, at, gen)
+  } finally {
+    // Uses `source` after every yield, so the snapshot stays reachable while the walk runs.
+    keep(source)
+  }
+}
+
+function keep(source: IndexSource): void {
+  if (source === null) throw new Error('unreachable')
+}
+
+function* walkTree(tree: BTree<Entry, undefined>, p: ScanPlan, at: number, gen: number): Generator<RoutingRecord, void, undefined> {
   const cmp = comparator(p.ref)
   const { lo, hi, filters } = p
   let n = 0
   if (!p.reverse) {
     for (const e of tree.keys(lo)) {
       if (hi !== undefined && cmp(e, hi) >= 0) return
-      if (e.exp < at || !pass(filters, e.r)) continue
-      yield e.r
+      const v = versionAt(e, gen)
+      if (v === undefined || v.exp < at || !pass(filters, v.r)) continue
+      yield v.r
       if (++n >= p.limit) return
     }
   } else {
     const pair: [Entry, undefined] = [undefined as unknown as Entry, undefined]
     for (const [e] of tree.entriesReversed(hi, pair as unknown as (Entry | undefined)[], true)) {
       if (lo !== undefined && cmp(e, lo) < 0) return
-      if (e.exp < at || !pass(filters, e.r)) continue
-      yield e.r
+      const v = versionAt(e, gen)
+      if (v === undefined || v.exp < at || !pass(filters, v.r)) continue
+      yield v.r
       if (++n >= p.limit) return
     }
   }

@@ -20,16 +20,40 @@ const BTreeCtor = ((BTreeModule as unknown as { default?: unknown }).default ?? 
 export type BTree<K, V> = BTreeModule.default<K, V>
 
 /**
- * One stored record with the moment it stops being live. Immutable once made. The indexed
- * fields are copied up from the record (same string objects) because every B-tree comparison
- * reads them: one pointer hop less per comparison, which halves the cost of an insert into a
- * large index (memory latency, not instructions, is what an insert pays).
+ * One version of a peer's record: what a snapshot taken at generation ≥ `gen` (and before the
+ * next version) yields for its entry. Immutable except `prev`, which the table cuts once no
+ * live snapshot can need the older versions.
  */
-export class Entry {
+export class Version {
   /** The record as stored (frozen; yielded to readers as is). */
   readonly r: RoutingRecord
   /** Last millisecond at which the record is live: receivedAt + ttl. */
   readonly exp: number
+  /** The table's write generation that made this version (0 for a stand-alone entry). */
+  readonly gen: number
+  /** The entry (index key) this version belongs to; the expiry index orders versions. */
+  readonly e: Entry
+  /** The version before this one, kept while a live snapshot may still read it. */
+  prev: Version | undefined
+  constructor(r: RoutingRecord, exp: number, gen: number, e: Entry, prev: Version | undefined) {
+    this.r = r
+    this.exp = exp
+    this.gen = gen
+    this.e = e
+    this.prev = prev
+  }
+}
+
+/**
+ * One peer instance's place in the indexes: the indexed fields (peer, server, host, meta),
+ * which never change, and the chain of record versions that share those fields. A heartbeat
+ * that changes no indexed field adds a version here and touches no field index, so the
+ * B-trees (and the snapshot clones of them) stay as they are; a snapshot reads the newest
+ * version not newer than its own generation (`versionAt`). The indexed fields are copied up
+ * from the record (same string objects) because every B-tree comparison reads them: one
+ * pointer hop less per comparison.
+ */
+export class Entry {
   /** The peer, the tie-breaker of every index (for probes: see `probe`). */
   readonly t: string
   /** `r.server`. */
@@ -38,18 +62,42 @@ export class Entry {
   readonly h: string
   /** `r.meta`. */
   readonly m: Record<string, string>
-  constructor(r: RoutingRecord, exp: number, t: string = r.peer, s: string = r.server, h: string = r.host, m: Record<string, string> = r.meta) {
-    this.r = r
-    this.exp = exp
+  /** The newest version (the table's current record of this entry). */
+  v: Version
+  constructor(r: RoutingRecord, exp: number, t: string = r.peer, s: string = r.server, h: string = r.host, m: Record<string, string> = r.meta, gen = 0) {
     this.t = t
     this.s = s
     this.h = h
     this.m = m
+    this.v = new Version(r, exp, gen, this, undefined)
   }
+
+  /** The newest record. */
+  get r(): RoutingRecord {
+    return this.v.r
+  }
+
+  /** The newest record's expiry. */
+  get exp(): number {
+    return this.v.exp
+  }
+}
+
+/**
+ * The version of `e` a snapshot at generation `gen` reads: the newest one made at or before
+ * `gen`. Undefined only if the table cut a version a live snapshot needed (never, by design).
+ */
+export function versionAt(e: Entry, gen: number): Version | undefined {
+  let v: Version | undefined = e.v
+  while (v !== undefined && v.gen > gen) v = v.prev
+  return v
 }
 
 /** A sorted set of entries (values unused: sorted-btree shares one array for them). */
 export type EntryTree = BTree<Entry, undefined>
+
+/** The expiry index: the current version of every entry, soonest expiry first. */
+export type ExpiryTree = BTree<Version, undefined>
 
 /** Names one index: a fixed field, or a meta key. */
 export interface IndexRef {
@@ -105,14 +153,19 @@ export function comparator(ref: IndexRef): (a: Entry, b: Entry) => number {
   }
 }
 
-/** Orders the expiry index: soonest first, ties by peer. */
-export function compareExpiry(a: Entry, b: Entry): number {
-  return a.exp - b.exp || cmpStr(a.t, b.t)
+/** Orders the expiry index (of versions): soonest first, ties by peer. */
+export function compareExpiry(a: Version, b: Version): number {
+  return a.exp - b.exp || cmpStr(a.e.t, b.e.t)
 }
 
 /** A new empty index ordered by `compare`. */
 export function newTree(compare: (a: Entry, b: Entry) => number): EntryTree {
   return new BTreeCtor<Entry, undefined>(undefined, compare)
+}
+
+/** A new empty expiry index. */
+export function newExpiryTree(): ExpiryTree {
+  return new BTreeCtor<Version, undefined>(undefined, compareExpiry)
 }
 
 const NO_META: Record<string, string> = Object.freeze({}) as Record<string, string>

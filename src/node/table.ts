@@ -1,14 +1,19 @@
 /**
  * The routing table (DESIGN §2): the live records of the cluster, indexed for queries.
  *
- * Storage: one immutable `Entry` per peer (frozen record + expiry), kept in a Map by peer and
- * in sorted-btree sets: peer, server, host, one per meta key, and one by expiry. The entry
- * object itself is the B-tree key in every index (each index has its own comparator), so an
- * index costs about one pointer per record. A record lacking a field is absent from its index.
+ * Storage: one `Entry` per peer instance (its indexed fields, immutable, and a chain of record
+ * versions), kept in a Map by peer and in sorted-btree sets: peer, server, host, one per meta
+ * key. The entry object itself is the B-tree key in every field index (each index has its own
+ * comparator), so an index costs about one pointer per record. A record lacking a field is
+ * absent from its index. A separate sorted set orders the current versions by expiry.
  *
- * Snapshots: `BTree.clone()` is O(1) copy-on-write, so a snapshot is a clone of every index;
- * later writes copy the paths they touch and never change what a snapshot yields. Clones are
- * cached until the next write, so repeated queries on an idle table share one set.
+ * Snapshots: `BTree.clone()` is O(1) copy-on-write, so a snapshot is a clone of every field
+ * index plus the write generation it was taken at; later writes copy the paths they touch and
+ * never change what a snapshot yields. A heartbeat that changes no indexed field (the common
+ * write) touches no field index: it adds a version to the entry, and a snapshot reads the
+ * newest version not newer than its generation. Versions no live snapshot can read are cut
+ * (live snapshots are tracked with a FinalizationRegistry). Clones are cached until a write
+ * changes a field index, so queries share one set across heartbeats.
  *
  * Replacement: a record replaces the stored one of its peer when `(seq, server)` is greater
  * (compareVersion). Equal is a stale duplicate, lower is stale: both are ignored.
@@ -25,7 +30,7 @@ import { Cursor, type CursorOptions } from '../iter.js'
 import type { Statement } from '../lang/ast.js'
 import { parseQuery } from '../lang/index.js'
 import { execute } from './engine.js'
-import { compareExpiry, comparator, Entry, type EntryTree, fieldValue, type IndexRef, LOW, newTree, probe } from './indexes.js'
+import { comparator, Entry, type EntryTree, type ExpiryTree, fieldValue, type IndexRef, LOW, newExpiryTree, newTree, probe, Version, versionAt } from './indexes.js'
 import { compareVersion, type RoutingRecord, validateRecord } from './record.js'
 
 /** Options of a routing table. */
@@ -74,7 +79,6 @@ interface Trees {
   server: EntryTree
   host: EntryTree
   meta: Map<string, EntryTree>
-  expiry: EntryTree
 }
 
 const PEER: IndexRef = { field: 'peer' }
@@ -91,8 +95,20 @@ export class RoutingTable {
     server: newTree(comparator(SERVER)),
     host: newTree(comparator(HOST)),
     meta: new Map(),
-    expiry: newTree(compareExpiry),
   }
+  readonly #expiry: ExpiryTree = newExpiryTree()
+  // Write generation: bumped by every version made. A snapshot reads generation ≤ its own.
+  #gen = 0
+  // Generation of the latest snapshot handed out.
+  #lastSnap = -1
+  // Generations of the snapshots still reachable (count per generation), oldest first:
+  // snapshots are taken at non-decreasing generations, so insertion order is ascending.
+  readonly #live = new Map<number, number>()
+  readonly #registry = new FinalizationRegistry<number>((gen) => {
+    const c = (this.#live.get(gen) ?? 1) - 1
+    if (c <= 0) this.#live.delete(gen)
+    else this.#live.set(gen, c)
+  })
   // Versions of recent leaves, in the order they were taken (so oldest first).
   readonly #tombs = new Map<string, { seq: number; server: string; until: number }>()
   #frozen: Trees | undefined
@@ -117,17 +133,17 @@ export class RoutingTable {
     Object.freeze(r.meta)
     Object.freeze(r)
     const now = this.#now()
-    this.#forgetTombs(now)
+    if (this.#tombs.size > 0) this.#forgetTombs(now)
     let old = this.#byPeer.get(r.peer)
     const changes: TableChange[] = []
-    if (old !== undefined && old.exp < now) {
+    if (old !== undefined && old.v.exp < now) {
       // Expired but not swept yet: it is gone, whatever its version.
       this.#remove(old)
       changes.push({ kind: 'expired', record: old.r })
       old = undefined
     }
     if (old !== undefined) {
-      if (compareVersion(r, old.r) <= 0) return this.#emitAll(changes, false)
+      if (compareVersion(r, old.v.r) <= 0) return this.#emitAll(changes, false)
     } else {
       const tomb = this.#tombs.get(r.peer)
       if (tomb !== undefined && compareVersion(r, tomb) <= 0) return this.#emitAll(changes, false)
@@ -137,43 +153,54 @@ export class RoutingTable {
       this.#tombs.set(r.peer, { seq: r.seq, server: r.server, until: now + this.#leaveMemory })
       if (old !== undefined) {
         this.#remove(old)
-        changes.push({ kind: 'left', record: r, previous: old.r })
+        changes.push({ kind: 'left', record: r, previous: old.v.r })
       }
       return this.#emitAll(changes, true)
     }
-    this.#tombs.delete(r.peer)
-    const e = new Entry(r, now + r.ttl)
+    if (this.#tombs.size > 0) this.#tombs.delete(r.peer)
+    const exp = now + r.ttl
     if (old === undefined) {
-      this.#insert(e)
+      this.#insert(new Entry(r, exp, r.peer, r.server, r.host, r.meta, ++this.#gen))
       changes.push({ kind: 'joined', record: r })
     } else {
-      this.#replace(old, e)
-      changes.push({ kind: 'updated', record: r, previous: old.r })
+      const previous = old.v.r
+      if (sameFields(old, r)) this.#refresh(old, r, exp)
+      else this.#replace(old, new Entry(r, exp, r.peer, r.server, r.host, r.meta, ++this.#gen))
+      changes.push({ kind: 'updated', record: r, previous })
     }
-    this.#arm(e.exp)
+    this.#arm(exp)
     return this.#emitAll(changes, true)
   }
 
   /** The live record of `peer` at now(), if any. */
   get(peer: string): RoutingRecord | undefined {
     const e = this.#byPeer.get(peer)
-    return e !== undefined && e.exp >= this.#now() ? e.r : undefined
+    return e !== undefined && e.v.exp >= this.#now() ? e.v.r : undefined
   }
 
   /** Live records at now(). */
   get size(): number {
-    return this.#byPeer.size - countExpired(this.#t.expiry, this.#now())
+    return this.#byPeer.size - countExpired(this.#expiry, this.#now())
   }
 
-  /** A consistent, immutable view of the table now: O(number of indexes), no copying. */
+  /**
+   * A consistent, immutable view of the table now: O(number of indexes) (O(1) when no field
+   * index changed since the last one) plus the expired entries not yet swept; no copying.
+   */
   snapshot(): Snapshot {
     if (this.#frozen === undefined) {
       const t = this.#t
       const meta = new Map<string, EntryTree>()
       for (const [k, tree] of t.meta) meta.set(k, tree.clone())
-      this.#frozen = { peer: t.peer.clone(), server: t.server.clone(), host: t.host.clone(), meta, expiry: t.expiry.clone() }
+      this.#frozen = { peer: t.peer.clone(), server: t.server.clone(), host: t.host.clone(), meta }
     }
-    return new TableSnapshot(this.#frozen, this.#now())
+    const at = this.#now()
+    const gen = this.#gen
+    const snap = new TableSnapshot(this.#frozen, at, gen, this.#byPeer.size - countExpired(this.#expiry, at))
+    this.#lastSnap = gen
+    this.#live.set(gen, (this.#live.get(gen) ?? 0) + 1)
+    this.#registry.register(snap, gen)
+    return snap
   }
 
   /**
@@ -213,13 +240,13 @@ export class RoutingTable {
     const now = this.#now()
     this.#forgetTombs(now)
     const gone: Entry[] = []
-    for (const e of this.#t.expiry.keys()) {
-      if (e.exp >= now) break
-      gone.push(e)
+    for (const v of this.#expiry.keys()) {
+      if (v.exp >= now) break
+      gone.push(v.e)
     }
     for (const e of gone) this.#remove(e)
     this.#emitAll(
-      gone.map((e) => ({ kind: 'expired' as const, record: e.r })),
+      gone.map((e) => ({ kind: 'expired' as const, record: e.v.r })),
       true,
     )
     return gone.length
@@ -239,7 +266,7 @@ export class RoutingTable {
     this.#t.server.set(e, undefined)
     if (r.host !== '') this.#t.host.set(e, undefined)
     for (const k of Object.keys(r.meta)) this.#metaTree(k).set(e, undefined)
-    this.#t.expiry.set(e, undefined)
+    this.#expiry.set(e.v, undefined)
   }
 
   #remove(e: Entry): void {
@@ -255,14 +282,42 @@ export class RoutingTable {
       tree.delete(e)
       if (tree.size === 0) this.#t.meta.delete(k)
     }
-    this.#t.expiry.delete(e)
+    this.#expiry.delete(e.v)
+  }
+
+  // A newer record with the same indexed fields: a new version of the same entry. No field
+  // index changes (the cached clones stay valid); only the expiry index moves the entry.
+  #refresh(e: Entry, r: RoutingRecord, exp: number): void {
+    const head = e.v
+    const v = new Version(r, exp, ++this.#gen, e, this.#older(head))
+    this.#expiry.delete(head)
+    e.v = v
+    this.#expiry.set(v, undefined)
+  }
+
+  // The chain a new version keeps behind it when it replaces `head`: only what a live
+  // snapshot can still read. A snapshot at generation G reads the newest version with
+  // gen ≤ G; every live G is ≥ the oldest live one, so the chain stops at the first version
+  // with gen ≤ that, and a head no snapshot was taken after is skipped.
+  #older(head: Version): Version | undefined {
+    let oldest: number | undefined
+    for (const g of this.#live.keys()) {
+      oldest = g
+      break
+    }
+    if (oldest === undefined) return undefined
+    const keep = head.gen > this.#lastSnap ? head.prev : head
+    let v = keep
+    while (v !== undefined && v.gen > oldest) v = v.prev
+    if (v !== undefined) v.prev = undefined
+    return keep
   }
 
   // A newer record of a stored peer. Where a field kept its value the new entry takes the old
   // one's place in one step (sorted-btree overwrites the key); elsewhere delete + insert.
   #replace(old: Entry, e: Entry): void {
-    const a = old.r
-    const b = e.r
+    const a = old.v.r
+    const b = e.v.r
     const t = this.#t
     this.#frozen = undefined
     this.#byPeer.set(b.peer, e)
@@ -286,8 +341,8 @@ export class RoutingTable {
       if (tree.size === 0) t.meta.delete(k)
     }
     for (const k of Object.keys(b.meta)) this.#metaTree(k).set(e, undefined)
-    t.expiry.delete(old)
-    t.expiry.set(e, undefined)
+    this.#expiry.delete(old.v)
+    this.#expiry.set(e.v, undefined)
   }
 
   #metaTree(key: string): EntryTree {
@@ -329,7 +384,7 @@ export class RoutingTable {
     try {
       this.sweep()
     } finally {
-      const next = this.#t.expiry.minKey()
+      const next = this.#expiry.minKey()
       if (next !== undefined) this.#arm(next.exp)
     }
   }
@@ -357,23 +412,38 @@ export class RoutingTable {
 /** `on`/`off` was given an event other than 'change'. */
 export const ERR_UNKNOWN_EVENT = 'ERR_UNKNOWN_EVENT'
 
+// True when `r` has exactly the indexed fields of `e` (peer aside): then it can be a new
+// version of `e` without touching any field index.
+function sameFields(e: Entry, r: RoutingRecord): boolean {
+  if (e.s !== r.server || e.h !== r.host) return false
+  const a = e.m
+  const b = r.meta
+  let n = 0
+  for (const k in a) {
+    if (!Object.hasOwn(a, k)) continue
+    if (!Object.hasOwn(b, k) || a[k] !== b[k]) return false
+    n++
+  }
+  for (const k in b) if (Object.hasOwn(b, k) && --n < 0) return false
+  return n === 0
+}
+
 class TableSnapshot implements Snapshot {
   readonly at: number
+  readonly size: number
   readonly #t: Trees
-  #size: number | undefined
+  readonly #gen: number
 
-  constructor(t: Trees, at: number) {
+  constructor(t: Trees, at: number, gen: number, size: number) {
     this.#t = t
     this.at = at
-  }
-
-  get size(): number {
-    this.#size ??= this.#t.peer.size - countExpired(this.#t.expiry, this.at)
-    return this.#size
+    this.#gen = gen
+    this.size = size
   }
 
   scan(s: Statement): Generator<RoutingRecord> {
-    return execute({ tree: (ref) => this.#tree(ref) }, s, this.at)
+    // The source holds `this`: the snapshot stays reachable, so its versions are kept.
+    return execute({ tree: (ref) => this.#tree(ref) }, s, this.at, this.#gen)
   }
 
   values(index: { field: 'host' | 'peer' | 'server' | 'meta'; key?: string }, prefix = '', limit = Infinity): string[] {
@@ -383,7 +453,7 @@ class TableSnapshot implements Snapshot {
       for (const k of [...this.#t.meta.keys()].sort()) {
         if (!k.startsWith(prefix)) continue
         const tree = this.#t.meta.get(k) as EntryTree
-        if (firstLive(tree, undefined, this.at, () => true) === undefined) continue
+        if (firstLive(tree, undefined, this.at, this.#gen, () => true) === undefined) continue
         out.push(k)
         if (out.length >= limit) break
       }
@@ -394,7 +464,7 @@ class TableSnapshot implements Snapshot {
     if (tree === undefined) return out
     let from: Entry | undefined = probe(ref, prefix, LOW)
     for (;;) {
-      const e = firstLive(tree, from, this.at, (x) => (fieldValue(x.r, ref) as string).startsWith(prefix))
+      const e = firstLive(tree, from, this.at, this.#gen, (x) => (fieldValue(x.r, ref) as string).startsWith(prefix))
       if (e === undefined) break
       const v = fieldValue(e.r, ref) as string
       out.push(v)
@@ -419,17 +489,19 @@ class TableSnapshot implements Snapshot {
   }
 }
 
-// The first entry from `from` that is live at `at`, as long as `ok` holds.
-function firstLive(tree: EntryTree, from: Entry | undefined, at: number, ok: (e: Entry) => boolean): Entry | undefined {
+// The first entry from `from` that is live at `at` in generation `gen`, as long as `ok`
+// holds. (`ok` reads only indexed fields, which every version of an entry shares.)
+function firstLive(tree: EntryTree, from: Entry | undefined, at: number, gen: number, ok: (e: Entry) => boolean): Entry | undefined {
   for (const e of tree.keys(from)) {
     if (!ok(e)) return undefined
-    if (e.exp >= at) return e
+    const v = versionAt(e, gen)
+    if (v !== undefined && v.exp >= at) return e
   }
   return undefined
 }
 
 // Entries expired at `at` not yet swept: the head of the expiry index (kept short by the sweep).
-function countExpired(expiry: EntryTree, at: number): number {
+function countExpired(expiry: ExpiryTree, at: number): number {
   let n = 0
   for (const e of expiry.keys()) {
     if (e.exp >= at) break
