@@ -9,7 +9,6 @@ import { WwError } from '../errors.js'
 import type { FormatInit, FormatOutput, Formatter, FormatterFactory } from '../format/types.js'
 import type { Statement } from '../lang/ast.js'
 import { renderCaret, tryParseQuery } from '../lang/index.js'
-import { connect } from '../proto/client.js'
 import type { TransportRegistry } from '../transport/registry.js'
 import type { CliContext } from './context.js'
 import { cannotConnect, CliError, EXIT, streamFailed } from './errors.js'
@@ -77,6 +76,9 @@ export async function connectOrExit(
   addr: string,
   options: { token?: string; transports: TransportRegistry; signal?: AbortSignal },
 ): Promise<Session> {
+  // Imported here, not at the top: a query that fails to parse exits without loading the
+  // protocol client (MessagePack, the WebSocket library).
+  const { connect } = await import('../proto/client.js')
   try {
     return await connect(addr, { token: options.token, transports: options.transports, signal: options.signal })
   } catch (err) {

@@ -46,15 +46,19 @@ import { hardReadBound, resolveLimits, type ConnectionLimits, type ResolvedLimit
 import { SendBuffer } from './send-buffer.js'
 import type { AbortOptions, Connection, Listener, Transport } from './types.js'
 
-// Loaded with require(), not `import`, for start-up time (a one-shot `ww ls` pays it every run):
+// `ws`, node:http and node:https are loaded with require(), not `import`, and only when a
+// connection or listener is first made, for start-up time (a one-shot `ww ls` pays it every run;
+// a process that never dials ws:// does not pay it at all):
 // - `ws` is CommonJS; importing it goes through its ESM wrapper, and Node then scans every one
 //   of its files for exports (measured ~70 ms of CPU against ~27 ms with require);
 // - an ESM `import` of node:http builds the module's ESM facade, which reads every export,
 //   including the lazy getters (WebSocket, fetch…) that load Node's bundled undici: ~30 ms.
 const require = createRequire(import.meta.url)
-const WS = require('ws') as typeof WebSocket & { WebSocketServer: typeof WebSocketServer }
-const { createServer: createHttpServer } = require('node:http') as typeof import('node:http')
-const { createServer: createHttpsServer } = require('node:https') as typeof import('node:https')
+type WsLib = typeof WebSocket & { WebSocketServer: typeof WebSocketServer }
+let wsLib: WsLib | undefined
+function loadWs(): WsLib {
+  return (wsLib ??= require('ws') as WsLib)
+}
 
 /** Options of the WebSocket transport. */
 export interface WebSocketsInit extends ConnectionLimits {
@@ -122,7 +126,7 @@ class WsConnection implements Connection {
     this.#ws = ws
     this.remoteAddress = remoteAddress
     this.#limits = limits
-    this.#state = ws.readyState === WS.OPEN ? 'open' : 'connecting'
+    this.#state = ws.readyState === ws.OPEN ? 'open' : 'connecting'
     this.#sendBuffer = new SendBuffer(limits.highWaterMark)
     this.#queue = new FrameQueue({
       maxFrames: limits.readBufferFrames,
@@ -169,7 +173,7 @@ class WsConnection implements Connection {
   }
 
   send(frame: Uint8Array): boolean {
-    if (this.#state !== 'open' || this.#ws.readyState !== WS.OPEN) {
+    if (this.#state !== 'open' || this.#ws.readyState !== this.#ws.OPEN) {
       throw transportError(ERR_CONNECTION_CLOSED, 'cannot send: the connection is closed')
     }
     if (frame.byteLength > this.#limits.maxPayload) {
@@ -365,7 +369,7 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
       const u = parseUrl(url)
       const scheme = checkScheme(u)
       const { host, port } = endpoint(u)
-      const ws = new WS(u, {
+      const ws = new (loadWs())(u, {
         perMessageDeflate: false,
         maxPayload: limits.maxPayload,
         followRedirects: false,
@@ -396,12 +400,15 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
       }
       const { host, port } = endpoint(u)
       const path = u.pathname === '/' ? '' : u.pathname
-      const server = scheme === 'wss' ? createHttpsServer(init.tls ?? {}) : createHttpServer()
+      const server =
+        scheme === 'wss'
+          ? (require('node:https') as typeof import('node:https')).createServer(init.tls ?? {})
+          : (require('node:http') as typeof import('node:http')).createServer()
       server.on('request', (_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' })
         res.end('this endpoint speaks WebSocket only\n')
       })
-      const wss = new WS.WebSocketServer({
+      const wss = new (loadWs().WebSocketServer)({
         noServer: true,
         perMessageDeflate: false,
         maxPayload: limits.maxPayload,

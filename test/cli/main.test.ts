@@ -245,4 +245,37 @@ describe('what ww ls loads', () => {
     })
     expect(readFileSync(control, 'utf8')).toMatch(/node_modules\/ink\//)
   })
+
+  it('loads ws and node:http(s) with require(), never through an ESM import (start-up cost)', async () => {
+    const trace = join(home.dir, 'trace-ls-how.txt')
+    const preload = join(ROOT, 'test/cli/fixtures/trace-imports.mjs')
+    const r = await runWw(['ls', '--addr', addr, '--format', 'ndjson'], { home: home.dir, preload: [preload], env: { WW_TRACE_IMPORTS: trace } })
+    expect(r.code).toBe(0)
+    const lines = readFileSync(trace, 'utf8').split('\n')
+    expect(lines).toContainEqual(expect.stringMatching(/^ws\t.*\trequire$/))
+    expect(lines.filter((l) => /^(ws|node:https?|https?)\t.*\timport$/.test(l))).toEqual([])
+
+    // The tracer tells an import from a require (the check above is not vacuous).
+    const control = join(home.dir, 'trace-how-control.txt')
+    await new Promise<void>((resolve, reject) => {
+      const c = spawn(process.execPath, ['--import', preload, '--input-type=module', '-e', "await import('node:http'); await import('ws')"], { cwd: ROOT, env: wwEnv(home.dir, { WW_TRACE_IMPORTS: control }) })
+      c.on('error', reject)
+      c.on('close', () => resolve())
+    })
+    const seen = readFileSync(control, 'utf8')
+    expect(seen).toMatch(/^node:http\t.*\timport$/m)
+    expect(seen).toMatch(/^ws\t.*\timport$/m)
+  })
+
+  it('a query that does not parse exits 1 without loading the protocol client or ws', async () => {
+    const trace = join(home.dir, 'trace-ls-bad.txt')
+    const preload = join(ROOT, 'test/cli/fixtures/trace-imports.mjs')
+    const r = await runWw(['ls', 'WHRE'], { home: home.dir, preload: [preload], env: { WW_TRACE_IMPORTS: trace } })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('^')
+    const resolved = readFileSync(trace, 'utf8')
+    expect(resolved).toContain('src/cli/query.ts')
+    expect(resolved).not.toMatch(/src\/proto\/client\.ts/)
+    expect(resolved).not.toMatch(/^(ws|@msgpack\/msgpack)\t/m)
+  })
 })
