@@ -31,15 +31,12 @@ export class Version {
   readonly exp: number
   /** The table's write generation that made this version (0 for a stand-alone entry). */
   readonly gen: number
-  /** The entry (index key) this version belongs to; the expiry index orders versions. */
-  readonly e: Entry
   /** The version before this one, kept while a live snapshot may still read it. */
   prev: Version | undefined
-  constructor(r: RoutingRecord, exp: number, gen: number, e: Entry, prev: Version | undefined) {
+  constructor(r: RoutingRecord, exp: number, gen: number, prev: Version | undefined) {
     this.r = r
     this.exp = exp
     this.gen = gen
-    this.e = e
     this.prev = prev
   }
 }
@@ -78,7 +75,7 @@ export class Entry {
     this.s = s
     this.h = h
     this.m = m
-    this.v = new Version(r, exp, gen, this, undefined)
+    this.v = new Version(r, exp, gen, undefined)
   }
 
   /** The newest record. */
@@ -105,8 +102,7 @@ export function versionAt(e: Entry, gen: number): Version | undefined {
 /** A sorted set of entries (values unused: sorted-btree shares one array for them). */
 export type EntryTree = BTree<Entry, undefined>
 
-/** The expiry index: the current version of every entry, soonest expiry first. */
-export type ExpiryTree = BTree<Version, undefined>
+
 
 /** Names one index: a fixed field, or a meta key. */
 export interface IndexRef {
@@ -184,9 +180,9 @@ export function comparator(ref: IndexRef): (a: Entry, b: Entry) => number {
   }
 }
 
-/** Orders the expiry index (of versions): soonest first, ties by peer. */
-export function compareExpiry(a: Version, b: Version): number {
-  return a.exp - b.exp || cmpPeer(a.e, b.e)
+/** Orders entries by their current expiry, soonest first, ties by peer. */
+export function compareExpiry(a: Entry, b: Entry): number {
+  return a.v.exp - b.v.exp || cmpPeer(a, b)
 }
 
 /** A new empty index ordered by `compare`. */
@@ -194,9 +190,82 @@ export function newTree(compare: (a: Entry, b: Entry) => number): EntryTree {
   return new BTreeCtor<Entry, undefined>(undefined, compare)
 }
 
-/** A new empty expiry index. */
-export function newExpiryTree(): ExpiryTree {
-  return new BTreeCtor<Version, undefined>(undefined, compareExpiry)
+/**
+ * The expiry index: entries in buckets of `width` ms of their current expiry (`e.v.exp`),
+ * bucket numbers kept sorted. A heartbeat moves its entry between two buckets (two Set
+ * operations) instead of a delete and an insert in a sorted tree; exactness comes from
+ * reading `e.v.exp` of the entries in the first buckets, which hold only what expires
+ * within `width` ms of the earliest expiry. The caller tells it the old expiry when an
+ * entry's current version changes (`move`).
+ */
+export class ExpiryIndex {
+  readonly #width: number
+  readonly #buckets = new Map<number, Set<Entry>>()
+  readonly #order = new BTreeCtor<number, undefined>()
+
+  /** @param width Bucket width in ms. @default 64 */
+  constructor(width = 64) {
+    this.#width = width
+  }
+
+  /** Adds `e` under its current expiry. */
+  add(e: Entry): void {
+    const b = Math.floor(e.v.exp / this.#width)
+    let set = this.#buckets.get(b)
+    if (set === undefined) {
+      set = new Set()
+      this.#buckets.set(b, set)
+      this.#order.set(b, undefined)
+    }
+    set.add(e)
+  }
+
+  /** Removes `e`, filed under `exp` (its current expiry unless told otherwise). */
+  delete(e: Entry, exp: number = e.v.exp): void {
+    const b = Math.floor(exp / this.#width)
+    const set = this.#buckets.get(b)
+    if (set === undefined || !set.delete(e) || set.size > 0) return
+    this.#buckets.delete(b)
+    this.#order.delete(b)
+  }
+
+  /** `e`'s current version replaced one that expired at `oldExp`: refile it. */
+  move(e: Entry, oldExp: number): void {
+    if (Math.floor(oldExp / this.#width) === Math.floor(e.v.exp / this.#width)) return
+    this.delete(e, oldExp)
+    this.add(e)
+  }
+
+  /** Entries whose current expiry is before `at`, soonest first (ties by peer). */
+  expired(at: number): Entry[] {
+    const out: Entry[] = []
+    for (const b of this.#order.keys()) {
+      if (b * this.#width >= at) break
+      for (const e of this.#buckets.get(b) as Set<Entry>) if (e.v.exp < at) out.push(e)
+    }
+    return out.sort(compareExpiry)
+  }
+
+  /** How many entries expire before `at`: O(1 + buckets starting before `at` + the last one's size). */
+  countExpired(at: number): number {
+    let n = 0
+    for (const b of this.#order.keys()) {
+      if (b * this.#width >= at) break
+      const set = this.#buckets.get(b) as Set<Entry>
+      if ((b + 1) * this.#width <= at) n += set.size
+      else for (const e of set) if (e.v.exp < at) n++
+    }
+    return n
+  }
+
+  /** The earliest current expiry, or undefined when empty. */
+  min(): number | undefined {
+    const b = this.#order.minKey()
+    if (b === undefined) return undefined
+    let m = Infinity
+    for (const e of this.#buckets.get(b) as Set<Entry>) if (e.v.exp < m) m = e.v.exp
+    return m
+  }
 }
 
 const NO_META: Record<string, string> = Object.freeze({}) as Record<string, string>

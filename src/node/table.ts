@@ -5,7 +5,8 @@
  * versions), kept in a Map by peer and in sorted-btree sets: peer, server, host, one per meta
  * key. The entry object itself is the B-tree key in every field index (each index has its own
  * comparator), so an index costs about one pointer per record. A record lacking a field is
- * absent from its index. A separate sorted set orders the current versions by expiry.
+ * absent from its index. An expiry index (`ExpiryIndex`: entries in buckets of 64 ms of
+ * their current expiry) serves the sweep and `size`.
  *
  * Snapshots: `BTree.clone()` is O(1) copy-on-write, so a snapshot is a clone of every field
  * index plus the write generation it was taken at; later writes copy the paths they touch and
@@ -30,7 +31,7 @@ import { Cursor, type CursorOptions } from '../iter.js'
 import type { Statement } from '../lang/ast.js'
 import { parseQuery } from '../lang/index.js'
 import { execute } from './engine.js'
-import { comparator, Entry, type EntryTree, type ExpiryTree, fieldValue, type IndexRef, LOW, newExpiryTree, newTree, probe, Version, versionAt } from './indexes.js'
+import { comparator, Entry, type EntryTree, ExpiryIndex, fieldValue, type IndexRef, LOW, newTree, probe, Version, versionAt } from './indexes.js'
 import { compareVersion, type RoutingRecord, validateRecord } from './record.js'
 
 /** Options of a routing table. */
@@ -96,7 +97,7 @@ export class RoutingTable {
     host: newTree(comparator(HOST)),
     meta: new Map(),
   }
-  readonly #expiry: ExpiryTree = newExpiryTree()
+  readonly #expiry = new ExpiryIndex()
   // Write generation: bumped by every version made. A snapshot reads generation ≤ its own.
   #gen = 0
   // Generation of the latest snapshot handed out.
@@ -135,11 +136,12 @@ export class RoutingTable {
     const now = this.#now()
     if (this.#tombs.size > 0) this.#forgetTombs(now)
     let old = this.#byPeer.get(r.peer)
-    const changes: TableChange[] = []
+    // No listener, no change objects: nothing to allocate for the common write.
+    const changes: TableChange[] | undefined = this.#listeners.length > 0 ? [] : undefined
     if (old !== undefined && old.v.exp < now) {
       // Expired but not swept yet: it is gone, whatever its version.
       this.#remove(old)
-      changes.push({ kind: 'expired', record: old.r })
+      changes?.push({ kind: 'expired', record: old.r })
       old = undefined
     }
     if (old !== undefined) {
@@ -153,7 +155,7 @@ export class RoutingTable {
       this.#tombs.set(r.peer, { seq: r.seq, server: r.server, until: now + this.#leaveMemory })
       if (old !== undefined) {
         this.#remove(old)
-        changes.push({ kind: 'left', record: r, previous: old.v.r })
+        changes?.push({ kind: 'left', record: r, previous: old.v.r })
       }
       return this.#emitAll(changes, true)
     }
@@ -161,12 +163,12 @@ export class RoutingTable {
     const exp = now + r.ttl
     if (old === undefined) {
       this.#insert(new Entry(r, exp, r.peer, r.server, r.host, r.meta, ++this.#gen))
-      changes.push({ kind: 'joined', record: r })
+      changes?.push({ kind: 'joined', record: r })
     } else {
       const previous = old.v.r
       if (sameFields(old, r)) this.#refresh(old, r, exp)
       else this.#replace(old, new Entry(r, exp, r.peer, r.server, r.host, r.meta, ++this.#gen))
-      changes.push({ kind: 'updated', record: r, previous })
+      changes?.push({ kind: 'updated', record: r, previous })
     }
     this.#arm(exp)
     return this.#emitAll(changes, true)
@@ -180,7 +182,7 @@ export class RoutingTable {
 
   /** Live records at now(). */
   get size(): number {
-    return this.#byPeer.size - countExpired(this.#expiry, this.#now())
+    return this.#byPeer.size - this.#expiry.countExpired(this.#now())
   }
 
   /**
@@ -196,7 +198,7 @@ export class RoutingTable {
     }
     const at = this.#now()
     const gen = this.#gen
-    const snap = new TableSnapshot(this.#frozen, at, gen, this.#byPeer.size - countExpired(this.#expiry, at))
+    const snap = new TableSnapshot(this.#frozen, at, gen, this.#byPeer.size - this.#expiry.countExpired(at))
     this.#lastSnap = gen
     this.#live.set(gen, (this.#live.get(gen) ?? 0) + 1)
     this.#registry.register(snap, gen)
@@ -239,11 +241,7 @@ export class RoutingTable {
   sweep(): number {
     const now = this.#now()
     this.#forgetTombs(now)
-    const gone: Entry[] = []
-    for (const v of this.#expiry.keys()) {
-      if (v.exp >= now) break
-      gone.push(v.e)
-    }
+    const gone = this.#expiry.expired(now)
     for (const e of gone) this.#remove(e)
     this.#emitAll(
       gone.map((e) => ({ kind: 'expired' as const, record: e.v.r })),
@@ -266,7 +264,7 @@ export class RoutingTable {
     this.#t.server.set(e, undefined)
     if (r.host !== '') this.#t.host.set(e, undefined)
     for (const k of Object.keys(r.meta)) this.#metaTree(k).set(e, undefined)
-    this.#expiry.set(e.v, undefined)
+    this.#expiry.add(e)
   }
 
   #remove(e: Entry): void {
@@ -282,17 +280,15 @@ export class RoutingTable {
       tree.delete(e)
       if (tree.size === 0) this.#t.meta.delete(k)
     }
-    this.#expiry.delete(e.v)
+    this.#expiry.delete(e)
   }
 
   // A newer record with the same indexed fields: a new version of the same entry. No field
   // index changes (the cached clones stay valid); only the expiry index moves the entry.
   #refresh(e: Entry, r: RoutingRecord, exp: number): void {
     const head = e.v
-    const v = new Version(r, exp, ++this.#gen, e, this.#older(head))
-    this.#expiry.delete(head)
-    e.v = v
-    this.#expiry.set(v, undefined)
+    e.v = new Version(r, exp, ++this.#gen, this.#older(head))
+    this.#expiry.move(e, head.exp)
   }
 
   // The chain a new version keeps behind it when it replaces `head`: only what a live
@@ -341,8 +337,8 @@ export class RoutingTable {
       if (tree.size === 0) t.meta.delete(k)
     }
     for (const k of Object.keys(b.meta)) this.#metaTree(k).set(e, undefined)
-    this.#expiry.delete(old.v)
-    this.#expiry.set(e.v, undefined)
+    this.#expiry.delete(old)
+    this.#expiry.add(e)
   }
 
   #metaTree(key: string): EntryTree {
@@ -384,15 +380,15 @@ export class RoutingTable {
     try {
       this.sweep()
     } finally {
-      const next = this.#expiry.minKey()
-      if (next !== undefined) this.#arm(next.exp)
+      const next = this.#expiry.min()
+      if (next !== undefined) this.#arm(next)
     }
   }
 
   // Listeners run after the table is consistent. A listener that throws doesn't stop the
   // others nor undo the change; its error is rethrown on its own, like EventTarget does.
-  #emitAll(changes: TableChange[], result: boolean): boolean {
-    if (changes.length === 0) return result
+  #emitAll(changes: TableChange[] | undefined, result: boolean): boolean {
+    if (changes === undefined || changes.length === 0) return result
     const ls = this.#listeners
     for (const c of changes) {
       for (const l of ls) {
@@ -498,14 +494,4 @@ function firstLive(tree: EntryTree, from: Entry | undefined, at: number, gen: nu
     if (v !== undefined && v.exp >= at) return e
   }
   return undefined
-}
-
-// Entries expired at `at` not yet swept: the head of the expiry index (kept short by the sweep).
-function countExpired(expiry: ExpiryTree, at: number): number {
-  let n = 0
-  for (const e of expiry.keys()) {
-    if (e.exp >= at) break
-    n++
-  }
-  return n
 }

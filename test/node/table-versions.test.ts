@@ -231,3 +231,51 @@ describe('snapshots across heartbeats (property)', () => {
     )
   })
 })
+
+// The expiry index files entries in 64 ms buckets; reads, size and the sweep stay exact to the
+// millisecond whatever bucket an entry sits in, and heartbeats move entries between buckets.
+describe('expiry, exact across buckets', () => {
+  it('size and sweep are exact to the ms; expired events come soonest first, ties by peer', () => {
+    let now = 10_000
+    const t = table(() => now)
+    const expired: string[] = []
+    t.on('change', (c) => {
+      if (c.kind === 'expired') expired.push(`${c.record.peer.slice(8)}@${c.record.ttl}`)
+    })
+    // ttls straddling bucket edges (64 ms): 63, 64, 65, 127, 128, 129 and two equal ones
+    const ttls: Array<[string, number]> = [
+      ['F', 63],
+      ['E', 64],
+      ['D', 65],
+      ['C', 127],
+      ['B', 128],
+      ['A', 128],
+      ['G', 129],
+      ['H', 1000],
+    ]
+    for (const [p, ttl] of ttls) t.upsert({ peer: P(p), server: S1, seq: 1, ttl, host: 'h', meta: {} })
+    // a heartbeat moves H to a later bucket, and G to an earlier one (shorter ttl)
+    now = 10_010
+    t.upsert({ peer: P('H'), server: S1, seq: 2, ttl: 2000, host: 'h', meta: {} })
+    t.upsert({ peer: P('G'), server: S1, seq: 2, ttl: 50, host: 'h', meta: {} }) // exp 10_060
+    const liveAt = (at: number): number => ttls.filter(([p, ttl]) => (p === 'H' ? 12_010 : p === 'G' ? 10_060 : 10_000 + ttl) >= at).length
+    for (const at of [10_059, 10_060, 10_061, 10_063, 10_064, 10_065, 10_066, 10_127, 10_128, 10_129, 12_010, 12_011]) {
+      now = at
+      expect(t.size).toBe(liveAt(at))
+      expect(t.snapshot().size).toBe(liveAt(at))
+    }
+    now = 10_064
+    expect(t.sweep()).toBe(2)
+    expect(expired).toEqual(['G@50', 'F@63'])
+    now = 10_128
+    expect(t.sweep()).toBe(3)
+    expect(expired.slice(2)).toEqual(['E@64', 'D@65', 'C@127'])
+    now = 10_129
+    expect(t.sweep()).toBe(2)
+    expect(expired.slice(5)).toEqual(['A@128', 'B@128'])
+    expect([...t.snapshot().scan(ALL)].map((r) => r.peer)).toEqual([P('H')])
+    now = 12_011
+    expect(t.sweep()).toBe(1)
+    expect(t.size).toBe(0)
+  })
+})
