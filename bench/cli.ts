@@ -10,6 +10,8 @@
  * Each case runs WARMUP times unmeasured (fills Node's compile cache), then RUNS times; the
  * median and p90 of the wall time are reported, and the median CPU time (user + system) of
  * the process, which a busy machine disturbs much less (bench/cli-cpu-preload.mjs reports it).
+ * BENCH_CLI_OTHER_BIN=path/to/other/dist/cli/main.js adds the ls cases run with that build too
+ * (e.g. one built from an older commit), for a before/after measured in the same run.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -24,6 +26,7 @@ const RUNS = Number(process.env.BENCH_CLI_RUNS ?? 20)
 const WARMUP = 3
 
 const PRELOAD = join(ROOT, 'bench/cli-cpu-preload.mjs')
+const OTHER = process.env.BENCH_CLI_OTHER_BIN
 
 interface Sample {
   wallMs: number
@@ -82,10 +85,15 @@ export async function run(): Promise<void> {
       ['ww ls WHRE (exit 1, no connect)', await measure([BIN, 'ls', 'WHRE'], env)],
       ['ww ls --format ndjson (1 record)', await measure([BIN, 'ls', '--addr', addr, '--format', 'ndjson'], env)],
     ]
+    if (OTHER !== undefined) {
+      rows.push(['  other build: ww ls WHRE', await measure([OTHER, 'ls', 'WHRE'], env)])
+      rows.push(['  other build: ls ndjson (1 record)', await measure([OTHER, 'ls', '--addr', addr, '--format', 'ndjson'], env)])
+    }
     for (let i = 0; i < 999; i++) {
-      node.table.upsert({ peer: `12D3KooWbench${String(i).padStart(39, '1').replace(/0/g, 'A')}`, server: (i + 1).toString(16).padStart(16, '0'), seq: 1, ttl: 86_400_000, host: `h${i}`, meta: { i: String(i) } })
+      node.table.upsert({ peer: `12D3KooWbench${String(i).replace(/0/g, 'A').padStart(39, 'z')}`, server: (i + 1).toString(16).padStart(16, '0'), seq: 1, ttl: 86_400_000, host: `h${i}`, meta: { i: String(i) } })
     }
     rows.push(['ww ls --format ndjson (1 000 records)', await measure([BIN, 'ls', '--addr', addr, '--format', 'ndjson'], env)])
+    if (OTHER !== undefined) rows.push(['  other build: ls ndjson (1 000 records)', await measure([OTHER, 'ls', '--addr', addr, '--format', 'ndjson'], env)])
     const noCache = { ...env, NODE_DISABLE_COMPILE_CACHE: '1', WW_NO_BUNDLED_CHEVROTAIN: '1' }
     rows.push(['ww ls (1 000) without cache + bundle', await measure([BIN, 'ls', '--addr', addr, '--format', 'ndjson'], noCache)])
     console.log(`  ${RUNS} runs each after ${WARMUP} warm-up runs; wall time of the whole process, and its CPU time (user+system)`)
