@@ -12,6 +12,7 @@
  * `release` is handled by the connection for every kind.
  */
 import { WwError } from '../errors.js'
+import type { ItemWriter } from './frames.js'
 
 /** A call named a capability id that this connection doesn't hold (never had, or released). */
 export const ERR_CAP_UNKNOWN = 'ERR_CAP_UNKNOWN'
@@ -36,7 +37,6 @@ export interface CallContext {
   /** Aborted when the connection goes away. */
   readonly signal: AbortSignal
 }
-
 /** A stream source: sync (a lazy table scan) or async (a subscription). */
 export type StreamSource = Iterator<unknown> | AsyncIterator<unknown>
 
@@ -44,9 +44,10 @@ export type StreamSource = Iterator<unknown> | AsyncIterator<unknown>
  * How a method answers: one value, or a stream of items. `encode` (optional) turns one item
  * into its MessagePack bytes faster than the generic encoder; the bytes must be the same,
  * and may be a view of the encoder's scratch space (the stream copies them before the next
- * call).
+ * call). `write` (optional, preferred over `encode`) appends those same bytes straight into
+ * the batch being built, saving the copy and the view.
  */
-export type CallOutcome = { value: unknown } | { stream: StreamSource; encode?: (item: never) => Uint8Array }
+export type CallOutcome = { value: unknown } | { stream: StreamSource; encode?: (item: never) => Uint8Array; write?: ItemWriter }
 
 /** A capability as the node holds it. */
 export interface ServerCap {

@@ -174,12 +174,27 @@ export function encodeBatch(id: number, items: readonly Uint8Array[]): Uint8Arra
 }
 
 /**
+ * A growable byte buffer that an encoder appends to in place: bytes `[0, len)` are kept; an
+ * encoder that needs more room replaces `buf` with a larger copy of them.
+ */
+export interface ByteSink {
+  buf: Buffer
+  len: number
+}
+
+/**
+ * Writes one item's MessagePack bytes at the end of `out` (the same bytes `encodeItem` would
+ * produce), growing it as needed.
+ */
+export type ItemWriter = (item: never, out: ByteSink) => void
+
+/**
  * Accumulates encoded items in one growing buffer (each `append` copies, so the caller may
- * reuse its bytes at once), then writes the `batch` frame around them in one allocation.
+ * reuse its bytes at once; `appendWith` has the encoder write in place, with no copy), then
+ * writes the `batch` frame around them in one allocation.
  */
 export class BatchBuilder {
-  #buf = new Uint8Array(16 * 1024)
-  #len = 0
+  readonly #sink: ByteSink = { buf: Buffer.allocUnsafe(16 * 1024), len: 0 }
   #count = 0
 
   /** Items appended since the last `frame()`. */
@@ -189,19 +204,37 @@ export class BatchBuilder {
 
   /** Bytes of the items appended since the last `frame()`. */
   get bytes(): number {
-    return this.#len
+    return this.#sink.len
   }
 
   /** Copies one encoded item in. */
   append(item: Uint8Array): void {
-    if (this.#len + item.length > this.#buf.length) {
-      const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + item.length))
-      next.set(this.#buf.subarray(0, this.#len))
-      this.#buf = next
+    const sink = this.#sink
+    if (sink.len + item.length > sink.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(sink.buf.length * 2, sink.len + item.length))
+      sink.buf.copy(next, 0, 0, sink.len)
+      sink.buf = next
     }
-    this.#buf.set(item, this.#len)
-    this.#len += item.length
+    sink.buf.set(item, sink.len)
+    sink.len += item.length
     this.#count++
+  }
+
+  /** Has `write` encode one item straight into the batch; returns its size in bytes. */
+  appendWith(write: ItemWriter, item: unknown): number {
+    const start = this.#sink.len
+    write(item as never, this.#sink)
+    this.#count++
+    return this.#sink.len - start
+  }
+
+  /** Takes the last item back out (it starts at byte `start`) and returns a copy of its bytes. */
+  unappend(start: number): Uint8Array {
+    const sink = this.#sink
+    const out = new Uint8Array(sink.buf.subarray(start, sink.len))
+    sink.len = start
+    this.#count--
+    return out
   }
 
   /** The `batch` frame of the items appended so far; the builder is empty again afterwards. */
@@ -210,7 +243,7 @@ export class BatchBuilder {
     // `head` ends with the nil (0xc0) standing for the array; swap it for the array header.
     const n = this.#count
     const arrHead = n < 16 ? 1 : n < 0x10000 ? 3 : 5
-    const out = new Uint8Array(head.length - 1 + arrHead + this.#len)
+    const out = new Uint8Array(head.length - 1 + arrHead + this.#sink.len)
     out.set(head.subarray(0, head.length - 1), 0)
     let pos = head.length - 1
     if (n < 16) {
@@ -226,8 +259,8 @@ export class BatchBuilder {
       out[pos++] = (n >>> 8) & 0xff
       out[pos++] = n & 0xff
     }
-    out.set(this.#buf.subarray(0, this.#len), pos)
-    this.#len = 0
+    out.set(this.#sink.buf.subarray(0, this.#sink.len), pos)
+    this.#sink.len = 0
     this.#count = 0
     return out
   }

@@ -292,7 +292,7 @@ export class NodeConnection {
       return
     }
     const window = f.window ?? DEFAULT_INITIAL_WINDOW
-    const s = new ServerStream(this.conn, f.id, o.stream, window, limits.maxWindow, limits.batch, this.#abort.signal, o.encode)
+    const s = new ServerStream(this.conn, f.id, o.stream, window, limits.maxWindow, limits.batch, this.#abort.signal, o.encode, o.write)
     this.#streams.set(f.id, s)
     void s.run(() => {
       this.#maxInFlightDone = Math.max(this.#maxInFlightDone, s.stats().maxInFlight)

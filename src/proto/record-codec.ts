@@ -9,45 +9,83 @@
  */
 import { WwError } from '../errors.js'
 import type { RoutingRecord } from '../node/record.js'
-import { ERR_BAD_FRAME } from './frames.js'
+import { type ByteSink, ERR_BAD_FRAME } from './frames.js'
 
-let buf = Buffer.allocUnsafe(64 * 1024)
+// Buffer's own UTF-8 writer (node's binding, without `write()`'s argument juggling): returns
+// the bytes written, never splitting a char.
+type Scratch = Buffer & { utf8Write(s: string, offset: number): number }
+
+const scratch: ByteSink = { buf: Buffer.allocUnsafe(64 * 1024), len: 0 }
+// The buffer being written and the write position: the scratch buffer, or a batch's buffer
+// (writeRecord), for the span of one synchronous call.
+let buf = scratch.buf as Scratch
 let pos = 0
 
 function ensure(n: number): void {
   if (pos + n <= buf.length) return
-  const next = Buffer.allocUnsafe(Math.max(buf.length * 2, pos + n))
+  const next = Buffer.allocUnsafe(Math.max(buf.length * 2, pos + n)) as Scratch
   buf.copy(next, 0, 0, pos)
   buf = next
 }
 
+// The fixed keys, header byte included. Written by an indexed loop: for a handful of bytes
+// that beats any native copy (each native call costs more than the bytes it moves).
+function key(s: string): Uint8Array {
+  return Uint8Array.from([0xa0 | s.length, ...Array.from(s, (c) => c.charCodeAt(0))])
+}
+const K_PEER = Uint8Array.from([0x86, ...key('peer')])
+const K_SERVER = key('server')
+const K_SEQ = key('seq')
+const K_TTL = key('ttl')
+const K_HOST = key('host')
+const K_META = key('meta')
+
+function bytes(k: Uint8Array): void {
+  const n = k.length
+  ensure(n)
+  const b = buf
+  const p = pos
+  for (let i = 0; i < n; i++) b[p + i] = k[i]!
+  pos = p + n
+}
+
 function str(s: string): void {
   const n = s.length
-  // ASCII fast path: one byte per char, header from the char count.
-  if (n < 256) {
-    ensure(2 + n * 3)
-    const start = pos
-    if (n < 32) buf[pos++] = 0xa0 | n
-    else {
-      buf[pos++] = 0xd9
-      buf[pos++] = n
+  if (n < 16) {
+    // Short strings (tags, hex ids): a JS loop with no native call, ASCII only; a char
+    // ≥ 0x80 falls back to the UTF-8 path below, which rewrites from the same start.
+    ensure(1 + n)
+    const b = buf
+    const p = pos + 1
+    let i = 0
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) break
+      b[p + i] = c
     }
-    let ascii = true
-    if (n < 24) {
-      for (let i = 0; i < n; i++) {
-        const c = s.charCodeAt(i)
-        if (c >= 0x80) {
-          ascii = false
-          break
-        }
-        buf[pos++] = c
-      }
-    } else if (Buffer.byteLength(s, 'utf8') === n) {
-      // All ASCII (one byte per char): one native copy beats a loop for longer strings.
-      pos += buf.write(s, pos, n, 'latin1')
-    } else ascii = false
-    if (ascii) return
-    pos = start
+    if (i === n) {
+      b[pos] = 0xa0 | n
+      pos = p + n
+      return
+    }
+  } else if (n < 256) {
+    // Longer ones in one native write, after a header guessed from the char count (the
+    // byte length is at least that): right unless multi-byte chars push the length into
+    // the next header size, which the UTF-8 path below then redoes.
+    const head = n < 32 ? 1 : 2
+    ensure(head + 3 * n)
+    const w = buf.utf8Write(s, pos + head)
+    if (head === 1 && w < 32) {
+      buf[pos] = 0xa0 | w
+      pos += 1 + w
+      return
+    }
+    if (head === 2 && w < 0x100) {
+      buf[pos] = 0xd9
+      buf[pos + 1] = w
+      pos += 2 + w
+      return
+    }
   }
   const len = Buffer.byteLength(s, 'utf8')
   ensure(5 + len)
@@ -57,14 +95,23 @@ function str(s: string): void {
     buf[pos++] = len
   } else if (len < 0x10000) {
     buf[pos++] = 0xda
-    buf.writeUInt16BE(len, pos)
-    pos += 2
+    buf[pos++] = len >>> 8
+    buf[pos++] = len & 0xff
   } else {
     buf[pos++] = 0xdb
-    buf.writeUInt32BE(len, pos)
-    pos += 4
+    be32(len)
   }
   pos += buf.write(s, pos, 'utf8')
+}
+
+function be32(v: number): void {
+  const b = buf
+  const p = pos
+  b[p] = v >>> 24
+  b[p + 1] = (v >>> 16) & 0xff
+  b[p + 2] = (v >>> 8) & 0xff
+  b[p + 3] = v & 0xff
+  pos = p + 4
 }
 
 // Non-negative safe integers, as @msgpack/msgpack writes them.
@@ -76,17 +123,15 @@ function uint(v: number): void {
     buf[pos++] = v
   } else if (v < 0x10000) {
     buf[pos++] = 0xcd
-    buf.writeUInt16BE(v, pos)
-    pos += 2
+    buf[pos++] = v >>> 8
+    buf[pos++] = v & 0xff
   } else if (v < 0x1_0000_0000) {
     buf[pos++] = 0xce
-    buf.writeUInt32BE(v, pos)
-    pos += 4
+    be32(v >>> 0)
   } else {
     buf[pos++] = 0xcf
-    buf.writeUInt32BE(Math.floor(v / 0x1_0000_0000), pos)
-    buf.writeUInt32BE(v >>> 0, pos + 4)
-    pos += 8
+    be32(Math.floor(v / 0x1_0000_0000))
+    be32(v >>> 0)
   }
 }
 
@@ -95,12 +140,11 @@ function mapHeader(n: number): void {
   if (n < 16) buf[pos++] = 0x80 | n
   else if (n < 0x10000) {
     buf[pos++] = 0xde
-    buf.writeUInt16BE(n, pos)
-    pos += 2
+    buf[pos++] = n >>> 8
+    buf[pos++] = n & 0xff
   } else {
     buf[pos++] = 0xdf
-    buf.writeUInt32BE(n, pos)
-    pos += 4
+    be32(n)
   }
 }
 
@@ -109,27 +153,36 @@ function mapHeader(n: number): void {
  * bytes are a view of a scratch buffer, valid until the next call: copy them to keep them.
  */
 export function encodeRecord(r: RoutingRecord): Uint8Array {
-  pos = 0
-  ensure(64)
-  buf[pos++] = 0x86
-  str('peer')
+  scratch.len = 0
+  writeRecord(r, scratch)
+  return scratch.buf.subarray(0, scratch.len)
+}
+
+/** Appends the bytes `encodeRecord` would return to `out`, in place (an ItemWriter). */
+export function writeRecord(r: RoutingRecord, out: ByteSink): void {
+  buf = out.buf as Scratch
+  pos = out.len
+  bytes(K_PEER)
   str(r.peer)
-  str('server')
+  bytes(K_SERVER)
   str(r.server)
-  str('seq')
+  bytes(K_SEQ)
   uint(r.seq)
-  str('ttl')
+  bytes(K_TTL)
   uint(r.ttl)
-  str('host')
+  bytes(K_HOST)
   str(r.host)
-  str('meta')
-  const keys = Object.keys(r.meta)
+  bytes(K_META)
+  const meta = r.meta
+  const keys = Object.keys(meta)
   mapHeader(keys.length)
-  for (const k of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!
     str(k)
-    str(r.meta[k]!)
+    str(meta[k]!)
   }
-  return buf.subarray(0, pos)
+  out.buf = buf
+  out.len = pos
 }
 
 function isStr(v: unknown): v is string {

@@ -9,7 +9,7 @@
  * batch after it; then the source's `return()` runs (its `finally` blocks).
  */
 import type { Connection } from '../transport/types.js'
-import { BatchBuilder, batchOverhead, encodeFrame, encodeItem, toWireError } from './frames.js'
+import { BatchBuilder, batchOverhead, encodeFrame, encodeItem, type ItemWriter, toWireError } from './frames.js'
 import type { StreamSource } from './caps.js'
 import { type Credit, SendWindow } from './window.js'
 
@@ -64,9 +64,13 @@ export class ServerStream {
   readonly #signal: AbortSignal
 
   readonly #encode: (item: unknown) => Uint8Array
+  readonly #write: ItemWriter | undefined
   readonly #batch = new BatchBuilder()
 
-  /** `signal`: aborted when the connection goes away (stops waiting on the transport). */
+  /**
+   * `signal`: aborted when the connection goes away (stops waiting on the transport).
+   * `encode` / `write`: the item codec (CallOutcome); `write`, when given, is used.
+   */
   constructor(
     conn: Connection,
     id: number,
@@ -76,8 +80,10 @@ export class ServerStream {
     limits: BatchLimits,
     signal: AbortSignal,
     encode: (item: never) => Uint8Array = encodeItem,
+    write?: ItemWriter,
   ) {
     this.#encode = encode as (item: unknown) => Uint8Array
+    this.#write = write
     this.#conn = conn
     this.#signal = signal
     this.id = id
@@ -124,6 +130,12 @@ export class ServerStream {
     } finally {
       this.#onStop = undefined
     }
+  }
+
+  // Whether a batch grown to `next` bytes may go: the first item of a batch only has to
+  // fit the credit (or go alone when nothing is in flight), later ones the budget as well.
+  #fits(next: number, first: boolean, budget: number): boolean {
+    return first ? this.#window.canSend(next) : next <= budget && next <= this.#window.available
   }
 
   #waitCredit(): Promise<void> {
@@ -173,11 +185,22 @@ export class ServerStream {
               break
             }
             this.#produced++
+            if (this.#write !== undefined) {
+              // Encoded in place at the end of the batch; taken back out if it doesn't fit.
+              const start = items.bytes
+              const next = size + items.appendWith(this.#write, step.value)
+              if (!this.#fits(next, items.count === 1, budget)) {
+                this.#held = items.unappend(start)
+                break
+              }
+              size = next
+              if (items.count >= this.#limits.items) break
+              continue
+            }
             enc = this.#encode(step.value)
           }
           const next = size + enc.length
-          const fits = items.count === 0 ? this.#window.canSend(next) : next <= budget && next <= this.#window.available
-          if (!fits) {
+          if (!this.#fits(next, items.count === 0, budget)) {
             // `enc` may be the encoder's scratch space: keep a copy (`new Uint8Array`, since
             // a Buffer's slice() is a view).
             this.#held = new Uint8Array(enc)

@@ -16,7 +16,7 @@ import type { ValuesIndex } from '../api.js'
 import { ERR_BAD_FRAME } from './frames.js'
 import { type CallContext, type CallOutcome, type ServerCap, unknownMethod } from './caps.js'
 import { validateStatement, MAX_QUERY_VALUE } from './statement.js'
-import { encodeRecord } from './record-codec.js'
+import { encodeRecord, writeRecord } from './record-codec.js'
 
 /** What the View needs of a snapshot (src/node/table.ts `Snapshot` has this shape). */
 export interface ServedSnapshot {
@@ -74,7 +74,7 @@ export class ViewCap implements ServerCap {
   call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
     switch (m) {
       case 'iter':
-        return { stream: this.#table.snapshot().scan(this.#statement(a)), encode: encodeRecord }
+        return { stream: this.#table.snapshot().scan(this.#statement(a)), encode: encodeRecord, write: writeRecord }
       case 'lookup': {
         const it = this.#table.snapshot().scan({ ...this.#statement(a), op: 'lookup' })
         try {

@@ -4,6 +4,8 @@ import {
   decodeClientFrame,
   decodeNodeFrame,
   encodeBatch,
+  BatchBuilder,
+  type ByteSink,
   encodeFrame,
   encodeItem,
   batchOverhead,
@@ -66,6 +68,33 @@ describe('frame codec', () => {
       const itemBytes = items.reduce((s, it) => s + encodeItem(it).length, 0)
       expect(built.length).toBeLessThanOrEqual(batchOverhead(7, n) + itemBytes)
     }
+  })
+
+  it('BatchBuilder: items written in place and items taken back out', () => {
+    const items = Array.from({ length: 40 }, (_, i) => ({ i, s: 'x'.repeat(i * 37) }))
+    // The writer grows the buffer the way an in-place encoder must: copy what is kept.
+    const write = (item: unknown, out: ByteSink): void => {
+      const b = encodeItem(item)
+      if (out.len + b.length > out.buf.length) {
+        const next = Buffer.alloc(out.len + b.length)
+        out.buf.copy(next, 0, 0, out.len)
+        out.buf = next
+      }
+      out.buf.set(b, out.len)
+      out.len += b.length
+    }
+    const b = new BatchBuilder()
+    for (const [k, it] of items.entries()) {
+      const start = b.bytes
+      expect(b.appendWith(write, it)).toBe(encodeItem(it).length)
+      // every third item is taken back out: it must come back whole, and leave no trace
+      if (k % 3 === 2) expect(Buffer.from(b.unappend(start)).equals(Buffer.from(encodeItem(it)))).toBe(true)
+    }
+    const kept = items.filter((_, k) => k % 3 !== 2)
+    expect(b.count).toBe(kept.length)
+    expect(Buffer.from(b.frame(9)).equals(Buffer.from(encode({ t: 'batch', id: 9, items: kept })))).toBe(true)
+    expect(b.count).toBe(0)
+    expect(b.bytes).toBe(0)
   })
 
   it('rejects random bytes with ERR_BAD_FRAME', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { encode } from '@msgpack/msgpack'
-import { decodeRecord, encodeRecord } from '../../src/proto/record-codec.js'
+import { decodeRecord, encodeRecord, writeRecord } from '../../src/proto/record-codec.js'
 import type { RoutingRecord } from '../../src/node/record.js'
 import { record } from './helpers.js'
 
@@ -23,6 +23,28 @@ describe('record codec', () => {
       { numRuns: 500 },
     )
     expect(Buffer.from(encodeRecord(record(7))).equals(Buffer.from(encode(record(7))))).toBe(true)
+  })
+
+  it('writeRecord appends those same bytes in place, keeping what was there and growing the buffer', () => {
+    fc.assert(
+      fc.property(fc.array(arbRecord, { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 64 }), (rs, size) => {
+        // A tiny buffer with a prefix already in it: every record makes it grow.
+        const out = { buf: Buffer.alloc(size, 0xee), len: Math.min(3, size) }
+        for (const r of rs) writeRecord(r, out)
+        const want = Buffer.concat([Buffer.alloc(Math.min(3, size), 0xee), ...rs.map((r) => Buffer.from(encode(r)))])
+        expect(out.len).toBe(want.length)
+        expect(out.buf.subarray(0, out.len).equals(want)).toBe(true)
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('strings whose UTF-8 length crosses a header size that their char count does not', () => {
+    // 31 chars but 33 bytes (fixstr → str8), 255 chars but 257 bytes (str8 → str16).
+    for (const host of ['é'.repeat(2) + 'a'.repeat(29), 'é'.repeat(2) + 'a'.repeat(253), 'a'.repeat(15) + 'é', '€'.repeat(11)]) {
+      const r = { ...record(2), host }
+      expect(Buffer.from(encodeRecord(r)).equals(Buffer.from(encode(r)))).toBe(true)
+    }
   })
 
   it('covers every integer width and a meta map of 16 or more keys', () => {
