@@ -33,6 +33,14 @@ import {
   Word,
 } from './tokens.js'
 
+/**
+ * Chevrotain checks the grammar itself (ambiguities, left recursion) when the parser is built,
+ * which costs a one-shot `ww ls` several milliseconds of start-up. The grammar is fixed, so the
+ * checks run where they can catch a mistake — under the test runner, or with
+ * WW_VALIDATE_GRAMMAR set — and are skipped otherwise, as Chevrotain's docs advise.
+ */
+export const VALIDATE_GRAMMAR = process.env.VITEST !== undefined || process.env.WW_VALIDATE_GRAMMAR !== undefined
+
 /** The query grammar as a Chevrotain CstParser. Use the shared {@link parser} instance. */
 export class QueryParser extends CstParser {
   // Alternatives are built once and reused (Chevrotain's "caching arrays of alternatives"):
@@ -49,7 +57,7 @@ export class QueryParser extends CstParser {
   private starPart?: () => void
 
   constructor() {
-    super(allTokens, { recoveryEnabled: false, maxLookahead: 1 })
+    super(allTokens, { recoveryEnabled: false, maxLookahead: 1, skipValidations: !VALIDATE_GRAMMAR })
     this.performSelfAnalysis()
   }
 

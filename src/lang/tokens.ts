@@ -85,7 +85,12 @@ export const allTokens: TokenType[] = [
 // Built once per module. safeMode: Chevrotain's first-char optimisation can't handle the
 // complement set of Word (it would be turned off with a warning anyway); with a dozen token
 // types and queries a few dozen characters long, trying each pattern in turn is cheap.
-const lexer = new Lexer(allTokens, { positionTracking: 'onlyOffset', safeMode: true })
+// Lexer definition checks follow the parser's rule (see VALIDATE_GRAMMAR in parser.ts).
+const lexer = new Lexer(allTokens, {
+  positionTracking: 'onlyOffset',
+  safeMode: true,
+  skipValidations: process.env.VITEST === undefined && process.env.WW_VALIDATE_GRAMMAR === undefined,
+})
 
 const keywordIdx = new Set(keywordTokens.map((t) => t.tokenTypeIdx))
 
