@@ -190,6 +190,11 @@ export function newTree(compare: (a: Entry, b: Entry) => number): EntryTree {
   return new BTreeCtor<Entry, undefined>(undefined, compare)
 }
 
+/** A new empty sorted map of numbers (write generations → how many live snapshots). */
+export function newCountTree(): BTree<number, number> {
+  return new BTreeCtor<number, number>()
+}
+
 /**
  * The expiry index: entries in buckets of `width` ms of their current expiry (`e.v.exp`),
  * bucket numbers kept sorted. A heartbeat moves its entry between two buckets (two Set

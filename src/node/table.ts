@@ -31,7 +31,7 @@ import { Cursor, type CursorOptions } from '../iter.js'
 import type { Statement } from '../lang/ast.js'
 import { parseQuery } from '../lang/index.js'
 import { execute } from './engine.js'
-import { comparator, Entry, type EntryTree, ExpiryIndex, fieldValue, type IndexRef, LOW, newTree, probe, Version, versionAt } from './indexes.js'
+import { comparator, Entry, type EntryTree, ExpiryIndex, fieldValue, type IndexRef, LOW, newCountTree, newTree, probe, Version, versionAt } from './indexes.js'
 import { compareVersion, type RoutingRecord, validateRecord } from './record.js'
 
 /** Options of a routing table. */
@@ -100,16 +100,9 @@ export class RoutingTable {
   readonly #expiry = new ExpiryIndex()
   // Write generation: bumped by every version made. A snapshot reads generation ≤ its own.
   #gen = 0
-  // Generation of the latest snapshot handed out.
-  #lastSnap = -1
-  // Generations of the snapshots still reachable (count per generation), oldest first:
-  // snapshots are taken at non-decreasing generations, so insertion order is ascending.
-  readonly #live = new Map<number, number>()
-  readonly #registry = new FinalizationRegistry<number>((gen) => {
-    const c = (this.#live.get(gen) ?? 1) - 1
-    if (c <= 0) this.#live.delete(gen)
-    else this.#live.set(gen, c)
-  })
+  // Generations of the snapshots not yet collected (count per generation), sorted.
+  readonly #live = newCountTree()
+  readonly #registry = new FinalizationRegistry<number>((gen) => this.#release(gen))
   // Versions of recent leaves, in the order they were taken (so oldest first).
   readonly #tombs = new Map<string, { seq: number; server: string; until: number }>()
   #frozen: Trees | undefined
@@ -190,6 +183,14 @@ export class RoutingTable {
    * index changed since the last one) plus the expired entries not yet swept; no copying.
    */
   snapshot(): Snapshot {
+    const snap = this.#snapshot()
+    // Its versions are kept until the collector has reclaimed it.
+    this.#registry.register(snap, snap.gen)
+    return snap
+  }
+
+  // A snapshot whose generation is counted live; the caller arranges its release.
+  #snapshot(): TableSnapshot {
     if (this.#frozen === undefined) {
       const t = this.#t
       const meta = new Map<string, EntryTree>()
@@ -199,10 +200,39 @@ export class RoutingTable {
     const at = this.#now()
     const gen = this.#gen
     const snap = new TableSnapshot(this.#frozen, at, gen, this.#byPeer.size - this.#expiry.countExpired(at))
-    this.#lastSnap = gen
     this.#live.set(gen, (this.#live.get(gen) ?? 0) + 1)
-    this.#registry.register(snap, gen)
     return snap
+  }
+
+  #release(gen: number): void {
+    const c = (this.#live.get(gen) ?? 1) - 1
+    if (c <= 0) this.#live.delete(gen)
+    else this.#live.set(gen, c)
+  }
+
+  // A scan on a snapshot nobody else sees (query, lookup): its generation is released as
+  // soon as the scan ends (done, break, cancel), not when the collector gets to it; a scan
+  // abandoned without ending is released when the collector reclaims it.
+  #privateScan(s: Statement): Generator<RoutingRecord> {
+    const snap = this.#snapshot()
+    const inner = snap.scan(s)
+    const token = {}
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      this.#registry.unregister(token)
+      this.#release(snap.gen)
+    }
+    const outer = (function* () {
+      try {
+        yield* inner
+      } finally {
+        release()
+      }
+    })()
+    this.#registry.register(outer, snap.gen, token)
+    return outer
   }
 
   /**
@@ -212,13 +242,13 @@ export class RoutingTable {
   query(q: string | Statement, options: CursorOptions = {}): Cursor<RoutingRecord> {
     const s = typeof q === 'string' ? parseQuery(q) : q
     if (options.signal?.aborted === true) return new Cursor<RoutingRecord>([], options)
-    return new Cursor(this.snapshot().scan(s), options)
+    return new Cursor(this.#privateScan(s), options)
   }
 
   /** The first record the query yields (LOOKUP semantics), or undefined. */
   async lookup(q: string | Statement): Promise<RoutingRecord | undefined> {
     const s = typeof q === 'string' ? parseQuery(q) : q
-    for (const r of this.snapshot().scan({ ...s, op: 'lookup' })) return r
+    for (const r of this.#privateScan({ ...s, op: 'lookup' })) return r
     return undefined
   }
 
@@ -291,22 +321,36 @@ export class RoutingTable {
     this.#expiry.move(e, head.exp)
   }
 
-  // The chain a new version keeps behind it when it replaces `head`: only what a live
-  // snapshot can still read. A snapshot at generation G reads the newest version with
-  // gen ≤ G; every live G is ≥ the oldest live one, so the chain stops at the first version
-  // with gen ≤ that, and a head no snapshot was taken after is skipped.
+  // The chain a new version keeps behind it when it replaces `head`: only the versions a live
+  // snapshot reads. A snapshot at generation G reads the newest version with gen ≤ G, so a
+  // version is kept when some live G lies between its gen and the next newer version's;
+  // the others are unlinked. Unlinking a version nobody reads never changes what a reader
+  // finds: its walk skips versions newer than its generation and stops at the one it needs,
+  // which is kept. Cost: O(chain · log L), L = live generations; the chain holds at most one
+  // version per live generation.
   #older(head: Version): Version | undefined {
-    let oldest: number | undefined
-    for (const g of this.#live.keys()) {
-      oldest = g
-      break
-    }
+    const live = this.#live
+    const oldest = live.minKey()
     if (oldest === undefined) return undefined
-    const keep = head.gen > this.#lastSnap ? head.prev : head
-    let v = keep
-    while (v !== undefined && v.gen > oldest) v = v.prev
-    if (v !== undefined) v.prev = undefined
-    return keep
+    let newest: Version | undefined
+    let last: Version | undefined
+    let upper = Infinity // gen of the next newer version (the new one is newer than every G)
+    for (let v: Version | undefined = head; v !== undefined; ) {
+      const older: Version | undefined = v.prev
+      // read by some live G with v.gen ≤ G < upper?
+      const g = live.nextHigherKey(v.gen - 1)
+      if (g !== undefined && g < upper) {
+        if (last === undefined) newest = v
+        else last.prev = v
+        last = v
+      }
+      // every live G is ≥ oldest ≥ v.gen: nobody reads past v
+      if (v.gen <= oldest) break
+      upper = v.gen
+      v = older
+    }
+    if (last !== undefined) last.prev = undefined
+    return newest
   }
 
   // A newer record of a stored peer. Where a field kept its value the new entry takes the old
@@ -427,19 +471,20 @@ function sameFields(e: Entry, r: RoutingRecord): boolean {
 class TableSnapshot implements Snapshot {
   readonly at: number
   readonly size: number
+  /** The write generation it reads. */
+  readonly gen: number
   readonly #t: Trees
-  readonly #gen: number
 
   constructor(t: Trees, at: number, gen: number, size: number) {
     this.#t = t
     this.at = at
-    this.#gen = gen
+    this.gen = gen
     this.size = size
   }
 
   scan(s: Statement): Generator<RoutingRecord> {
     // The source holds `this`: the snapshot stays reachable, so its versions are kept.
-    return execute({ tree: (ref) => this.#tree(ref) }, s, this.at, this.#gen)
+    return execute({ tree: (ref) => this.#tree(ref) }, s, this.at, this.gen)
   }
 
   values(index: { field: 'host' | 'peer' | 'server' | 'meta'; key?: string }, prefix = '', limit = Infinity): string[] {
@@ -449,7 +494,7 @@ class TableSnapshot implements Snapshot {
       for (const k of [...this.#t.meta.keys()].sort()) {
         if (!k.startsWith(prefix)) continue
         const tree = this.#t.meta.get(k) as EntryTree
-        if (firstLive(tree, undefined, this.at, this.#gen, () => true) === undefined) continue
+        if (firstLive(tree, undefined, this.at, this.gen, () => true) === undefined) continue
         out.push(k)
         if (out.length >= limit) break
       }
@@ -460,7 +505,7 @@ class TableSnapshot implements Snapshot {
     if (tree === undefined) return out
     let from: Entry | undefined = probe(ref, prefix, LOW)
     for (;;) {
-      const e = firstLive(tree, from, this.at, this.#gen, (x) => (fieldValue(x.r, ref) as string).startsWith(prefix))
+      const e = firstLive(tree, from, this.at, this.gen, (x) => (fieldValue(x.r, ref) as string).startsWith(prefix))
       if (e === undefined) break
       const v = fieldValue(e.r, ref) as string
       out.push(v)

@@ -179,6 +179,32 @@ describe('heartbeats with the same fields (versions)', () => {
   })
 })
 
+describe('query cursors across heartbeats', () => {
+  it('a cursor (cancelled, finished or pending) yields the versions of its start, lookup too', async () => {
+    const now = 1000
+    const t = table(() => now)
+    const peers = ['A', 'B', 'C'].map(P)
+    const beat = (seq: number): void => {
+      for (const p of peers) t.upsert({ peer: p, server: S1, seq, ttl: 10_000, host: 'h', meta: { role: 'web' } })
+    }
+    beat(1)
+    const pending = t.query(whereMeta('role', 'web'))
+    const cancelled = t.query(ALL)
+    const finished = t.query(ALL)
+    expect((await cancelled.next())?.seq).toBe(1)
+    cancelled.cancel()
+    expect((await finished.toArray()).map((r) => r.seq)).toEqual([1, 1, 1])
+    beat(2)
+    expect((await t.lookup(ALL))?.seq).toBe(2)
+    const second = t.query(ALL)
+    beat(3)
+    beat(4)
+    expect((await pending.toArray()).map((r) => r.seq)).toEqual([1, 1, 1])
+    expect((await second.toArray()).map((r) => r.seq)).toEqual([2, 2, 2])
+    expect((await t.query(ALL).toArray()).map((r) => r.seq)).toEqual([4, 4, 4])
+  })
+})
+
 // Property: heartbeats mostly keep their fields (the steady state), sometimes change one;
 // every snapshot, taken anywhere in the sequence and read at the end, equals the model's
 // live records at its time, for `all` and for an index walk.
