@@ -218,10 +218,12 @@ describe('expiry (§2)', () => {
     const t = new RoutingTable()
     tables.push(t)
     const ev = changes(t)
-    t.upsert(rec(1, { ttl: 40 }))
-    t.upsert(rec(2, { ttl: 10_000 }))
+    // Far enough apart that a stall between the upserts (a loaded CI machine) can't swap
+    // which of 1 and 3 expires first.
+    t.upsert(rec(1, { ttl: 600 }))
+    t.upsert(rec(2, { ttl: 60_000 }))
     t.upsert(rec(3, { ttl: 20 }))
-    const end = Date.now() + 5000
+    const end = Date.now() + 15_000
     while (ev.filter((e) => e.kind === 'expired').length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
     const expired = ev.filter((e) => e.kind === 'expired').map((e) => e.record.peer)
     expect(expired).toEqual([peer(3), peer(1)])
