@@ -183,6 +183,8 @@ export function writeRecord(r: RoutingRecord, out: ByteSink): void {
   }
   out.buf = buf
   out.len = pos
+  // Don't keep a stream's batch buffer alive after its stream is gone.
+  buf = scratch.buf as Scratch
 }
 
 function isStr(v: unknown): v is string {
