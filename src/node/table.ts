@@ -236,6 +236,16 @@ export class RoutingTable {
   }
 
   /**
+   * A lazy scan of a parsed statement on a fresh snapshot (what `snapshot().scan(s)` yields),
+   * whose snapshot is released the moment the scan ends — run to the end, or closed with
+   * `return()` — instead of when the collector reclaims it. For servers that run one scan per
+   * request while heartbeats keep arriving.
+   */
+  scan(s: Statement): Generator<RoutingRecord> {
+    return this.#privateScan(s)
+  }
+
+  /**
    * Runs a query (text or parsed) on a fresh snapshot, with LS semantics. The cursor is lazy:
    * records are found as they are pulled. A text query that doesn't parse throws QueryError.
    */

@@ -27,6 +27,11 @@ export interface ServedSnapshot {
 /** What the View needs of a table (src/node/table.ts `RoutingTable` has this shape). */
 export interface ServedTable {
   snapshot(): ServedSnapshot
+  /**
+   * A scan on a fresh snapshot that is released as soon as the scan ends or is closed, so a
+   * busy node doesn't keep old record versions alive until the collector runs.
+   */
+  scan(s: Statement): Iterator<RoutingRecord>
 }
 
 /** Largest `limit` of a `values` call; larger ones are clamped. */
@@ -74,9 +79,9 @@ export class ViewCap implements ServerCap {
   call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
     switch (m) {
       case 'iter':
-        return { stream: this.#table.snapshot().scan(this.#statement(a)), encode: encodeRecord, write: writeRecord }
+        return { stream: this.#table.scan(this.#statement(a)), encode: encodeRecord, write: writeRecord }
       case 'lookup': {
-        const it = this.#table.snapshot().scan({ ...this.#statement(a), op: 'lookup' })
+        const it = this.#table.scan({ ...this.#statement(a), op: 'lookup' })
         try {
           const r = it.next()
           return { value: r.done === true ? null : r.value }

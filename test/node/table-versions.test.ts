@@ -305,3 +305,24 @@ describe('expiry, exact across buckets', () => {
     expect(t.size).toBe(0)
   })
 })
+
+describe('table.scan', () => {
+  it('yields what a snapshot taken at the same moment yields, unchanged by later heartbeats', () => {
+    const t = new RoutingTable({ sweep: false })
+    const base = { server: '0123456789abcdef', ttl: 10_000, host: 'h', meta: { role: 'web' } }
+    const peers = ['12D3KooWAa', '12D3KooWBb', '12D3KooWCc']
+    peers.forEach((peer, i) => t.upsert({ ...base, peer, seq: 10 + i }))
+    const all = { op: 'ls' as const, selector: { kind: 'all' as const }, constraints: [], reverse: false }
+    const expected = [...t.snapshot().scan(all)]
+    const it = t.scan(all)
+    const first = it.next()
+    // heartbeats (same fields, newer seq) and a new peer arrive mid-scan
+    peers.forEach((peer, i) => t.upsert({ ...base, peer, seq: 100 + i }))
+    t.upsert({ ...base, peer: '12D3KooWDd', seq: 1 })
+    const rest = [...{ [Symbol.iterator]: () => it }]
+    expect([first.value, ...rest]).toEqual(expected)
+    expect(expected.map((r) => r.seq)).toEqual([10, 11, 12])
+    // a scan started now sees the new state
+    expect([...t.scan(all)].map((r) => r.seq)).toEqual([100, 101, 102, 1])
+  })
+})

@@ -55,23 +55,21 @@ function counting(table: RoutingTable): ServedTable & { pulled: number; closed: 
     pulled: 0,
     closed: 0,
     snapshot() {
-      const snap = table.snapshot()
-      return {
-        values: snap.values.bind(snap),
-        scan(s: Statement) {
-          const inner = snap.scan(s)
-          return (function* () {
-            try {
-              for (const r of inner) {
-                w.pulled++
-                yield r
-              }
-            } finally {
-              w.closed++
-            }
-          })()
-        },
-      }
+      return table.snapshot()
+    },
+    scan(s: Statement) {
+      const inner = table.scan(s)
+      return (function* () {
+        try {
+          for (const r of inner) {
+            w.pulled++
+            yield r
+          }
+        } finally {
+          inner.return(undefined)
+          w.closed++
+        }
+      })()
     },
   }
   return w
