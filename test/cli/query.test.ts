@@ -14,6 +14,22 @@ const N = 100_000
 const home = tempHome()
 let node: Node
 
+/** The command line that runs `ww args`, quoted for bash. */
+function shellWw(args: string[]): string {
+  return [process.execPath, ...wwArgv(args)].map((a) => `'${a}'`).join(' ')
+}
+
+/** Runs a bash pipeline in the repo with the test's private config home; its whole output. */
+async function bash(cmd: string): Promise<{ out: string; err: string }> {
+  const child = spawn('bash', ['-c', cmd], { cwd: ROOT, env: wwEnv(home.dir) })
+  let out = ''
+  let err = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+  await new Promise((r) => child.on('close', r))
+  return { out, err }
+}
+
 beforeAll(async () => {
   node = await startNode({ listen: 'ws://127.0.0.1:0', p2p: ['/ip4/127.0.0.1/tcp/0'], identity: join(home.dir, 'node.key'), host: 'big', meta: { role: 'big' } })
   fillTable(node.table, N)
@@ -52,13 +68,7 @@ describe('ww ls on a large table', () => {
   }, 60_000)
 
   it('ends quietly with exit 0 when the reader closes the pipe (| head -1)', async () => {
-    const cmd = `${[process.execPath, ...wwArgv(['ls', '--addr', node.addr!, '--format', 'ndjson'])].map((a) => `'${a}'`).join(' ')} | head -1; echo "rc=\${PIPESTATUS[0]}"`
-    const child = spawn('bash', ['-c', cmd], { cwd: ROOT, env: wwEnv(home.dir) })
-    let out = ''
-    let err = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
-    await new Promise((r) => child.on('close', r))
+    const { out, err } = await bash(`${shellWw(['ls', '--addr', node.addr!, '--format', 'ndjson'])} | head -1; echo "rc=\${PIPESTATUS[0]}"`)
     const lines = out.trim().split('\n')
     expect(lines).toHaveLength(2)
     expect(JSON.parse(lines[0]!)).toHaveProperty('peer')
@@ -70,13 +80,7 @@ describe('ww ls on a large table', () => {
 describe('a closed pipe on other output', () => {
   it('`ww --help | head -c 1` ends quietly with exit 0, not an EPIPE crash', async () => {
     // The help text is larger than a pipe takes in one write once the reader is gone.
-    const cmd = `for i in 1 2 3; do ${[process.execPath, ...wwArgv(['--help'])].map((a) => `'${a}'`).join(' ')} | head -c 1 >/dev/null; echo "rc=\${PIPESTATUS[0]}"; done`
-    const child = spawn('bash', ['-c', cmd], { cwd: ROOT, env: wwEnv(home.dir) })
-    let out = ''
-    let err = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
-    await new Promise((r) => child.on('close', r))
+    const { out, err } = await bash(`for i in 1 2 3; do ${shellWw(['--help'])} | head -c 1 >/dev/null; echo "rc=\${PIPESTATUS[0]}"; done`)
     expect(out.trim().split('\n')).toEqual(['rc=0', 'rc=0', 'rc=0'])
     expect(err).not.toMatch(/EPIPE|Unhandled/)
   }, 60_000)
