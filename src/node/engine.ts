@@ -101,47 +101,54 @@ export function planStatement(s: Statement): ScanPlan {
  * next match. The generator keeps `source` reachable for as long as it runs (the table
  * keeps the versions a reachable snapshot reads).
  */
-export function execute(source: IndexSource, s: Statement, at: number, gen = Infinity): Generator<RoutingRecord, void, undefined> {
+export function execute(source: IndexSource, s: Statement, at: number, gen = Infinity, onEnd?: () => void): Generator<RoutingRecord, void, undefined> {
   const p = planStatement(s)
-  return walk(source, source.tree(p.ref), p, at, gen)
+  return walk(source, source.tree(p.ref), p, at, gen, onEnd)
 }
 
-function* walk(source: IndexSource, tree: BTree<Entry, undefined> | undefined, p: ScanPlan, at: number, gen: number): Generator<RoutingRecord, void, undefined> {
-  if (tree === undefined || p.limit < 1) return
+// One generator from the index walk to the consumer: every record of a long stream passes
+// through each generator layer, so the finally work (keeping the snapshot reachable, the
+// caller's onEnd) lives here rather than in wrappers around it.
+function* walk(
+  source: IndexSource,
+  tree: BTree<Entry, undefined> | undefined,
+  p: ScanPlan,
+  at: number,
+  gen: number,
+  onEnd: (() => void) | undefined,
+): Generator<RoutingRecord, void, undefined> {
   try {
-    yield* walkTree(tree, p, at, gen)
+    if (tree === undefined || p.limit < 1) return
+    const cmp = comparator(p.ref)
+    const { lo, hi, filters } = p
+    let n = 0
+    if (!p.reverse) {
+      for (const e of tree.keys(lo)) {
+        if (hi !== undefined && cmp(e, hi) >= 0) return
+        const v = versionAt(e, gen)
+        if (v === undefined || v.exp < at || !pass(filters, v.r)) continue
+        yield v.r
+        if (++n >= p.limit) return
+      }
+    } else {
+      const pair: [Entry, undefined] = [undefined as unknown as Entry, undefined]
+      for (const [e] of tree.entriesReversed(hi, pair as unknown as (Entry | undefined)[], true)) {
+        if (lo !== undefined && cmp(e, lo) < 0) return
+        const v = versionAt(e, gen)
+        if (v === undefined || v.exp < at || !pass(filters, v.r)) continue
+        yield v.r
+        if (++n >= p.limit) return
+      }
+    }
   } finally {
     // Uses `source` after every yield, so the snapshot stays reachable while the walk runs.
     keep(source)
+    onEnd?.()
   }
 }
 
 function keep(source: IndexSource): void {
   if (source === null) throw new Error('unreachable')
-}
-
-function* walkTree(tree: BTree<Entry, undefined>, p: ScanPlan, at: number, gen: number): Generator<RoutingRecord, void, undefined> {
-  const cmp = comparator(p.ref)
-  const { lo, hi, filters } = p
-  let n = 0
-  if (!p.reverse) {
-    for (const e of tree.keys(lo)) {
-      if (hi !== undefined && cmp(e, hi) >= 0) return
-      const v = versionAt(e, gen)
-      if (v === undefined || v.exp < at || !pass(filters, v.r)) continue
-      yield v.r
-      if (++n >= p.limit) return
-    }
-  } else {
-    const pair: [Entry, undefined] = [undefined as unknown as Entry, undefined]
-    for (const [e] of tree.entriesReversed(hi, pair as unknown as (Entry | undefined)[], true)) {
-      if (lo !== undefined && cmp(e, lo) < 0) return
-      const v = versionAt(e, gen)
-      if (v === undefined || v.exp < at || !pass(filters, v.r)) continue
-      yield v.r
-      if (++n >= p.limit) return
-    }
-  }
 }
 
 function pass(filters: ScanPlan['filters'], r: RoutingRecord): boolean {

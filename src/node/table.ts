@@ -215,7 +215,6 @@ export class RoutingTable {
   // abandoned without ending is released when the collector reclaims it.
   #privateScan(s: Statement): Generator<RoutingRecord> {
     const snap = this.#snapshot()
-    const inner = snap.scan(s)
     const token = {}
     let released = false
     const release = (): void => {
@@ -224,15 +223,15 @@ export class RoutingTable {
       this.#registry.unregister(token)
       this.#release(snap.gen)
     }
-    const outer = (function* () {
-      try {
-        yield* inner
-      } finally {
-        release()
-      }
-    })()
-    this.#registry.register(outer, snap.gen, token)
-    return outer
+    let scan: Generator<RoutingRecord>
+    try {
+      scan = snap.scan(s, release)
+    } catch (err) {
+      release() // the statement was refused before the walk began
+      throw err
+    }
+    this.#registry.register(scan, snap.gen, token)
+    return scan
   }
 
   /**
@@ -492,9 +491,10 @@ class TableSnapshot implements Snapshot {
     this.size = size
   }
 
-  scan(s: Statement): Generator<RoutingRecord> {
+  /** A lazy scan of `s`; `onEnd` (internal) runs once the scan is done or closed. */
+  scan(s: Statement, onEnd?: () => void): Generator<RoutingRecord> {
     // The source holds `this`: the snapshot stays reachable, so its versions are kept.
-    return execute({ tree: (ref) => this.#tree(ref) }, s, this.at, this.gen)
+    return execute({ tree: (ref) => this.#tree(ref) }, s, this.at, this.gen, onEnd)
   }
 
   values(index: { field: 'host' | 'peer' | 'server' | 'meta'; key?: string }, prefix = '', limit = Infinity): string[] {
