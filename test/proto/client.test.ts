@@ -3,7 +3,7 @@
  * transport's frame log), pipelining, cancellation, session end, and a misbehaving node
  * (a hand-written one on the memory transport: the real node can't be made to overrun).
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { decode } from '@msgpack/msgpack'
 import { connect, type ConnectInit } from '../../src/proto/client.js'
 import { serve, type Server } from '../../src/proto/server.js'
@@ -14,17 +14,9 @@ import type { Connection } from '../../src/transport/types.js'
 import { encodeBatch, encodeFrame, encodeItem } from '../../src/proto/frames.js'
 import { filledTable, peerId, record, serveTable, until } from './helpers.js'
 import { hasCode } from '../../src/errors.js'
+import { cleanupAfterEach } from '../cleanup.js'
 
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c()
-    } catch {
-      // already gone
-    }
-  }
-})
+const cleanups = cleanupAfterEach()
 
 let n = 0
 /** A node on a private memory network, and a registry whose dials keep the client's connection for its frame log. */

@@ -2,7 +2,7 @@
  * The node side of the protocol over real WebSockets on 127.0.0.1, with a real RoutingTable:
  * query results, flow control, cancel, cleanup, limits, capabilities and every malformed frame.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { encode } from '@msgpack/msgpack'
@@ -16,17 +16,9 @@ import { parseQuery } from '../../src/lang/index.js'
 import type { ServedTable } from '../../src/proto/view-cap.js'
 import { filledTable, peerId, RawClient, record, serveTable, until } from './helpers.js'
 import { hasCode } from '../../src/errors.js'
+import { cleanupAfterEach } from '../cleanup.js'
 
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c()
-    } catch {
-      // cleanup of something already gone
-    }
-  }
-})
+const cleanups = cleanupAfterEach()
 
 async function start(table: ServedTable, init: Parameters<typeof serveTable>[1] = {}): Promise<Server> {
   const s = await serveTable(table as RoutingTable, init)

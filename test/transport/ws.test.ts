@@ -4,12 +4,13 @@ import { request } from 'node:http'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
 import { hasCode } from '../../src/errors.js'
 import { transportConformance } from '../../src/transport/conformance.js'
 import type { Connection, Listener } from '../../src/transport/types.js'
 import { webSockets } from '../../src/transport/ws.js'
+import { cleanupAfterEach } from '../cleanup.js'
 
 // A self-signed certificate for 127.0.0.1, made once for this file with the openssl CLI.
 const certDir = mkdtempSync(join(tmpdir(), 'ww-ws-test-'))
@@ -28,16 +29,7 @@ transportConformance('wss', async () => ({
   listenUrl: 'wss://127.0.0.1:0',
 }))
 
-const cleanups: Array<() => unknown> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c()
-    } catch {
-      // best effort
-    }
-  }
-})
+const cleanups = cleanupAfterEach()
 
 async function listen(t = webSockets(), url = 'ws://127.0.0.1:0'): Promise<{ listener: Listener; accepted: () => Promise<Connection> }> {
   const queue: Connection[] = []
