@@ -14,8 +14,8 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '../src/api.js'
 import { startNode, type Node } from '../src/node/node.js'
-import { connect } from '../src/proto/client.js'
-import { meshTopic } from '../src/node/pubsub.js'
+import { connect } from '../src/proto/client/client.js'
+import { meshTopic } from '../src/cluster/pubsub.js'
 
 const SIZE = 100
 const N_SEQ = 2000

@@ -12,11 +12,11 @@
  */
 import { WebSocketServer, WebSocket } from 'ws'
 import { decode } from '@msgpack/msgpack'
-import { RoutingTable } from '../src/node/table.js'
-import type { RoutingRecord } from '../src/node/record.js'
-import { serve } from '../src/proto/server.js'
-import { connect } from '../src/proto/client.js'
-import { encodeBatch, encodeItem } from '../src/proto/frames.js'
+import { RoutingTable } from '../src/table/table.js'
+import type { RoutingRecord } from '../src/record/record.js'
+import { serve } from '../src/proto/server/server.js'
+import { connect } from '../src/proto/client/client.js'
+import { encodeBatch, encodeItem } from '../src/proto/wire/frames.js'
 
 const N = 1_000_000
 const BATCH = 256

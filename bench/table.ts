@@ -9,8 +9,8 @@
  *   Map that holds the table's records (ratio; median of 3 rounds);
  * - heap bytes per record with all indexes (needs --expose-gc).
  */
-import { RoutingTable } from '../src/node/table.js'
-import type { RoutingRecord } from '../src/node/record.js'
+import { RoutingTable } from '../src/table/table.js'
+import type { RoutingRecord } from '../src/record/record.js'
 import type { Statement } from '../src/lang/ast.js'
 
 const SIZES = [10_000, 100_000, 1_000_000]

@@ -13,7 +13,7 @@
  */
 
 /** @typedef {import('../src/format/types.js').FormatterFactory} FormatterFactory */
-/** @typedef {import('../src/node/record.js').RoutingRecord} RoutingRecord */
+/** @typedef {import('../src/record/record.js').RoutingRecord} RoutingRecord */
 
 /**
  * Quotes one field per RFC 4180.

@@ -3,9 +3,9 @@
  * plugin loader into the format registry.
  */
 import { describe, expect, it } from 'vitest'
-import { loadPlugins } from '../src/cli/plugins.js'
+import { loadPlugins } from '../src/client/plugins.js'
 import { FormatRegistry } from '../src/format/index.js'
-import type { RoutingRecord } from '../src/node/record.js'
+import type { RoutingRecord } from '../src/record/record.js'
 import plugin, { csvField, csvFormatter } from './csv.js'
 
 const rec = (i: number, host: string, meta: Record<string, string>): RoutingRecord => ({

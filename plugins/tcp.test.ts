@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { transportConformance } from '../src/transport/conformance.js'
-import { loadPlugin } from '../src/cli/plugins.js'
+import { loadPlugin } from '../src/client/plugins.js'
 import { hasCode } from '../src/errors.js'
 import type { Connection, Listener, Transport } from '../src/transport/types.js'
 import plugin, { tcpTransport } from './tcp.js'

@@ -5,7 +5,7 @@
  * RoutingTable, so code written against them runs either way.
  */
 import type { Statement } from './lang/ast.js'
-import type { RoutingRecord } from './node/record.js'
+import type { RoutingRecord } from './record/record.js'
 import type { Cursor, CursorOptions } from './iter.js'
 import type { AbortOptions } from './transport/types.js'
 

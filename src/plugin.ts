@@ -22,7 +22,7 @@ import type { FormatterFactory } from './format/types.js'
 
 export type { TransportFactory, Transport, Connection, Listener, AbortOptions } from './transport/types.js'
 export type { Formatter, FormatterFactory, FormatInit, FormatOutput, QuerySummary } from './format/types.js'
-export type { RoutingRecord } from './node/record.js'
+export type { RoutingRecord } from './record/record.js'
 
 /** What a plugin module's default export must be. */
 export interface WwPlugin {

@@ -13,9 +13,9 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Node, NodeInit } from '../node/node.js'
-import type { CliContext } from './context.js'
-import { DEFAULT_ADDR } from './defaults.js'
-import { connectOrExit } from './query.js'
+import type { CliContext } from '../client/context.js'
+import { DEFAULT_ADDR } from '../client/defaults.js'
+import { connectOrExit } from '../client/query.js'
 
 /** Options of `ww dev`. */
 export interface DevOptions {

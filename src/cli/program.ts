@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Command as CommandType } from 'commander'
-import { describeError, EXIT } from './errors.js'
-import type { CommonOptions } from './context.js'
-import { DEFAULT_ADDR } from './defaults.js'
+import { describeError, EXIT } from '../client/errors.js'
+import type { CommonOptions } from '../client/context.js'
+import { DEFAULT_ADDR } from '../client/defaults.js'
 
 // commander is CommonJS: require() skips the ESM wrapper and export scan an `import` costs at
 // every start (measured ~3 ms of a one-shot command's start-up).
@@ -107,7 +107,7 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
         .description(op === 'ls' ? 'stream every record matching QUERY, then exit' : 'print the first record matching QUERY, then exit')
         .addHelpText('after', `\nThe query words are joined with spaces, so quoting is optional:\n  ww ${op} WHERE region=us-east-1${op === 'ls' ? ' LIMIT 10' : ''}`),
     ).action(async (words: string[], opts: Record<string, unknown>) => {
-      const [{ createContext }, { queryCommand }] = await Promise.all([import('./context.js'), import('./query.js')])
+      const [{ createContext }, { queryCommand }] = await Promise.all([import('../client/context.js'), import('./query.js')])
       setExit(await queryCommand(op, words, await createContext(common(opts))))
     })
   }
@@ -115,7 +115,7 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
   addCommon(program.command('shell').description('the interactive shell; with stdin not a terminal, runs one query per line'))
     .option('--stop-on-error', 'piped mode: stop at the first failing line')
     .action(async (opts: Record<string, unknown>) => {
-      const [{ createContext }, { shellCommand }] = await Promise.all([import('./context.js'), import('./shell.js')])
+      const [{ createContext }, { shellCommand }] = await Promise.all([import('../client/context.js'), import('./shell.js')])
       setExit(await shellCommand(await createContext(common(opts)), { stopOnError: opts.stopOnError === true }))
     })
 
@@ -124,7 +124,7 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .option('--listen <url>', 'client URL of the first node (default: ws://127.0.0.1:8420 if free, else any free port)')
     .option('--stop-on-error', 'piped mode: stop at the first failing line')
     .action(async (opts: Record<string, unknown>) => {
-      const [{ createContext }, { devCommand }] = await Promise.all([import('./context.js'), import('./dev.js')])
+      const [{ createContext }, { devCommand }] = await Promise.all([import('../client/context.js'), import('./dev.js')])
       const ctx = await createContext(common(opts))
       setExit(await devCommand(ctx, { nodes: opts.nodes as number, stopOnError: opts.stopOnError === true, listen: opts.listen as string | undefined }))
     })
@@ -133,7 +133,7 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .requiredOption('-t, --topic <topic>', 'topic name')
     .option('--lines', 'publish each line of stdin as its own message')
     .action(async (opts: Record<string, unknown>) => {
-      const [{ createContext }, { pubCommand }] = await Promise.all([import('./context.js'), import('./pubsub.js')])
+      const [{ createContext }, { pubCommand }] = await Promise.all([import('../client/context.js'), import('./pubsub.js')])
       setExit(await pubCommand(await createContext(common(opts)), String(opts.topic), { lines: opts.lines === true }))
     })
 
@@ -141,7 +141,7 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .requiredOption('-t, --topic <topic>', 'topic name')
     .option('--hex', 'print payloads as hex instead of UTF-8 text')
     .action(async (opts: Record<string, unknown>) => {
-      const [{ createContext }, { subCommand }] = await Promise.all([import('./context.js'), import('./pubsub.js')])
+      const [{ createContext }, { subCommand }] = await Promise.all([import('../client/context.js'), import('./pubsub.js')])
       setExit(await subCommand(await createContext(common(opts)), String(opts.topic), { hex: opts.hex === true }))
     })
   return program

@@ -2,7 +2,7 @@
  * `ww shell`: the interactive shell, or with stdin not a terminal, one query per line.
  * The shell's code (and Ink/React) is imported here, on demand.
  */
-import type { CliContext } from './context.js'
+import type { CliContext } from '../client/context.js'
 
 /** Options of `ww shell`. */
 export interface ShellCommandOptions {

@@ -3,8 +3,8 @@
  * plugins so that `--listen` may use a plugin's scheme (`ww start --listen tcp://127.0.0.1:0
  * --plugin plugins/tcp.js`), then runs the node until SIGINT/SIGTERM.
  */
-import { readConfig } from './config.js'
-import { loadPlugins } from './plugins.js'
+import { readConfig } from '../client/config.js'
+import { loadPlugins } from '../client/plugins.js'
 import { FormatRegistry } from '../format/index.js'
 import { defaultTransports } from '../transport/registry.js'
 import { startCommand, type StartOptions } from './start.js'

@@ -17,9 +17,9 @@
  */
 import type { Writable } from 'node:stream'
 import { startNode, type Node, type NodeInit } from '../node/node.js'
-import { parseDuration, parseMeta, type Logger } from '../node/options.js'
-import type { RoutingRecord } from '../node/record.js'
-import type { TableChange } from '../node/table.js'
+import { parseDuration, parseMeta, type Logger } from '../cluster/options.js'
+import type { RoutingRecord } from '../record/record.js'
+import type { TableChange } from '../table/table.js'
 
 /** Options of {@link startCommand}: the flags of `ww start`, as commander hands them over. */
 export interface StartOptions {

@@ -3,7 +3,7 @@
  * `{"peer","server","seq","ttl","host","meta"}`. Nothing else is written, not even for an
  * empty result, so `wc -l` counts records.
  */
-import type { RoutingRecord } from '../node/record.js'
+import type { RoutingRecord } from '../record/record.js'
 import type { FormatOutput, Formatter, FormatterFactory } from './types.js'
 
 /** The record as a plain object with the fields in their documented order. */

@@ -13,7 +13,7 @@
  * double-quoted (the query language's quoting). An empty host prints as `-`. An empty result
  * prints nothing at all.
  */
-import type { RoutingRecord } from '../node/record.js'
+import type { RoutingRecord } from '../record/record.js'
 import type { FormatInit, FormatOutput, Formatter, FormatterFactory } from './types.js'
 
 /** How many rows are held back to decide the column widths. */

@@ -5,7 +5,7 @@
  * stream's `writableNeedDrain` between records) and the closed-pipe case. Built-in formats are
  * `text`, `json` and `ndjson`; a plugin adds more by name (src/plugin.ts).
  */
-import type { RoutingRecord } from '../node/record.js'
+import type { RoutingRecord } from '../record/record.js'
 
 /** Where a formatter writes: `process.stdout`, a file stream, or a string collector in tests. */
 export interface FormatOutput {

@@ -5,8 +5,8 @@
  * never by printing itself.
  */
 import type { Session } from '../api.js'
-import { CliError, cannotConnect, EXIT, streamFailed } from '../cli/errors.js'
-import { connectOrExit, streamQuery, closeQuietly, type QuerySink } from '../cli/query.js'
+import { CliError, cannotConnect, EXIT, streamFailed } from '../client/errors.js'
+import { connectOrExit, streamQuery, closeQuietly, type QuerySink } from '../client/query.js'
 import type { FormatRegistry } from '../format/index.js'
 import type { FormatInit } from '../format/types.js'
 import { renderCaret, tryParseQuery } from '../lang/index.js'

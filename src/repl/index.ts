@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path'
 import type { Session } from '../api.js'
-import { configDir } from '../cli/config.js'
-import type { CliContext } from '../cli/context.js'
-import { formatInit } from '../cli/query.js'
+import { configDir } from '../client/config.js'
+import type { CliContext } from '../client/context.js'
+import { formatInit } from '../client/query.js'
 import { ShellCore } from './core.js'
 import { runPiped } from './piped.js'
 

@@ -8,8 +8,8 @@
  */
 import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
-import { EXIT } from '../cli/errors.js'
-import { Output } from '../cli/output.js'
+import { EXIT } from '../client/errors.js'
+import { Output } from '../client/output.js'
 import type { ShellCore } from './core.js'
 
 /** Options of `runPiped`. */

@@ -6,7 +6,7 @@
  * the stream's flow control. Nothing is kept after it is printed: the terminal's own
  * scrollback holds the history, so a million-row result costs the shell no memory.
  */
-import type { QuerySink } from '../cli/query.js'
+import type { QuerySink } from '../client/query.js'
 
 /** Options of `BatchSink`. */
 export interface BatchSinkInit {

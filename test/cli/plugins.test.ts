@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ERR_PLUGIN_INVALID, ERR_PLUGIN_LOAD, loadPlugin, loadPlugins } from '../../src/cli/plugins.js'
+import { ERR_PLUGIN_INVALID, ERR_PLUGIN_LOAD, loadPlugin, loadPlugins } from '../../src/client/plugins.js'
 import { hasCode } from '../../src/errors.js'
 import { FormatRegistry } from '../../src/format/index.js'
 import { TransportRegistry } from '../../src/transport/registry.js'

@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { startNode, type Node } from '../../src/node/node.js'
-import { connect } from '../../src/proto/client.js'
-import { MAX_MESSAGE_SIZE } from '../../src/node/pubsub.js'
+import { connect } from '../../src/proto/client/client.js'
+import { MAX_MESSAGE_SIZE } from '../../src/record/topic.js'
 import { ROOT, runWw, tempHome, until, wwArgv, wwEnv } from './helpers.js'
 
 let node: Node

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { queryText } from '../../src/cli/query.js'
+import { queryText } from '../../src/client/query.js'
 import { startNode, type Node } from '../../src/node/node.js'
 import { fillTable, ROOT, tempHome, until, wwArgv, wwEnv } from './helpers.js'
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { startCommand } from '../../src/cli/start.js'
-import { ERR_BAD_DURATION, ERR_BAD_META } from '../../src/node/options.js'
+import { ERR_BAD_DURATION, ERR_BAD_META } from '../../src/cluster/options.js'
 import type { Node } from '../../src/node/node.js'
 
 const root = resolve(import.meta.dirname, '../..')

@@ -1,5 +1,5 @@
 /** Sample records shared by the formatter tests. */
-import type { RoutingRecord } from '../../src/node/record.js'
+import type { RoutingRecord } from '../../src/record/record.js'
 
 /** A valid record with a predictable peer ID, server and meta. */
 export function sample(i: number, host = `host-${i}`, meta: Record<string, string> = { region: 'us-east-1', role: i % 2 === 0 ? 'web' : 'db' }): RoutingRecord {

@@ -7,10 +7,10 @@ import { identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { encodeHeartbeat } from '../../src/node/heartbeat.js'
-import { heartbeatTopic } from '../../src/node/membership.js'
+import { encodeHeartbeat } from '../../src/cluster/heartbeat.js'
+import { heartbeatTopic } from '../../src/cluster/membership.js'
 import { ERR_BAD_MULTIADDR, type Node } from '../../src/node/node.js'
-import { connect } from '../../src/proto/client.js'
+import { connect } from '../../src/proto/client/client.js'
 import { Cluster, peersOf, waitFor } from './node-helpers.js'
 
 const cluster = new Cluster()

@@ -1,7 +1,7 @@
 /** Shared fixtures of the protocol tests: tables of generated records and a served node. */
-import { RoutingTable } from '../../src/node/table.js'
-import type { RoutingRecord } from '../../src/node/record.js'
-import { serve, type Server, type ServeInit } from '../../src/proto/server.js'
+import { RoutingTable } from '../../src/table/table.js'
+import type { RoutingRecord } from '../../src/record/record.js'
+import { serve, type Server, type ServeInit } from '../../src/proto/server/server.js'
 
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
 
@@ -56,7 +56,7 @@ export async function until(cond: () => boolean, timeoutMs = 10_000, what = 'con
 
 import { webSockets } from '../../src/transport/ws.js'
 import type { Connection } from '../../src/transport/types.js'
-import { decodeNodeFrame, encodeFrame, type NodeFrame, type ClientFrame } from '../../src/proto/frames.js'
+import { decodeNodeFrame, encodeFrame, type NodeFrame, type ClientFrame } from '../../src/proto/wire/frames.js'
 
 /** A bare protocol connection for wire-level tests: raw sends, decoded reads. */
 export class RawClient {

@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Message, Session } from '../../src/api.js'
 import { hasCode } from '../../src/errors.js'
-import { RoutingTable } from '../../src/node/table.js'
+import { RoutingTable } from '../../src/table/table.js'
 import {
   ERR_MESSAGE_TOO_LARGE, ERR_PUBSUB_LIMIT, ERR_TOPIC_NAME, MAX_MESSAGE_SIZE, PubSubBackend, meshTopic, type PubSubBackendInit,
-} from '../../src/node/pubsub.js'
-import { serve, type Server } from '../../src/proto/server.js'
-import { connect } from '../../src/proto/client.js'
-import { pubsubCaps } from '../../src/proto/pubsub-server.js'
-import { remotePubSub, Slots } from '../../src/proto/pubsub-client.js'
-import { dec, enc, meshNode, meshReady, until, type MeshNode } from '../node/pubsub-helpers.js'
+} from '../../src/cluster/pubsub.js'
+import { serve, type Server } from '../../src/proto/server/server.js'
+import { connect } from '../../src/proto/client/client.js'
+import { pubsubCaps } from '../../src/proto/server/pubsub-cap.js'
+import { remotePubSub, Slots } from '../../src/proto/client/remote-pubsub.js'
+import { dec, enc, meshNode, meshReady, until, type MeshNode } from '../cluster/pubsub-helpers.js'
 
 interface Served {
   node: MeshNode

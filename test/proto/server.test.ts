@@ -6,14 +6,14 @@ import { describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { encode } from '@msgpack/msgpack'
-import { connect } from '../../src/proto/client.js'
-import type { Server } from '../../src/proto/server.js'
+import { connect } from '../../src/proto/client/client.js'
+import type { Server } from '../../src/proto/server/server.js'
 import type { Session } from '../../src/api.js'
-import type { RoutingRecord } from '../../src/node/record.js'
+import type { RoutingRecord } from '../../src/record/record.js'
 import type { Statement } from '../../src/lang/ast.js'
-import { RoutingTable } from '../../src/node/table.js'
+import { RoutingTable } from '../../src/table/table.js'
 import { parseQuery } from '../../src/lang/index.js'
-import type { ServedTable } from '../../src/proto/view-cap.js'
+import type { ServedTable } from '../../src/proto/server/view-cap.js'
 import { filledTable, peerId, RawClient, record, serveTable, until } from './helpers.js'
 import { hasCode } from '../../src/errors.js'
 import { cleanupAfterEach } from '../cleanup.js'
@@ -577,7 +577,7 @@ describe('generic capabilities (the extension point PubSub uses)', () => {
       },
     }
     const server = await start(filledTable(10), { pubsub: () => cap })
-    let conn: import('../../src/proto/client-conn.js').ClientConn | undefined
+    let conn: import('../../src/proto/client/client-conn.js').ClientConn | undefined
     let capId = -1
     const s = await connect(server.url, {
       pubsub: (c, id) => {

@@ -12,7 +12,7 @@ import { ShellCore } from '../../src/repl/core.js'
 import { History } from '../../src/repl/history.js'
 import { Completer } from '../../src/repl/complete.js'
 import { FormatRegistry } from '../../src/format/index.js'
-import { serve } from '../../src/proto/server.js'
+import { serve } from '../../src/proto/server/server.js'
 import { fakeRecord, localNode, type LocalNode } from './fixture.js'
 
 // eslint-disable-next-line no-control-regex

@@ -3,10 +3,10 @@
  * served by the real protocol server over the memory transport, and a real client Session.
  */
 import type { Session } from '../../src/api.js'
-import type { RoutingRecord } from '../../src/node/record.js'
-import { RoutingTable } from '../../src/node/table.js'
-import { connect } from '../../src/proto/client.js'
-import { serve, type Server } from '../../src/proto/server.js'
+import type { RoutingRecord } from '../../src/record/record.js'
+import { RoutingTable } from '../../src/table/table.js'
+import { connect } from '../../src/proto/client/client.js'
+import { serve, type Server } from '../../src/proto/server/server.js'
 import { defaultTransports, type TransportRegistry } from '../../src/transport/registry.js'
 
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'

@@ -1,0 +1,111 @@
+/**
+ * The query runner the command line and the shell share: turn the words of a command into
+ * query text, connect (failures become exit code 2), and stream a statement's matches
+ * through a formatter under the output's backpressure (a failure after the stream began
+ * becomes exit code 3).
+ */
+import type { Session, View } from '../api.js'
+import { WwError } from '../errors.js'
+import type { FormatInit, FormatOutput, Formatter, FormatterFactory } from '../format/types.js'
+import type { Statement } from '../lang/ast.js'
+import { renderCaret, tryParseQuery } from '../lang/index.js'
+import type { TransportRegistry } from '../transport/registry.js'
+import type { CliContext } from './context.js'
+import { cannotConnect, CliError, EXIT, streamFailed } from './errors.js'
+import { Output } from './output.js'
+
+/** Where a streamed query writes: the formatter's output plus the stream's backpressure. */
+export interface QuerySink extends FormatOutput {
+  /** True while the consumer is behind: stop pulling records until `drain()` resolves. */
+  readonly needsDrain: boolean
+  /** Resolves once the consumer has caught up (at once if it is not behind). */
+  drain(): Promise<void>
+}
+
+/** The query text of `ww ls WORDS…` / `ww lookup WORDS…`: words joined with spaces; lookup is implied. */
+export function queryText(op: 'ls' | 'lookup', words: readonly string[]): string {
+  const text = words.join(' ').trim()
+  if (op === 'ls') return text
+  const first = text.split(/\s+/, 1)[0]?.toLowerCase()
+  return first === 'lookup' || first === 'ls' ? text : text === '' ? 'lookup' : `lookup ${text}`
+}
+
+/** How one streamed query went. */
+export interface StreamResult {
+  count: number
+  elapsedMs: number
+  /** The stream's error, unless it ended cleanly or was cancelled by `signal`. */
+  error?: Error
+  /** True when `signal` stopped it. */
+  cancelled: boolean
+}
+
+/**
+ * Streams `statement` from `view` into a formatter, waiting whenever `out` is full.
+ * Never throws for the stream's own failure: it is returned (and handed to `end`).
+ */
+export async function streamQuery(
+  view: View,
+  statement: Statement,
+  formatter: Formatter,
+  out: QuerySink,
+  signal?: AbortSignal,
+  onRecord?: (count: number) => void,
+): Promise<StreamResult> {
+  const started = performance.now()
+  const cursor = view.iter(statement, { signal })
+  formatter.begin()
+  let count = 0
+  for (;;) {
+    const r = await cursor.next()
+    if (r === undefined) break
+    formatter.record(r)
+    count++
+    onRecord?.(count)
+    if (out.needsDrain) await out.drain()
+  }
+  const elapsedMs = performance.now() - started
+  const cancelled = signal?.aborted === true
+  const err = cancelled ? undefined : cursor.err()
+  formatter.end({ count, elapsedMs, error: err })
+  return err === undefined ? { count, elapsedMs, cancelled } : { count, elapsedMs, error: err, cancelled }
+}
+
+/** Connects to `addr`, mapping any failure to exit code 2. */
+export async function connectOrExit(
+  addr: string,
+  options: { token?: string; transports: TransportRegistry; signal?: AbortSignal },
+): Promise<Session> {
+  // Imported here, not at the top: a query that fails to parse exits without loading the
+  // protocol client (MessagePack, the WebSocket library).
+  const { connect } = await import('../proto/client/client.js')
+  try {
+    return await connect(addr, { token: options.token, transports: options.transports, signal: options.signal })
+  } catch (err) {
+    // A URL no transport can dial is the user's mistake (exit 1), not an unreachable node.
+    if (err instanceof WwError && (err.code === 'ERR_UNSUPPORTED_SCHEME' || err.code === 'ERR_INVALID_URL')) {
+      throw new CliError(err.code, `${err.message} (${err.code})`, {
+        hint: err.code === 'ERR_INVALID_URL' ? 'give --addr as scheme://host:port, e.g. ws://127.0.0.1:8420' : 'a plugin can add the scheme: --plugin PATH',
+        cause: err,
+      })
+    }
+    throw cannotConnect(addr, err)
+  }
+}
+
+/** Formatter options for a stream (terminal width and colour when it is a TTY). */
+export function formatInit(stream: NodeJS.WriteStream = process.stdout): FormatInit {
+  return stream.isTTY === true ? { columns: stream.columns, color: process.env.NO_COLOR === undefined } : {}
+}
+
+/** Closes a session, bounded: a dead node must not keep the process waiting. */
+export async function closeQuietly(session: Session, ms = 1000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    session.close().catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+    }),
+  ])
+  clearTimeout(timer)
+}

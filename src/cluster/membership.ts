@@ -1,0 +1,317 @@
+/**
+ * Membership over gossipsub: the glue between a node's libp2p pubsub and its routing table.
+ *
+ * Sending. The node publishes its own record on its namespace's heartbeat topic
+ * (`/ww/<ns>/heartbeat`) once at start, then every TTL/4 … TTL/2 (jittered), each time with
+ * `seq` one higher. gossipsub never hands a node its own messages, so each heartbeat is also
+ * upserted into the local table. Two events bring the next heartbeat forward (by 20–200 ms,
+ * at most once per TTL/10, clamped to 250 ms…1 s, so a burst of joins costs each node about one extra heartbeat a second): a peer subscribing to the topic (a new neighbour
+ * has nobody's record yet) and a peer joining the table (it needs ours). Without them a new
+ * node would wait up to TTL/2 to learn each existing peer.
+ *
+ * Receiving. A topic validator is the only way in to the table. It rejects unsigned
+ * messages, payloads over 8 KiB, undecodable ones, records that break DESIGN §1, and records
+ * whose `peer` is not the signing `from` (a node can't speak for another). Rejection makes
+ * gossipsub drop the message and penalise the sender's score. Records older than (or equal
+ * to) what the table holds are ignored (dropped without penalty). Everything else is upserted
+ * and accepted, so gossipsub forwards it. The validator never throws.
+ *
+ * Failures. A failed publish is retried with exponential backoff (250 ms doubling up to the
+ * regular interval); the failure is logged once, and the recovery once. Publishing while no
+ * peer is subscribed is not an error (`allowPublishToZeroTopicPeers`) but is also logged
+ * once, as is reaching peers again.
+ */
+import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import type { RoutingRecord } from '../record/record.js'
+import type { RoutingTable, TableChange } from '../table/table.js'
+import { decodeHeartbeat, encodeHeartbeat, MAX_HEARTBEAT_BYTES, newServerId, nextHeartbeatDelay, SeqClock } from './heartbeat.js'
+import { silentLogger, type Logger } from './options.js'
+
+/** The gossipsub topic carrying the heartbeats of namespace `ns`. */
+export function heartbeatTopic(ns: string): string {
+  return `/ww/${ns}/heartbeat`
+}
+
+/** Options of {@link Membership}. */
+export interface MembershipInit {
+  /** The node's gossipsub service (StrictSign). */
+  pubsub: GossipSub
+  /** The table heartbeats are stored in. */
+  table: RoutingTable
+  /** This node's peer ID (base58btc). */
+  peer: string
+  /** Namespace whose topic is joined. */
+  ns: string
+  /** Heartbeat TTL in ms. */
+  ttl: number
+  /** Host name announced. @default '' */
+  host?: string
+  /** Meta announced. @default {} */
+  meta?: Record<string, string>
+  /** Instance ID. @default newServerId() */
+  server?: string
+  /** Logical clock. @default new SeqClock() */
+  clock?: SeqClock
+  /** Where state changes are reported. @default silentLogger */
+  logger?: Logger
+  /** Randomness for jitter, in [0, 1). @default Math.random */
+  random?: () => number
+}
+
+/** Counters of one membership instance (for tests, benchmarks and operators). */
+export interface MembershipStats {
+  /** Heartbeats handed to gossipsub successfully. */
+  published: number
+  /** Bytes of heartbeat payload handed to gossipsub (excluding gossipsub framing). */
+  publishedBytes: number
+  /** Publish attempts that threw. */
+  publishFailures: number
+  /** Messages accepted into the table. */
+  accepted: number
+  /** Messages rejected by the validator. */
+  rejected: number
+  /** Messages ignored as stale or duplicate. */
+  ignored: number
+}
+
+type PublishState = 'unknown' | 'ok' | 'alone' | 'failing'
+
+const BACKOFF_START = 250
+const SOON_MIN = 20
+const SOON_SPREAD = 180
+
+/** Heartbeats out, validated heartbeats in. Call `start()`, then `leave()` and/or `stop()`. */
+export class Membership {
+  /** The gossipsub topic of this namespace's heartbeats. */
+  readonly topic: string
+  /** This instance's 16-hex-digit server ID. */
+  readonly server: string
+  /** Counters; read-only for callers. */
+  readonly stats: MembershipStats = { published: 0, publishedBytes: 0, publishFailures: 0, accepted: 0, rejected: 0, ignored: 0 }
+
+  readonly #pubsub: GossipSub
+  readonly #table: RoutingTable
+  readonly #peer: string
+  readonly #ttl: number
+  readonly #host: string
+  readonly #meta: Record<string, string>
+  readonly #clock: SeqClock
+  readonly #log: Logger
+  readonly #random: () => number
+  readonly #minGap: number
+  #timer: NodeJS.Timeout | undefined
+  #soon: NodeJS.Timeout | undefined
+  #lastSent = -Infinity
+  #backoff = 0
+  #state: PublishState = 'unknown'
+  #failures = 0
+  #running = false
+  #sending: Promise<void> = Promise.resolve()
+  #warnedTwin = false
+
+  readonly #onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    if (evt.detail.subscriptions.some((s) => s.subscribe && s.topic === this.topic)) this.#bringForward()
+  }
+
+  readonly #onChange = (c: TableChange): void => {
+    if (c.kind === 'joined' && c.record.peer !== this.#peer) this.#bringForward()
+  }
+
+  constructor(init: MembershipInit) {
+    this.#pubsub = init.pubsub
+    this.#table = init.table
+    this.#peer = init.peer
+    this.#ttl = init.ttl
+    this.#host = init.host ?? ''
+    this.#meta = { ...(init.meta ?? {}) }
+    this.#clock = init.clock ?? new SeqClock()
+    this.#log = init.logger ?? silentLogger
+    this.#random = init.random ?? Math.random
+    this.server = init.server ?? newServerId()
+    this.topic = heartbeatTopic(init.ns)
+    this.#minGap = Math.min(1000, Math.max(250, Math.round(init.ttl / 10)))
+    // Fail at start, not at the first heartbeat, when host/meta can't be sent.
+    encodeHeartbeat(this.#record(this.#clock.current + 1, this.#ttl))
+  }
+
+  /** Installs the validator, subscribes to the topic and sends the first heartbeat. */
+  async start(): Promise<void> {
+    if (this.#running) return
+    this.#running = true
+    this.#pubsub.topicValidators.set(this.topic, this.validate)
+    this.#pubsub.subscribe(this.topic)
+    this.#pubsub.addEventListener('subscription-change', this.#onSubscription)
+    this.#table.on('change', this.#onChange)
+    await this.beat()
+  }
+
+  /**
+   * Sends one heartbeat now (and upserts it locally), then re-arms the regular timer.
+   * Resolves when gossipsub has taken it (or failed to); never rejects.
+   */
+  beat(): Promise<void> {
+    const run = this.#sending.then(() => this.#beatNow()).catch(() => {})
+    this.#sending = run
+    return run
+  }
+
+  /**
+   * Announces a graceful leave: publishes a heartbeat with ttl 0 and removes the node's own
+   * record locally. Waits at most `timeoutMs` for gossipsub to take it. Stops the timers.
+   * @param timeoutMs bound on the wait. @default 1000
+   */
+  async leave(timeoutMs = 1000): Promise<void> {
+    if (!this.#running) return
+    this.#running = false
+    this.#clearTimers()
+    const record = this.#record(this.#clock.next(), 0)
+    try {
+      this.#table.upsert(record)
+    } catch {
+      // Our own record always validates (checked in the constructor); nothing to report.
+    }
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs)
+    })
+    try {
+      await Promise.race([this.#sending.then(() => this.#publish(encodeHeartbeat(record))), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Stops heartbeats and detaches from gossipsub and the table. Safe to call twice. */
+  stop(): void {
+    this.#running = false
+    this.#clearTimers()
+    this.#pubsub.removeEventListener('subscription-change', this.#onSubscription)
+    this.#table.off('change', this.#onChange)
+    if (this.#pubsub.topicValidators.get(this.topic) === this.validate) this.#pubsub.topicValidators.delete(this.topic)
+    try {
+      this.#pubsub.unsubscribe(this.topic)
+    } catch {
+      // gossipsub already stopped: nothing left to unsubscribe from.
+    }
+  }
+
+  /**
+   * The topic validator (installed by `start`). Exposed for tests: it decides, upserts on
+   * Accept, and never throws.
+   */
+  readonly validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
+    try {
+      const verdict = this.#validate(msg)
+      if (verdict === TopicValidatorResult.Accept) this.stats.accepted++
+      else if (verdict === TopicValidatorResult.Reject) this.stats.rejected++
+      else this.stats.ignored++
+      return verdict
+    } catch {
+      this.stats.rejected++
+      return TopicValidatorResult.Reject
+    }
+  }
+
+  #validate(msg: Message): TopicValidatorResult {
+    if (msg.type !== 'signed') return TopicValidatorResult.Reject
+    if (msg.data.length > MAX_HEARTBEAT_BYTES) return TopicValidatorResult.Reject
+    let record: RoutingRecord
+    try {
+      record = decodeHeartbeat(msg.data)
+    } catch {
+      return TopicValidatorResult.Reject
+    }
+    if (record.peer !== msg.from.toString()) return TopicValidatorResult.Reject
+    if (record.peer === this.#peer) {
+      // Our own key: a replay of our old heartbeats, or another process using our identity.
+      if (record.server !== this.server && record.seq > this.#clock.current && !this.#warnedTwin) {
+        this.#warnedTwin = true
+        this.#log.warn(`another process (server ${record.server}) is using this node's identity ${this.#peer}`)
+      }
+      return TopicValidatorResult.Ignore
+    }
+    return this.#table.upsert(record) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+  }
+
+  #record(seq: number, ttl: number): RoutingRecord {
+    return { peer: this.#peer, server: this.server, seq, ttl, host: this.#host, meta: { ...this.#meta } }
+  }
+
+  async #beatNow(): Promise<void> {
+    if (!this.#running) return
+    this.#clearTimers()
+    const record = this.#record(this.#clock.next(), this.#ttl)
+    this.#lastSent = performance.now()
+    try {
+      this.#table.upsert(record)
+    } catch {
+      // Validated in the constructor; a table error must not stop heartbeats.
+    }
+    const ok = await this.#publish(encodeHeartbeat(record))
+    if (!this.#running) return
+    let delay: number
+    if (ok) {
+      this.#backoff = 0
+      delay = nextHeartbeatDelay(this.#ttl, this.#random)
+    } else {
+      const regular = Math.round(this.#ttl / 4)
+      this.#backoff = Math.min(regular, this.#backoff === 0 ? Math.min(BACKOFF_START, regular) : this.#backoff * 2)
+      delay = this.#backoff
+    }
+    this.#timer = setTimeout(() => void this.beat(), delay)
+    this.#timer.unref?.()
+  }
+
+  async #publish(data: Uint8Array): Promise<boolean> {
+    try {
+      const res = await this.#pubsub.publish(this.topic, data)
+      this.stats.published++
+      this.stats.publishedBytes += data.length
+      // A heartbeat that reached nobody must not delay the one a new neighbour is owed.
+      if (res.recipients.length === 0) this.#lastSent = -Infinity
+      this.#setState(res.recipients.length === 0 ? 'alone' : 'ok', res.recipients.length)
+      return true
+    } catch (err) {
+      this.stats.publishFailures++
+      this.#failures++
+      this.#setState('failing', 0, err)
+      return false
+    }
+  }
+
+  #setState(next: PublishState, recipients: number, err?: unknown): void {
+    const prev = this.#state
+    if (next === prev) return
+    this.#state = next
+    if (next === 'failing') {
+      const why = err instanceof Error ? err.message : String(err)
+      this.#log.warn(`heartbeat publish failing on ${this.topic}: ${why}; retrying with backoff`)
+      return
+    }
+    if (prev === 'failing') {
+      this.#log.info(`heartbeat publishing recovered after ${this.#failures} failed attempt(s)`)
+      this.#failures = 0
+    }
+    if (next === 'alone') this.#log.info(`no peer subscribed to ${this.topic} yet; heartbeats reach nobody`)
+    else if (prev === 'alone') this.#log.info(`heartbeats reach peers again (${recipients} direct)`)
+  }
+
+  #bringForward(): void {
+    if (!this.#running || this.#soon !== undefined) return
+    const wait = Math.max(SOON_MIN + this.#random() * SOON_SPREAD, this.#lastSent + this.#minGap - performance.now())
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined
+      void this.beat()
+    }, wait)
+    this.#soon.unref?.()
+  }
+
+  #clearTimers(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (this.#soon !== undefined) clearTimeout(this.#soon)
+    this.#soon = undefined
+  }
+}

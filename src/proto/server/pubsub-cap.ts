@@ -1,0 +1,143 @@
+/**
+ * The node-side PubSub and Topic capabilities (DESIGN §4, docs/protocol.md "PubSub"): the
+ * wire face of a {@link PubSubBackend}. Each connection gets its own PubSub capability, a
+ * scope of the shared backend, so whatever a connection joined is released with it.
+ *
+ * Methods (arguments are the `a` map of a `call` frame):
+ *   PubSub.join      {topic: string}  (with `bind`)  → nil; binds a Topic capability
+ *   Topic.publish    {data: bin}                      → nil, once the node handed it to the mesh
+ *   Topic.subscribe  {}                               → stream of {from: string, data: bin, dropped: uint}
+ *   release (either)                                  → handled by the connection: a released
+ *                    PubSub releases every Topic it joined; a released Topic ends its streams
+ *
+ * A bad topic name (ERR_TOPIC_NAME), an oversized message (ERR_MESSAGE_TOO_LARGE) or a full
+ * node (ERR_PUBSUB_LIMIT) is answered as the call's error and the connection stays open;
+ * arguments of the wrong type (`topic` not a string, `data` not binary) break the protocol
+ * (ERR_BAD_FRAME) and close the connection.
+ *
+ * Flow control: `publish` is an ordinary asynchronous call, so the connection's limit on
+ * calls in progress bounds how many publishes a client can have the node working on.
+ * `subscribe` is a stream: the sender pulls from the subscription's bounded buffer only
+ * within the client's credit; while the client lags, that buffer absorbs the mesh's pace by
+ * dropping its oldest messages (counted in the next item's `dropped`).
+ */
+import { WwError } from '../../errors.js'
+import type { Message } from '../../api.js'
+import { checkMessageSize, validateTopicName } from '../../record/topic.js'
+import { ERR_BAD_FRAME } from '../wire/frames.js'
+import { type CallContext, type CallOutcome, type ServerCap, type StreamSource, unknownMethod } from './caps.js'
+
+/** The wire form of a message in a `subscribe` stream (the topic is the capability's). */
+export interface WireMessage {
+  from: string
+  data: Uint8Array
+  dropped: number
+}
+
+/**
+ * What the server needs of a node's pub/sub: a scope per connection, so that whatever one
+ * connection joined is released with it. The cluster's `PubSubBackend` has this shape; the
+ * server knows nothing else of it.
+ */
+export interface ServedPubSub {
+  open(): ServedPubSubScope
+}
+
+/** One connection's share of a {@link ServedPubSub}. */
+export interface ServedPubSubScope {
+  join(topic: string): ServedTopic
+  release(): void
+}
+
+/** A topic joined through a {@link ServedPubSubScope}. */
+export interface ServedTopic {
+  publish(data: Uint8Array): Promise<void>
+  /** A new subscription, fed from now on. */
+  open(): ServedSubscription
+  release(): void
+}
+
+/** A subscription the stream sender pulls from: `poll` answers at once while it holds messages. */
+export interface ServedSubscription {
+  poll(): IteratorResult<Message> | Promise<IteratorResult<Message>>
+  return(): Promise<IteratorResult<Message>>
+}
+
+/** What `serve({ pubsub })` takes: a factory of one PubSub capability per connection. */
+export function pubsubCaps(backend: ServedPubSub): () => ServerCap {
+  return () => new PubSubCap(backend.open())
+}
+
+/** A connection's PubSub capability. */
+export class PubSubCap implements ServerCap {
+  readonly isNull = false
+  readonly #scope: ServedPubSubScope
+
+  constructor(scope: ServedPubSubScope) {
+    this.#scope = scope
+  }
+
+  call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
+    if (m !== 'join') throw unknownMethod('PubSub', m)
+    if (typeof a.topic !== 'string') throw new WwError(ERR_BAD_FRAME, "join: 'topic' must be a string")
+    const topic = this.#scope.join(validateTopicName(a.topic))
+    try {
+      ctx.bind(new TopicCap(topic))
+    } catch (err) {
+      topic.release()
+      throw err
+    }
+    return { value: null }
+  }
+
+  close(): void {
+    this.#scope.release()
+  }
+}
+
+/** A joined topic, held by one connection. */
+export class TopicCap implements ServerCap {
+  readonly isNull = false
+  readonly #topic: ServedTopic
+
+  constructor(topic: ServedTopic) {
+    this.#topic = topic
+  }
+
+  call(m: string, a: Record<string, unknown>): CallOutcome | Promise<CallOutcome> {
+    switch (m) {
+      case 'publish': {
+        if (!(a.data instanceof Uint8Array)) throw new WwError(ERR_BAD_FRAME, "publish: 'data' must be binary")
+        checkMessageSize(a.data)
+        return this.#topic.publish(a.data).then(() => ({ value: null }))
+      }
+      case 'subscribe':
+        return { stream: wireSource(this.#topic.open()) }
+      default:
+        throw unknownMethod('Topic', m)
+    }
+  }
+
+  close(): void {
+    this.#topic.release()
+  }
+}
+
+function toWire(r: IteratorResult<Message>): IteratorResult<WireMessage> {
+  return r.done === true ? r : { done: false, value: { from: r.value.from, data: r.value.data, dropped: r.value.dropped } }
+}
+
+/**
+ * Adapts a subscription to the stream sender. Buffered messages are handed over
+ * synchronously, so the sender packs a backlog into full batches; only an empty buffer
+ * makes it wait (on a promise).
+ */
+function wireSource(sub: ServedSubscription): StreamSource {
+  return {
+    next: () => {
+      const r = sub.poll()
+      return r instanceof Promise ? r.then(toWire) : toWire(r)
+    },
+    return: () => sub.return(),
+  } as StreamSource
+}

@@ -1,0 +1,157 @@
+/**
+ * The node's query service (DESIGN §4): listens on a URL through the transport registry and
+ * serves each client connection (node-conn.ts) with a View of the routing table and a PubSub.
+ *
+ *   const server = await serve({ listen: 'ws://127.0.0.1:8420', table, peer })
+ *   …
+ *   await server.close()
+ *
+ * Limits are per connection and have documented defaults (docs/protocol.md, "Limits").
+ */
+import { WwError } from '../../errors.js'
+import type { Listener } from '../../transport/types.js'
+import { defaultTransports, type TransportRegistry } from '../../transport/registry.js'
+import { DEFAULT_MAX_FRAME_BYTES } from '../wire/frames.js'
+import { NullPubSubCap, type ServerCap } from './caps.js'
+import { ERR_NODE_CLOSING, NodeConnection, type ResolvedServeLimits } from './node-conn.js'
+import type { StreamStats } from './server-stream.js'
+import { NullViewCap, type ServedTable, ViewCap } from './view-cap.js'
+import { DEFAULT_MAX_WINDOW } from '../wire/window.js'
+
+export { ERR_HANDSHAKE_TIMEOUT, ERR_NODE_CLOSING } from './node-conn.js'
+
+/** Per-connection limits of a node. */
+export interface ServeLimits {
+  /** Largest frame accepted from a client, in bytes; larger → ERR_FRAME_TOO_LARGE, connection closed. @default 1_048_576 */
+  maxFrameBytes?: number
+  /** Streams open at once per connection; one more → ERR_TOO_MANY_STREAMS for that call. @default 64 */
+  maxStreams?: number
+  /** Capabilities held per connection (the two of the handshake included) → ERR_TOO_MANY_CAPS. @default 1024 */
+  maxCaps?: number
+  /** Asynchronous calls in progress per connection → ERR_TOO_MANY_CALLS. @default 256 */
+  maxCalls?: number
+  /** Milliseconds a new connection has to send `hello` → ERR_HANDSHAKE_TIMEOUT, closed. @default 10_000 */
+  handshakeTimeout?: number
+  /** Largest credit window honoured per stream, in bytes (larger credits are clamped). @default 1_048_576 */
+  maxWindow?: number
+  /** Most items per batch frame. @default 256 */
+  batchItems?: number
+  /** Most bytes per batch frame (a single larger item goes alone). @default 65_536 */
+  batchBytes?: number
+}
+
+/** Options of `serve`. */
+export interface ServeInit {
+  /** URL to listen on, e.g. ws://127.0.0.1:8420 (port 0: any free port). */
+  listen: string
+  /** The routing table served (a `RoutingTable`). */
+  table: ServedTable
+  /** The node's own peer ID, sent in the handshake. */
+  peer: string
+  /** When set, clients must present it to receive the real View (else the null capability). */
+  token?: string
+  /** Transports by URL scheme. @default defaultTransports() */
+  transports?: TransportRegistry
+  /** Per-connection limits. */
+  limits?: ServeLimits
+  /**
+   * Makes the PubSub capability of a new connection (issue 6). Without it, or for a client
+   * without the token, the connection gets the null PubSub.
+   */
+  pubsub?: () => ServerCap
+}
+
+/** Counts for tests and operators. */
+export interface ServerStats {
+  /** Open connections. */
+  connections: number
+  /** Open streams, over all connections. */
+  streams: number
+  /** Capabilities held, over all connections. */
+  caps: number
+  /** Every open stream's accounting. */
+  perStream: (StreamStats & { connection: number })[]
+  /** Largest bytes in flight ever seen on any stream of this server. */
+  maxInFlight: number
+}
+
+/** A running query service. */
+export interface Server {
+  /** The URL clients dial (with the real port when port 0 was asked for). */
+  readonly url: string
+  /** Accounting of connections, streams and capabilities. */
+  stats(): ServerStats
+  /**
+   * Stops listening, tells every client (`error` ERR_NODE_CLOSING) and closes every
+   * connection; every stream and capability is freed.
+   */
+  close(): Promise<void>
+}
+
+/** Resolves the limits with their defaults. */
+export function resolveServeLimits(l: ServeLimits = {}): ResolvedServeLimits {
+  return {
+    maxFrameBytes: l.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    maxStreams: l.maxStreams ?? 64,
+    maxCaps: l.maxCaps ?? 1024,
+    maxCalls: l.maxCalls ?? 256,
+    handshakeTimeout: l.handshakeTimeout ?? 10_000,
+    maxWindow: l.maxWindow ?? DEFAULT_MAX_WINDOW,
+    batch: { items: l.batchItems ?? 256, bytes: l.batchBytes ?? 64 * 1024 },
+  }
+}
+
+/** Starts serving `init.table` on `init.listen`. Rejects with the transport's error (e.g. ERR_LISTEN_FAILED). */
+export async function serve(init: ServeInit): Promise<Server> {
+  const limits = resolveServeLimits(init.limits)
+  const transports = init.transports ?? defaultTransports()
+  const conns = new Map<NodeConnection, number>()
+  let nextConn = 0
+  let maxInFlightClosed = 0
+  let closing = false
+  const caps = (allowed: boolean) => ({
+    view: allowed ? new ViewCap(init.table) : new NullViewCap(),
+    pubsub: allowed && init.pubsub !== undefined ? init.pubsub() : new NullPubSubCap(),
+  })
+  const listener: Listener = await transports.listen(init.listen, (conn) => {
+    if (closing) {
+      conn.abort(new WwError(ERR_NODE_CLOSING, 'the node is shutting down'))
+      return
+    }
+    const nc = new NodeConnection(conn, {
+      peer: init.peer,
+      token: init.token,
+      limits,
+      caps,
+      onClose: (c) => {
+        maxInFlightClosed = Math.max(maxInFlightClosed, c.maxInFlight)
+        conns.delete(c)
+      },
+    })
+    conns.set(nc, nextConn++)
+    void nc.run()
+  })
+  const server: Server = {
+    url: listener.url,
+    stats() {
+      const perStream: ServerStats['perStream'] = []
+      let streams = 0
+      let held = 0
+      for (const [c, n] of conns) {
+        streams += c.streams
+        held += c.caps
+        maxInFlightClosed = Math.max(maxInFlightClosed, c.maxInFlight)
+        for (const s of c.streamStats()) perStream.push({ ...s, connection: n })
+      }
+      return { connections: conns.size, streams, caps: held, perStream, maxInFlight: maxInFlightClosed }
+    },
+    async close() {
+      if (closing) return
+      closing = true
+      for (const c of [...conns.keys()]) c.fail(new WwError(ERR_NODE_CLOSING, 'the node is shutting down'))
+      await listener.close()
+    },
+  }
+  return server
+}
+

@@ -1,0 +1,127 @@
+/**
+ * The node-side View capability over a routing table (DESIGN §4), and the null View.
+ *
+ * Methods (arguments are the `a` map of a `call` frame; see docs/protocol.md):
+ *   iter    {q: Statement}                    → stream of records (LS semantics)
+ *   lookup  {q: Statement}                    → the first record, or nil
+ *   values  {index, prefix?, limit?}          → array of strings
+ *   reverse (with `bind`)                     → nil; binds a View yielding the opposite order
+ * Each `iter`/`lookup` reads a fresh snapshot taken when the call arrives, so upserts during
+ * a long stream don't change what it yields.
+ */
+import { WwError } from '../../errors.js'
+import type { Statement } from '../../lang/ast.js'
+import type { RoutingRecord } from '../../record/record.js'
+import type { ValuesIndex } from '../../api.js'
+import { ERR_BAD_FRAME } from '../wire/frames.js'
+import { type CallContext, type CallOutcome, type ServerCap, unknownMethod } from './caps.js'
+import { validateStatement, MAX_QUERY_VALUE } from '../wire/statement.js'
+import { encodeRecord, writeRecord } from '../wire/record-codec.js'
+
+/** What the View needs of a snapshot (src/node/table.ts `Snapshot` has this shape). */
+export interface ServedSnapshot {
+  scan(s: Statement): Iterator<RoutingRecord>
+  values(index: ValuesIndex, prefix?: string, limit?: number): string[]
+}
+
+/** What the View needs of a table (src/node/table.ts `RoutingTable` has this shape). */
+export interface ServedTable {
+  snapshot(): ServedSnapshot
+  /**
+   * A scan on a fresh snapshot that is released as soon as the scan ends or is closed, so a
+   * busy node doesn't keep old record versions alive until the collector runs.
+   */
+  scan(s: Statement): Iterator<RoutingRecord>
+}
+
+/** Largest `limit` of a `values` call; larger ones are clamped. */
+export const MAX_VALUES = 10_000
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Date)
+}
+
+function valuesArgs(a: Record<string, unknown>): { index: ValuesIndex; prefix: string; limit: number } {
+  const ix = a.index
+  if (!isMap(ix) || (ix.field !== 'host' && ix.field !== 'peer' && ix.field !== 'server' && ix.field !== 'meta')) {
+    throw new WwError(ERR_BAD_FRAME, "values: 'index' must be a map {field: host|peer|server|meta, key?}")
+  }
+  const index: ValuesIndex = { field: ix.field }
+  if (ix.key !== undefined && ix.key !== null) {
+    if (ix.field !== 'meta' || typeof ix.key !== 'string' || ix.key.length > MAX_QUERY_VALUE) {
+      throw new WwError(ERR_BAD_FRAME, "values: 'index.key' must be a string, and only with field meta")
+    }
+    index.key = ix.key
+  }
+  const prefix = a.prefix ?? ''
+  if (typeof prefix !== 'string' || prefix.length > MAX_QUERY_VALUE) throw new WwError(ERR_BAD_FRAME, "values: 'prefix' must be a string")
+  const limit = a.limit ?? MAX_VALUES
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) throw new WwError(ERR_BAD_FRAME, "values: 'limit' must be a non-negative integer")
+  return { index, prefix, limit: Math.min(limit, MAX_VALUES) }
+}
+
+/** A View of `table`; `reversed` flips the order of everything it yields. */
+export class ViewCap implements ServerCap {
+  readonly isNull = false
+  readonly #table: ServedTable
+  readonly #reversed: boolean
+
+  constructor(table: ServedTable, reversed = false) {
+    this.#table = table
+    this.#reversed = reversed
+  }
+
+  #statement(a: Record<string, unknown>): Statement {
+    const s = validateStatement(a.q)
+    return this.#reversed ? { ...s, reverse: !s.reverse } : s
+  }
+
+  call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
+    switch (m) {
+      case 'iter':
+        return { stream: this.#table.scan(this.#statement(a)), encode: encodeRecord, write: writeRecord }
+      case 'lookup': {
+        const it = this.#table.scan({ ...this.#statement(a), op: 'lookup' })
+        try {
+          const r = it.next()
+          return { value: r.done === true ? null : r.value }
+        } finally {
+          it.return?.()
+        }
+      }
+      case 'values': {
+        const { index, prefix, limit } = valuesArgs(a)
+        return { value: this.#table.snapshot().values(index, prefix, limit) }
+      }
+      case 'reverse':
+        ctx.bind(new ViewCap(this.#table, !this.#reversed))
+        return { value: null }
+      default:
+        throw unknownMethod('View', m)
+    }
+  }
+}
+
+/** The null View: `iter` ends at once, `lookup` yields nil, `values` [] and `reverse` another null View. */
+export class NullViewCap implements ServerCap {
+  readonly isNull = true
+  call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
+    switch (m) {
+      case 'iter':
+        // Still checked: a malformed query is the client's bug whatever it is allowed to see.
+        validateStatement(a.q)
+        return { stream: [][Symbol.iterator]() }
+      case 'lookup':
+        validateStatement(a.q)
+        return { value: null }
+      case 'values':
+        valuesArgs(a)
+        return { value: [] }
+      case 'reverse':
+        ctx.bind(new NullViewCap())
+        return { value: null }
+      default:
+        throw unknownMethod('View', m)
+    }
+  }
+}

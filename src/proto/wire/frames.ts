@@ -1,0 +1,404 @@
+/**
+ * The wire frames of the client↔node protocol (DESIGN §4, docs/protocol.md) and their codec.
+ *
+ * Every frame is one MessagePack map carried as one transport frame, with its type in `t`.
+ * The set is small on purpose:
+ *
+ *   client → node   hello · call · credit · cancel
+ *   node → client   welcome · result · batch · end · error
+ *
+ * A connection starts with `hello` → `welcome` (or `error`). After that the client sends
+ * `call`s on capability ids it holds; a streaming call (`iter`, later `subscribe`) is answered
+ * by `batch` frames and exactly one `end`, any other call by exactly one `result`. Streams
+ * run under credit (`credit` frames, see window.ts) and stop on `cancel`. `error` is
+ * connection-level: the node sends it, then closes that connection.
+ *
+ * Decoding is strict, because the node's input comes from an untrusted client: a frame that
+ * is not a map, has an unknown `t`, or a field of the wrong type raises ERR_BAD_FRAME naming
+ * the problem; one past the size limit raises ERR_FRAME_TOO_LARGE before it is parsed. Keys a
+ * frame type does not define are ignored, so a later version may add optional fields.
+ * Method arguments (`call.a`) are validated by the capability that receives them.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack'
+import { WwError } from '../../errors.js'
+
+/** The protocol version this implementation speaks (hello.v / welcome.v). */
+export const PROTOCOL_VERSION = 1
+
+/** A frame could not be decoded or broke the frame rules; the connection is closed. */
+export const ERR_BAD_FRAME = 'ERR_BAD_FRAME'
+/** A frame was larger than the receiver's frame limit; the connection is closed. */
+export const ERR_FRAME_TOO_LARGE = 'ERR_FRAME_TOO_LARGE'
+/** The two ends speak different protocol versions (both are named in the message). */
+export const ERR_PROTOCOL_VERSION = 'ERR_PROTOCOL_VERSION'
+
+/** An error as carried in `result.error`, `end.error` and the `error` frame. */
+export interface WireError {
+  code: string
+  message: string
+}
+
+/** A capability as handed out in `welcome`: its per-connection id, and whether it is null. */
+export interface WireCap {
+  cap: number
+  null: boolean
+}
+
+/** First frame of a connection, client → node. */
+export interface HelloFrame {
+  t: 'hello'
+  /** Protocol version the client speaks. */
+  v: number
+  /** Presented to a node that requires one; absent otherwise. */
+  token?: string
+}
+
+/** Answer to `hello`, node → client. */
+export interface WelcomeFrame {
+  t: 'welcome'
+  v: number
+  /** The node's peer ID. */
+  peer: string
+  view: WireCap
+  pubsub: WireCap
+}
+
+/** A method call on a capability, client → node. */
+export interface CallFrame {
+  t: 'call'
+  /** Client-chosen id, unique among this connection's calls and streams still open. */
+  id: number
+  /** The capability called. */
+  cap: number
+  /** Method name (`iter`, `lookup`, `reverse`, `values`, `release`, …). */
+  m: string
+  /** Method arguments (a map; shape per method). */
+  a: Record<string, unknown>
+  /** Promise pipelining: the client-chosen id of the capability this call creates. */
+  bind?: number
+  /** Streaming methods: the first credit window in bytes (see `credit`). @default 65_536 */
+  window?: number
+}
+
+/** Credit for a stream, receiver → sender: the sender may have `window` bytes past `consumed` in flight. */
+export interface CreditFrame {
+  t: 'credit'
+  id: number
+  /** Total batch bytes of this stream the receiver has consumed so far (never decreases). */
+  consumed: number
+  /** Bytes the sender may have in flight beyond `consumed`. */
+  window: number
+}
+
+/** Stops a stream, client → node. */
+export interface CancelFrame {
+  t: 'cancel'
+  id: number
+}
+
+/** Outcome of a non-streaming call, node → client: exactly one of `value` / `error`. */
+export interface ResultFrame {
+  t: 'result'
+  id: number
+  value?: unknown
+  error?: WireError
+}
+
+/** Items of a stream, node → client. */
+export interface BatchFrame {
+  t: 'batch'
+  id: number
+  items: unknown[]
+}
+
+/** Last frame of a stream, node → client; with `error` when the stream failed. */
+export interface EndFrame {
+  t: 'end'
+  id: number
+  error?: WireError
+}
+
+/** Connection-level failure, node → client; the node closes the connection after it. */
+export interface ErrorFrame {
+  t: 'error'
+  code: string
+  message: string
+}
+
+/** Frames a client sends. */
+export type ClientFrame = HelloFrame | CallFrame | CreditFrame | CancelFrame
+/** Frames a node sends. */
+export type NodeFrame = WelcomeFrame | ResultFrame | BatchFrame | EndFrame | ErrorFrame
+
+/** Largest id (call, stream or capability) on the wire: ids are unsigned 32-bit integers. */
+export const MAX_ID = 0xffff_ffff
+
+/** Limits applied while decoding. */
+export interface DecodeLimits {
+  /** Largest frame accepted, in bytes. @default 1_048_576 */
+  maxFrameBytes?: number
+}
+
+/** Default largest frame a node accepts from a client (and a client from a node). */
+export const DEFAULT_MAX_FRAME_BYTES = 1 << 20
+
+const encoder = new Encoder({ ignoreUndefined: true })
+// Bounds every container so a hostile frame can't make the decoder allocate more than the
+// frame itself implies (the frame size limit is checked first).
+const decoder = new Decoder({
+  maxStrLength: DEFAULT_MAX_FRAME_BYTES,
+  maxBinLength: DEFAULT_MAX_FRAME_BYTES,
+  maxArrayLength: 1 << 16,
+  maxMapLength: 1 << 12,
+  maxExtLength: 0,
+})
+
+/** Encodes any frame (a fresh buffer the transport may keep). */
+export function encodeFrame(frame: ClientFrame | NodeFrame): Uint8Array {
+  return encoder.encode(frame)
+}
+
+/** Encodes one stream item on its own (its size is what a batch's size is counted from). */
+export function encodeItem(item: unknown): Uint8Array {
+  return encoder.encode(item)
+}
+
+/**
+ * Builds a `batch` frame around items already encoded by `encodeItem`, without decoding or
+ * re-encoding them: `{t:'batch', id, items:[…]}` with the item bytes copied in place.
+ */
+export function encodeBatch(id: number, items: readonly Uint8Array[]): Uint8Array {
+  const b = new BatchBuilder()
+  for (const it of items) b.append(it)
+  return b.frame(id)
+}
+
+/**
+ * A growable byte buffer that an encoder appends to in place: bytes `[0, len)` are kept; an
+ * encoder that needs more room replaces `buf` with a larger copy of them.
+ */
+export interface ByteSink {
+  buf: Buffer
+  len: number
+}
+
+/**
+ * Writes one item's MessagePack bytes at the end of `out` (the same bytes `encodeItem` would
+ * produce), growing it as needed.
+ */
+export type ItemWriter = (item: never, out: ByteSink) => void
+
+/**
+ * Accumulates encoded items in one growing buffer (each `append` copies, so the caller may
+ * reuse its bytes at once; `appendWith` has the encoder write in place, with no copy), then
+ * writes the `batch` frame around them in one allocation.
+ */
+export class BatchBuilder {
+  readonly #sink: ByteSink = { buf: Buffer.allocUnsafe(16 * 1024), len: 0 }
+  #count = 0
+
+  /** Items appended since the last `frame()`. */
+  get count(): number {
+    return this.#count
+  }
+
+  /** Bytes of the items appended since the last `frame()`. */
+  get bytes(): number {
+    return this.#sink.len
+  }
+
+  /** Copies one encoded item in. */
+  append(item: Uint8Array): void {
+    const sink = this.#sink
+    if (sink.len + item.length > sink.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(sink.buf.length * 2, sink.len + item.length))
+      sink.buf.copy(next, 0, 0, sink.len)
+      sink.buf = next
+    }
+    sink.buf.set(item, sink.len)
+    sink.len += item.length
+    this.#count++
+  }
+
+  /** Has `write` encode one item straight into the batch; returns its size in bytes. */
+  appendWith(write: ItemWriter, item: unknown): number {
+    const start = this.#sink.len
+    write(item as never, this.#sink)
+    this.#count++
+    return this.#sink.len - start
+  }
+
+  /** Takes the last item back out (it starts at byte `start`) and returns a copy of its bytes. */
+  unappend(start: number): Uint8Array {
+    const sink = this.#sink
+    const out = new Uint8Array(sink.buf.subarray(start, sink.len))
+    sink.len = start
+    this.#count--
+    return out
+  }
+
+  /** The `batch` frame of the items appended so far; the builder is empty again afterwards. */
+  frame(id: number): Uint8Array {
+    const head = encoder.encode({ t: 'batch', id, items: null })
+    // `head` ends with the nil (0xc0) standing for the array; swap it for the array header.
+    const n = this.#count
+    const arrHead = n < 16 ? 1 : n < 0x10000 ? 3 : 5
+    const out = new Uint8Array(head.length - 1 + arrHead + this.#sink.len)
+    out.set(head.subarray(0, head.length - 1), 0)
+    let pos = head.length - 1
+    if (n < 16) {
+      out[pos++] = 0x90 | n
+    } else if (n < 0x10000) {
+      out[pos++] = 0xdc
+      out[pos++] = n >>> 8
+      out[pos++] = n & 0xff
+    } else {
+      out[pos++] = 0xdd
+      out[pos++] = (n >>> 24) & 0xff
+      out[pos++] = (n >>> 16) & 0xff
+      out[pos++] = (n >>> 8) & 0xff
+      out[pos++] = n & 0xff
+    }
+    out.set(this.#sink.buf.subarray(0, this.#sink.len), pos)
+    this.#sink.len = 0
+    this.#count = 0
+    return out
+  }
+}
+
+/** Size in bytes that `encodeBatch` will produce for items of `itemBytes` total (for credit planning). */
+export function batchOverhead(id: number, count: number): number {
+  const idBytes = id < 128 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5
+  // fixmap(1) + "t"(2) + "batch"(6) + "id"(3) + id + "items"(6) + array header
+  return 1 + 2 + 6 + 3 + idBytes + 6 + (count < 16 ? 1 : count < 0x10000 ? 3 : 5)
+}
+
+function decodeMap(bytes: Uint8Array, limits: DecodeLimits): Record<string, unknown> {
+  const max = limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+  if (bytes.length > max) {
+    throw new WwError(ERR_FRAME_TOO_LARGE, `frame of ${bytes.length} bytes is larger than the limit of ${max} bytes`)
+  }
+  let v: unknown
+  try {
+    v = decoder.decode(bytes)
+  } catch (err) {
+    throw new WwError(ERR_BAD_FRAME, `frame is not valid MessagePack: ${(err as Error).message}`)
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array || v instanceof Date) {
+    throw new WwError(ERR_BAD_FRAME, 'frame is not a MessagePack map')
+  }
+  return v as Record<string, unknown>
+}
+
+function bad(t: string, field: string, expected: string): WwError {
+  return new WwError(ERR_BAD_FRAME, `${t} frame: field '${field}' must be ${expected}`)
+}
+
+function id(f: Record<string, unknown>, t: string, field = 'id'): number {
+  const v = f[field]
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_ID) throw bad(t, field, 'an integer from 0 to 4294967295')
+  return v
+}
+
+function count(f: Record<string, unknown>, t: string, field: string): number {
+  const v = f[field]
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(t, field, 'a non-negative integer')
+  return v
+}
+
+function str(f: Record<string, unknown>, t: string, field: string): string {
+  const v = f[field]
+  if (typeof v !== 'string') throw bad(t, field, 'a string')
+  return v
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Date)
+}
+
+function wireError(v: unknown, t: string): WireError {
+  if (!isMap(v) || typeof v.code !== 'string' || typeof v.message !== 'string') throw bad(t, 'error', 'a map {code: string, message: string}')
+  return { code: v.code, message: v.message }
+}
+
+function wireCap(f: Record<string, unknown>, field: string): WireCap {
+  const v = f[field]
+  if (!isMap(v) || typeof v.null !== 'boolean') throw bad('welcome', field, 'a map {cap: id, null: boolean}')
+  return { cap: id(v, 'welcome', 'cap'), null: v.null }
+}
+
+/** Decodes and checks a frame a client sent. Throws WwError ERR_BAD_FRAME / ERR_FRAME_TOO_LARGE. */
+export function decodeClientFrame(bytes: Uint8Array, limits: DecodeLimits = {}): ClientFrame {
+  const f = decodeMap(bytes, limits)
+  switch (f.t) {
+    case 'hello': {
+      const v = f.v
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw bad('hello', 'v', 'an integer')
+      if (f.token !== undefined && f.token !== null && typeof f.token !== 'string') throw bad('hello', 'token', 'a string')
+      return typeof f.token === 'string' ? { t: 'hello', v, token: f.token } : { t: 'hello', v }
+    }
+    case 'call': {
+      const out: CallFrame = { t: 'call', id: id(f, 'call'), cap: id(f, 'call', 'cap'), m: str(f, 'call', 'm'), a: {} }
+      if (f.a !== undefined && f.a !== null) {
+        if (!isMap(f.a)) throw bad('call', 'a', 'a map')
+        out.a = f.a
+      }
+      if (f.bind !== undefined && f.bind !== null) out.bind = id(f, 'call', 'bind')
+      if (f.window !== undefined && f.window !== null) out.window = count(f, 'call', 'window')
+      return out
+    }
+    case 'credit':
+      return { t: 'credit', id: id(f, 'credit'), consumed: count(f, 'credit', 'consumed'), window: count(f, 'credit', 'window') }
+    case 'cancel':
+      return { t: 'cancel', id: id(f, 'cancel') }
+    default:
+      throw new WwError(ERR_BAD_FRAME, typeof f.t === 'string' ? `unknown frame type '${f.t.slice(0, 32)}'` : "frame has no string type field 't'")
+  }
+}
+
+/** Decodes and checks a frame a node sent. Throws WwError ERR_BAD_FRAME / ERR_FRAME_TOO_LARGE. */
+export function decodeNodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): NodeFrame {
+  const f = decodeMap(bytes, limits)
+  switch (f.t) {
+    case 'welcome': {
+      const v = f.v
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw bad('welcome', 'v', 'an integer')
+      return { t: 'welcome', v, peer: str(f, 'welcome', 'peer'), view: wireCap(f, 'view'), pubsub: wireCap(f, 'pubsub') }
+    }
+    case 'result': {
+      const out: ResultFrame = { t: 'result', id: id(f, 'result') }
+      if (f.error !== undefined && f.error !== null) out.error = wireError(f.error, 'result')
+      else out.value = f.value ?? undefined
+      return out
+    }
+    case 'batch': {
+      if (!Array.isArray(f.items)) throw bad('batch', 'items', 'an array')
+      return { t: 'batch', id: id(f, 'batch'), items: f.items }
+    }
+    case 'end': {
+      const out: EndFrame = { t: 'end', id: id(f, 'end') }
+      if (f.error !== undefined && f.error !== null) out.error = wireError(f.error, 'end')
+      return out
+    }
+    case 'error':
+      return { t: 'error', code: str(f, 'error', 'code'), message: str(f, 'error', 'message') }
+    default:
+      throw new WwError(ERR_BAD_FRAME, typeof f.t === 'string' ? `unknown frame type '${f.t.slice(0, 32)}'` : "frame has no string type field 't'")
+  }
+}
+
+/** The wire form of an error: its code when it has one, else ERR_INTERNAL. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof WwError) return { code: err.code, message: err.message }
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && code.startsWith('ERR_')) return { code, message: String((err as Error).message ?? err) }
+  return { code: ERR_INTERNAL, message: err instanceof Error ? err.message : String(err) }
+}
+
+/** The node failed in a way it did not foresee (the message says how). */
+export const ERR_INTERNAL = 'ERR_INTERNAL'
+
+/** Turns a wire error back into a WwError. */
+export function fromWireError(e: WireError): WwError {
+  return new WwError(e.code, e.message)
+}

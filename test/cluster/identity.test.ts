@@ -1,0 +1,89 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir, homedir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { configDir, defaultIdentityPath, ERR_IDENTITY_CORRUPT, ERR_IDENTITY_IO, loadIdentity } from '../../src/cluster/identity.js'
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ww-identity-'))
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
+  return undefined
+}
+
+describe('identity file', () => {
+  it('is created 0600 in a 0700 directory on first start and reused after', async () => {
+    const path = join(dir, 'nested', 'ww', 'identity.key')
+    const first = await loadIdentity(path)
+    expect(first.created).toBe(true)
+    expect(first.key.type).toBe('Ed25519')
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    expect((await stat(join(dir, 'nested', 'ww'))).mode & 0o777).toBe(0o700)
+    const again = await loadIdentity(path)
+    expect(again.created).toBe(false)
+    expect(peerIdFromPrivateKey(again.key).toString()).toBe(peerIdFromPrivateKey(first.key).toString())
+    expect(Buffer.from(await readFile(path))).toEqual(Buffer.from(privateKeyToProtobuf(first.key)))
+  })
+
+  it('gives racing first starts the same key', async () => {
+    const path = join(dir, 'identity.key')
+    const keys = await Promise.all([loadIdentity(path), loadIdentity(path), loadIdentity(path)])
+    const ids = new Set(keys.map((k) => peerIdFromPrivateKey(k.key).toString()))
+    expect(ids.size).toBe(1)
+  })
+
+  it('reports a corrupt file with ERR_IDENTITY_CORRUPT', async () => {
+    const path = join(dir, 'identity.key')
+    await writeFile(path, 'not a key at all')
+    expect(await codeOf(loadIdentity(path))).toBe(ERR_IDENTITY_CORRUPT)
+  })
+
+  it('reports an empty file with ERR_IDENTITY_CORRUPT', async () => {
+    const path = join(dir, 'identity.key')
+    await writeFile(path, '')
+    expect(await codeOf(loadIdentity(path))).toBe(ERR_IDENTITY_CORRUPT)
+  })
+
+  it('reports a truncated key with ERR_IDENTITY_CORRUPT', async () => {
+    const path = join(dir, 'identity.key')
+    const key = await generateKeyPair('Ed25519')
+    await writeFile(path, privateKeyToProtobuf(key).subarray(0, 20))
+    expect(await codeOf(loadIdentity(path))).toBe(ERR_IDENTITY_CORRUPT)
+  })
+
+  it('refuses a key that is not Ed25519', async () => {
+    const path = join(dir, 'identity.key')
+    await writeFile(path, privateKeyToProtobuf(await generateKeyPair('secp256k1')))
+    expect(await codeOf(loadIdentity(path))).toBe(ERR_IDENTITY_CORRUPT)
+  })
+
+  it('reports an unreadable path with ERR_IDENTITY_IO', async () => {
+    const path = join(dir, 'a-directory')
+    await mkdir(path)
+    expect(await codeOf(loadIdentity(path))).toBe(ERR_IDENTITY_IO)
+  })
+
+  it('reports a directory it cannot create with ERR_IDENTITY_IO', async () => {
+    const blocker = join(dir, 'file')
+    await writeFile(blocker, 'x')
+    expect(await codeOf(loadIdentity(join(blocker, 'sub', 'identity.key')))).toBe(ERR_IDENTITY_IO)
+  })
+
+  it('lives under $XDG_CONFIG_HOME/ww, else ~/.config/ww', () => {
+    expect(configDir({ XDG_CONFIG_HOME: '/x/cfg' })).toBe('/x/cfg/ww')
+    expect(configDir({})).toBe(join(homedir(), '.config', 'ww'))
+    expect(defaultIdentityPath({ XDG_CONFIG_HOME: '/x/cfg' })).toBe('/x/cfg/ww/identity.key')
+  })
+})

@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { encodeHeartbeat } from '../../src/cluster/heartbeat.js'
+import { heartbeatTopic } from '../../src/cluster/membership.js'
+import type { Logger } from '../../src/cluster/options.js'
+import { Cluster, waitFor } from '../node/node-helpers.js'
+
+const cluster = new Cluster()
+afterEach(async () => {
+  await cluster.cleanup()
+})
+
+function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = []
+  return { lines, info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`) }
+}
+
+async function signedFrom(data: Uint8Array, from?: PeerId): Promise<Message> {
+  const id = from ?? peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  // The validator only reads type, from and data; gossipsub has checked the signature already.
+  return { type: 'signed', from: id, topic: heartbeatTopic('ww'), data, sequenceNumber: 1n, signature: new Uint8Array(64), key: id.publicKey! }
+}
+
+describe('Membership validator', () => {
+  it('accepts a fresh record of the signer, ignores stale ones, rejects the rest', async () => {
+    const n = await cluster.start({ ttl: 5000 })
+    const key = await generateKeyPair('Ed25519')
+    const id = peerIdFromPrivateKey(key)
+    const rec = { peer: id.toString(), server: '00000000000000aa', seq: 10, ttl: 5000, host: 'h', meta: { a: 'b' } }
+    const v = n.membership.validate
+    expect(v(id, await signedFrom(encodeHeartbeat(rec), id))).toBe(TopicValidatorResult.Accept)
+    expect(n.table.get(id.toString())).toMatchObject({ seq: 10, host: 'h' })
+    // Same version again, and an older one: stale.
+    expect(v(id, await signedFrom(encodeHeartbeat(rec), id))).toBe(TopicValidatorResult.Ignore)
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: 9 }), id))).toBe(TopicValidatorResult.Ignore)
+    // Someone else speaking for `id`.
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: 11, host: 'forged' })))).toBe(TopicValidatorResult.Reject)
+    // Unsigned.
+    expect(v(id, { type: 'unsigned', topic: heartbeatTopic('ww'), data: encodeHeartbeat({ ...rec, seq: 12 }) })).toBe(TopicValidatorResult.Reject)
+    // Garbage and oversized.
+    expect(v(id, await signedFrom(new Uint8Array([1, 2, 3]), id))).toBe(TopicValidatorResult.Reject)
+    expect(v(id, await signedFrom(new Uint8Array(8193), id))).toBe(TopicValidatorResult.Reject)
+    // A message whose fields are not what gossipsub promises must not throw either.
+    expect(v(id, { type: 'signed' } as unknown as Message)).toBe(TopicValidatorResult.Reject)
+    expect(n.table.get(id.toString())).toMatchObject({ seq: 10, host: 'h' })
+    expect(n.membership.stats).toMatchObject({ accepted: 1, ignored: 2, rejected: 5 })
+    // Newer: accepted, and a leave removes it.
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: 20 }), id))).toBe(TopicValidatorResult.Accept)
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: 21, ttl: 0 }), id))).toBe(TopicValidatorResult.Accept)
+    expect(n.table.get(id.toString())).toBeUndefined()
+  })
+
+  it('ignores heartbeats carrying its own peer ID, and warns once about a twin', async () => {
+    const log = recordingLogger()
+    const key = await generateKeyPair('Ed25519')
+    const n = await cluster.start({ identity: key, ttl: 5000, logger: log })
+    const id = peerIdFromPrivateKey(key)
+    const twin = { peer: n.peer, server: 'ffffffffffffffff', seq: Number.MAX_SAFE_INTEGER - 10, ttl: 5000, host: 'twin', meta: {} }
+    for (let i = 0; i < 3; i++) {
+      expect(n.membership.validate(id, await signedFrom(encodeHeartbeat({ ...twin, seq: twin.seq + i }), id))).toBe(TopicValidatorResult.Ignore)
+    }
+    expect(n.table.get(n.peer)!.server).toBe(n.server)
+    expect(log.lines.filter((l) => l.includes('identity'))).toHaveLength(1)
+  })
+})
+
+describe('Membership heartbeats', () => {
+  it('sends the first heartbeat at start, then every TTL/4..TTL/2 with seq + 1', async () => {
+    const ttl = 400
+    const n = await cluster.start({ ttl })
+    const first = n.table.get(n.peer)!.seq
+    expect(n.membership.stats.published).toBe(1)
+    const t0 = performance.now()
+    await waitFor(() => n.membership.stats.published >= 5, 10_000, 'heartbeats')
+    const perBeat = (performance.now() - t0) / 4
+    expect(perBeat).toBeGreaterThanOrEqual(ttl / 4 - 20)
+    expect(n.table.get(n.peer)!.seq).toBeGreaterThanOrEqual(first + 4)
+    expect(n.table.get(n.peer)!.seq).toBeLessThanOrEqual(first + n.membership.stats.published - 1)
+  })
+
+  it('brings the next heartbeat forward when a peer joins, so a newcomer learns everyone fast', async () => {
+    // A 60 s TTL: regular heartbeats come every 15-30 s, so only the early ones can explain convergence.
+    const nodes = await cluster.chain(3, () => ({ ttl: 60_000 }))
+    await waitFor(() => nodes.every((n) => n.table.size === 3), 10_000, 'first convergence')
+    const late = await cluster.start({ ttl: 60_000, bootstrap: [nodes[2]!.multiaddrs[0]!] })
+    await waitFor(() => [...nodes, late].every((n) => n.table.size === 4), 8000, 'newcomer convergence')
+    expect(late.table.size).toBe(4)
+  })
+
+  it('logs a failing publish once, retries with backoff, and logs the recovery once', async () => {
+    const log = recordingLogger()
+    // Without allowPublishToZeroTopicPeers gossipsub throws NoPeersSubscribedToTopic while alone.
+    const n = await cluster.start({ ttl: 400, logger: log, gossipsub: { allowPublishToZeroTopicPeers: false } })
+    await waitFor(() => n.membership.stats.publishFailures >= 4, 10_000, 'failures')
+    expect(log.lines.filter((l) => l.startsWith('warn') && l.includes('publish failing'))).toHaveLength(1)
+    // The node stays in its own table while it can't publish.
+    expect(n.table.get(n.peer)).toBeDefined()
+    const other = await cluster.start({ ttl: 400, bootstrap: [n.multiaddrs[0]!] })
+    await waitFor(() => log.lines.some((l) => l.includes('recovered')), 10_000, 'recovery')
+    await waitFor(() => other.table.get(n.peer) !== undefined, 10_000, 'heartbeat delivered')
+    const failures = n.membership.stats.publishFailures
+    await waitFor(() => n.membership.stats.published >= 4, 10_000, 'more heartbeats')
+    expect(n.membership.stats.publishFailures).toBe(failures)
+    expect(log.lines.filter((l) => l.includes('publish failing'))).toHaveLength(1)
+    expect(log.lines.filter((l) => l.includes('recovered'))).toHaveLength(1)
+  })
+
+  it('logs being alone once, and reaching peers again once', async () => {
+    const log = recordingLogger()
+    const n = await cluster.start({ ttl: 400, logger: log })
+    await waitFor(() => n.membership.stats.published >= 3, 10_000, 'heartbeats')
+    expect(log.lines.filter((l) => l.includes('reach nobody'))).toHaveLength(1)
+    await cluster.start({ ttl: 400, bootstrap: [n.multiaddrs[0]!] })
+    await waitFor(() => log.lines.some((l) => l.includes('reach peers again')), 10_000, 'peers')
+    const published = n.membership.stats.published
+    await waitFor(() => n.membership.stats.published >= published + 3, 10_000, 'heartbeats')
+    expect(log.lines.filter((l) => l.includes('reach nobody'))).toHaveLength(1)
+    expect(log.lines.filter((l) => l.includes('reach peers again'))).toHaveLength(1)
+  })
+})

@@ -1,0 +1,457 @@
+import { spawnSync } from 'node:child_process'
+import { afterEach, describe, expect, it } from 'vitest'
+import { hasCode } from '../../src/errors.js'
+import type { Statement } from '../../src/lang/ast.js'
+import { RecordError, type RoutingRecord } from '../../src/record/record.js'
+import { RoutingTable, type TableChange } from '../../src/table/table.js'
+
+// base58 has no 0: write n with the digits 1…9A, zero-padded so peer order is number order
+const peer = (n: number): string => `12D3KooW${n.toString(10).padStart(4, '0').replace(/\d/g, (d) => '123456789A'[Number(d)] as string)}`
+const S1 = '0000000000000001'
+const S2 = '0000000000000002'
+
+function rec(n: number, over: Partial<RoutingRecord> = {}): RoutingRecord {
+  return { peer: peer(n), server: S1, seq: 10, ttl: 1000, host: `h${n}`, meta: {}, ...over }
+}
+
+const ALL: Statement = { op: 'ls', selector: { kind: 'all' }, constraints: [], reverse: false }
+
+function clock(start = 1_000_000): { now: () => number; set: (t: number) => void; t: () => number } {
+  let t = start
+  return { now: () => t, set: (v) => void (t = v), t: () => t }
+}
+
+const tables: RoutingTable[] = []
+function table(now: () => number, sweep = false): RoutingTable {
+  const t = new RoutingTable({ now, sweep })
+  tables.push(t)
+  return t
+}
+afterEach(() => {
+  for (const t of tables.splice(0)) t.close()
+})
+
+function changes(t: RoutingTable): TableChange[] {
+  const out: TableChange[] = []
+  t.on('change', (c) => out.push(c))
+  return out
+}
+
+describe('replacement (§2)', () => {
+  it('takes a new peer and a newer seq of a known one', () => {
+    const c = clock()
+    const t = table(c.now)
+    const ev = changes(t)
+    expect(t.upsert(rec(1))).toBe(true)
+    expect(t.upsert(rec(1, { seq: 11, host: 'moved' }))).toBe(true)
+    expect(t.get(peer(1))?.host).toBe('moved')
+    expect(t.size).toBe(1)
+    expect(ev.map((e) => e.kind)).toEqual(['joined', 'updated'])
+    expect(ev[1]?.previous?.host).toBe('h1')
+  })
+
+  it('ignores an equal (seq, server) as a stale duplicate even with other content', () => {
+    const t = table(clock().now)
+    const ev = changes(t)
+    t.upsert(rec(1))
+    expect(t.upsert(rec(1, { host: 'other' }))).toBe(false)
+    expect(t.get(peer(1))?.host).toBe('h1')
+    expect(ev).toHaveLength(1)
+  })
+
+  it('ignores a lower seq, whatever the server', () => {
+    const t = table(clock().now)
+    t.upsert(rec(1, { seq: 10, server: S1 }))
+    expect(t.upsert(rec(1, { seq: 9, server: S2, host: 'old' }))).toBe(false)
+    expect(t.get(peer(1))?.host).toBe('h1')
+  })
+
+  it('orders equal seqs by server', () => {
+    const t = table(clock().now)
+    t.upsert(rec(1, { server: S1 }))
+    expect(t.upsert(rec(1, { server: S2, host: 'b' }))).toBe(true)
+    expect(t.upsert(rec(1, { server: S1, host: 'a' }))).toBe(false)
+    expect(t.get(peer(1))?.host).toBe('b')
+  })
+
+  it('a restarted peer (new server, higher seq) replaces the old instance at once', () => {
+    const t = table(clock().now)
+    t.upsert(rec(1, { server: S2, seq: 500 }))
+    expect(t.upsert(rec(1, { server: S1, seq: 900, host: 'new' }))).toBe(true)
+    expect(t.get(peer(1))).toMatchObject({ server: S1, seq: 900, host: 'new' })
+    // the old instance's late heartbeat is stale now
+    expect(t.upsert(rec(1, { server: S2, seq: 501 }))).toBe(false)
+  })
+
+  it('converges whatever the arrival order', () => {
+    const versions = [rec(1, { seq: 3 }), rec(1, { seq: 5, server: S2 }), rec(1, { seq: 5 }), rec(1, { seq: 4 })]
+    const orders = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]]
+    for (const o of orders) {
+      const t = table(clock().now)
+      for (const i of o) t.upsert(versions[i])
+      expect(t.get(peer(1))).toMatchObject({ seq: 5, server: S2 })
+    }
+  })
+
+  it('index entries follow a replaced record (old values unreachable)', () => {
+    const t = table(clock().now)
+    t.upsert(rec(1, { host: 'a', meta: { role: 'db', az: '1' } }))
+    t.upsert(rec(1, { seq: 11, host: 'b', meta: { role: 'web' } }))
+    const q = (field: 'host' | 'meta', value: string, key?: string) =>
+      [...t.snapshot().scan({ op: 'ls', selector: { kind: 'match', index: { field, key, value, prefix: false } }, constraints: [], reverse: false })].length
+    expect(q('host', 'a')).toBe(0)
+    expect(q('host', 'b')).toBe(1)
+    expect(q('meta', 'db', 'role')).toBe(0)
+    expect(q('meta', 'web', 'role')).toBe(1)
+    expect(q('meta', '1', 'az')).toBe(0)
+    expect(t.snapshot().values({ field: 'meta' })).toEqual(['role'])
+  })
+})
+
+describe('validation', () => {
+  it('refuses a bad record with a RecordError naming the field, storing nothing', () => {
+    const t = table(clock().now)
+    const cases: Array<[unknown, string]> = [
+      [{ ...rec(1), peer: '0OIl' }, 'peer'],
+      [{ ...rec(1), server: 'XYZ' }, 'server'],
+      [{ ...rec(1), seq: -1 }, 'seq'],
+      [{ ...rec(1), ttl: 1.5 }, 'ttl'],
+      [{ ...rec(1), host: 7 }, 'host'],
+      [{ ...rec(1), meta: { 'a=b': 'x' } }, 'meta.a=b'],
+      ['nope', 'record'],
+    ]
+    for (const [bad, field] of cases) {
+      let err: unknown
+      try {
+        t.upsert(bad)
+      } catch (e) {
+        err = e
+      }
+      expect(err).toBeInstanceOf(RecordError)
+      expect((err as RecordError).field).toBe(field)
+      expect(hasCode(err, 'ERR_INVALID_RECORD')).toBe(true)
+    }
+    expect(t.size).toBe(0)
+  })
+
+  it('stores a copy: mutating the input later changes nothing; yielded records are frozen', () => {
+    const t = table(clock().now)
+    const input = rec(1, { meta: { role: 'db' } })
+    t.upsert(input)
+    input.host = 'changed'
+    input.meta.role = 'changed'
+    const r = t.get(peer(1)) as RoutingRecord
+    expect(r.host).toBe('h1')
+    expect(r.meta.role).toBe('db')
+    expect(Object.isFrozen(r) && Object.isFrozen(r.meta)).toBe(true)
+  })
+})
+
+describe('expiry (§2)', () => {
+  it('is live at receivedAt + ttl and gone at +ttl+1, exactly', () => {
+    const c = clock(5000)
+    const t = table(c.now)
+    t.upsert(rec(1, { ttl: 1000 }))
+    const snapAtEdge = (): number => [...t.snapshot().scan(ALL)].length
+    c.set(6000)
+    expect(t.get(peer(1))).toBeDefined()
+    expect(t.size).toBe(1)
+    expect(snapAtEdge()).toBe(1)
+    c.set(6001)
+    expect(t.get(peer(1))).toBeUndefined()
+    expect(t.size).toBe(0)
+    expect(snapAtEdge()).toBe(0)
+  })
+
+  it('receivedAt is the time of the upsert that stored the record', () => {
+    const c = clock(0)
+    const t = table(c.now)
+    t.upsert(rec(1, { seq: 1, ttl: 100 }))
+    c.set(90)
+    t.upsert(rec(1, { seq: 2, ttl: 100 }))
+    c.set(190)
+    expect(t.get(peer(1))?.seq).toBe(2)
+    c.set(191)
+    expect(t.get(peer(1))).toBeUndefined()
+  })
+
+  it('a snapshot filters by its own time, whatever the clock does later', () => {
+    const c = clock(0)
+    const t = table(c.now)
+    t.upsert(rec(1, { ttl: 10 }))
+    t.upsert(rec(2, { ttl: 1000 }))
+    c.set(11)
+    const s = t.snapshot()
+    expect(s.at).toBe(11)
+    expect(s.size).toBe(1)
+    expect([...s.scan(ALL)].map((r) => r.peer)).toEqual([peer(2)])
+    expect(s.values({ field: 'host' })).toEqual(['h2'])
+  })
+
+  it('sweep() drops expired records and emits expired', () => {
+    const c = clock(0)
+    const t = table(c.now)
+    const ev = changes(t)
+    t.upsert(rec(1, { ttl: 10 }))
+    t.upsert(rec(2, { ttl: 20 }))
+    c.set(15)
+    expect(t.sweep()).toBe(1)
+    expect(ev.filter((e) => e.kind === 'expired').map((e) => e.record.peer)).toEqual([peer(1)])
+    expect(t.sweep()).toBe(0)
+    c.set(21)
+    expect(t.sweep()).toBe(1)
+    expect(t.snapshot().values({ field: 'host' })).toEqual([])
+  })
+
+  it('an expired, unswept record is replaced by any version of a new heartbeat', () => {
+    const c = clock(0)
+    const t = table(c.now)
+    const ev = changes(t)
+    t.upsert(rec(1, { seq: 50, ttl: 10 }))
+    c.set(11)
+    expect(t.upsert(rec(1, { seq: 40, host: 'back' }))).toBe(true)
+    expect(ev.map((e) => e.kind)).toEqual(['joined', 'expired', 'joined'])
+    expect(t.get(peer(1))?.host).toBe('back')
+  })
+
+  it('the timer sweeps at the next expiry, by itself, with the real clock', async () => {
+    const t = new RoutingTable()
+    tables.push(t)
+    const ev = changes(t)
+    // Far enough apart that a stall between the upserts (a loaded CI machine) can't swap
+    // which of 1 and 3 expires first.
+    t.upsert(rec(1, { ttl: 600 }))
+    t.upsert(rec(2, { ttl: 60_000 }))
+    t.upsert(rec(3, { ttl: 20 }))
+    const end = Date.now() + 15_000
+    while (ev.filter((e) => e.kind === 'expired').length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
+    const expired = ev.filter((e) => e.kind === 'expired').map((e) => e.record.peer)
+    expect(expired).toEqual([peer(3), peer(1)])
+    expect(t.size).toBe(1)
+    expect(t.get(peer(2))).toBeDefined()
+  })
+
+  it('a swept record never outlives its TTL by more than the timer tick', async () => {
+    const t = new RoutingTable()
+    tables.push(t)
+    let sweptAt = 0
+    t.on('change', (c) => {
+      if (c.kind === 'expired') sweptAt = Date.now()
+    })
+    const t0 = Date.now()
+    t.upsert(rec(1, { ttl: 50 }))
+    const end = Date.now() + 5000
+    while (sweptAt === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5))
+    expect(sweptAt).toBeGreaterThan(t0 + 50)
+    // generous bound: the machine is shared; a missing timer would never sweep at all
+    expect(sweptAt - t0).toBeLessThan(2000)
+  })
+
+  it('the sweep timer never keeps the process alive (unref)', () => {
+    // A child process holding a table with a record due in 60 s must exit at once.
+    const tableUrl = new URL('../../src/table/table.ts', import.meta.url).pathname
+    const script = `import { RoutingTable } from ${JSON.stringify(tableUrl)}
+const t = new RoutingTable()
+t.upsert({ peer: '12D3KooWA', server: '0000000000000001', seq: 1, ttl: 60000, host: '', meta: {} })
+console.log('armed', t.size)`
+    const started = Date.now()
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 })
+    expect(r.stdout.trim()).toBe('armed 1')
+    expect(r.status).toBe(0)
+    expect(Date.now() - started).toBeLessThan(30_000) // not killed by the timeout: it ended by itself
+  })
+
+  it('sweep: false arms no timer', async () => {
+    const t = new RoutingTable({ sweep: false })
+    tables.push(t)
+    const ev = changes(t)
+    t.upsert(rec(1, { ttl: 1 }))
+    await new Promise((r) => setTimeout(r, 50))
+    expect(ev.filter((e) => e.kind === 'expired')).toHaveLength(0)
+    expect(t.size).toBe(0) // the read filter still applies
+    expect(t.sweep()).toBe(1)
+  })
+})
+
+describe('leave (ttl = 0)', () => {
+  it('removes the peer at once and emits left', () => {
+    const t = table(clock().now)
+    const ev = changes(t)
+    t.upsert(rec(1, { seq: 10 }))
+    expect(t.upsert(rec(1, { seq: 11, ttl: 0 }))).toBe(true)
+    expect(t.get(peer(1))).toBeUndefined()
+    expect(t.size).toBe(0)
+    expect([...t.snapshot().scan(ALL)]).toHaveLength(0)
+    expect(ev.map((e) => e.kind)).toEqual(['joined', 'left'])
+    expect(ev[1]?.previous?.seq).toBe(10)
+  })
+
+  it('an old leave does not remove a newer instance', () => {
+    const t = table(clock().now)
+    const ev = changes(t)
+    t.upsert(rec(1, { seq: 900, server: S2 }))
+    expect(t.upsert(rec(1, { seq: 500, server: S1, ttl: 0 }))).toBe(false)
+    expect(t.upsert(rec(1, { seq: 900, server: S2, ttl: 0 }))).toBe(false) // same version: a duplicate
+    expect(t.get(peer(1))?.seq).toBe(900)
+    expect(ev.map((e) => e.kind)).toEqual(['joined'])
+  })
+
+  it('a delayed heartbeat of the departed instance does not bring it back; a restart does', () => {
+    const c = clock(0)
+    const t = new RoutingTable({ now: c.now, sweep: false, leaveMemory: 1000 })
+    tables.push(t)
+    t.upsert(rec(1, { seq: 10 }))
+    t.upsert(rec(1, { seq: 12, ttl: 0 }))
+    expect(t.upsert(rec(1, { seq: 11 }))).toBe(false)
+    expect(t.get(peer(1))).toBeUndefined()
+    expect(t.upsert(rec(1, { seq: 13, server: S2 }))).toBe(true)
+    expect(t.get(peer(1))?.server).toBe(S2)
+  })
+
+  it('forgets the leave after leaveMemory', () => {
+    const c = clock(0)
+    const t = new RoutingTable({ now: c.now, sweep: false, leaveMemory: 1000 })
+    tables.push(t)
+    t.upsert(rec(1, { seq: 12, ttl: 0 }))
+    expect(t.upsert(rec(1, { seq: 11 }))).toBe(false)
+    c.set(1001)
+    expect(t.upsert(rec(1, { seq: 11 }))).toBe(true)
+  })
+})
+
+describe('snapshots (§2)', () => {
+  it('upserts, replacements, leaves and sweeps after snapshot() do not change what it yields', () => {
+    const c = clock(0)
+    const t = table(c.now)
+    for (let i = 0; i < 50; i++) t.upsert(rec(i, { ttl: 100 + i, meta: { role: i % 2 ? 'web' : 'db' } }))
+    const s = t.snapshot()
+    const before = [...s.scan(ALL)]
+    const roleBefore = s.values({ field: 'meta', key: 'role' })
+    for (let i = 50; i < 80; i++) t.upsert(rec(i))
+    for (let i = 0; i < 10; i++) t.upsert(rec(i, { seq: 11, host: 'changed', meta: { role: 'x' } }))
+    for (let i = 10; i < 20; i++) t.upsert(rec(i, { seq: 11, ttl: 0 }))
+    c.set(130)
+    t.sweep()
+    expect([...s.scan(ALL)]).toEqual(before)
+    expect(s.size).toBe(50)
+    expect(s.values({ field: 'meta', key: 'role' })).toEqual(roleBefore)
+    // the table itself did change: 0…9 replaced, 10…19 left, 20…29 expired, 50…79 joined
+    expect(t.snapshot().size).toBe(60)
+    expect(t.size).toBe(60)
+  })
+
+  it('a stream keeps yielding its snapshot while the table changes under it', async () => {
+    const t = table(clock().now)
+    for (let i = 0; i < 100; i++) t.upsert(rec(i))
+    const seen: string[] = []
+    for await (const r of t.query(ALL)) {
+      seen.push(r.peer)
+      if (seen.length === 10) {
+        for (let i = 0; i < 100; i++) t.upsert(rec(i, { seq: 11, ttl: 0 }))
+        for (let i = 100; i < 200; i++) t.upsert(rec(i))
+      }
+    }
+    expect(seen).toHaveLength(100)
+    expect(new Set(seen)).toEqual(new Set(Array.from({ length: 100 }, (_, i) => peer(i))))
+    expect(t.size).toBe(100)
+  })
+})
+
+describe('query / lookup / cursor', () => {
+  it('query yields LS results in peer order; lookup the first', async () => {
+    const t = table(clock().now)
+    for (const i of [3, 1, 2]) t.upsert(rec(i))
+    const all = await t.query(ALL).toArray()
+    expect(all.map((r) => r.peer)).toEqual([peer(1), peer(2), peer(3)])
+    expect((await t.lookup({ ...ALL, reverse: true }))?.peer).toBe(peer(3))
+    expect(await t.lookup({ op: 'ls', selector: { kind: 'match', index: { field: 'host', value: 'none', prefix: false } }, constraints: [], reverse: false })).toBeUndefined()
+  })
+
+  it('a signal cancels the stream with ERR_ABORTED', async () => {
+    const t = table(clock().now)
+    for (let i = 0; i < 20; i++) t.upsert(rec(i))
+    const ac = new AbortController()
+    const got: RoutingRecord[] = []
+    let err: unknown
+    try {
+      for await (const r of t.query(ALL, { signal: ac.signal })) {
+        got.push(r)
+        if (got.length === 3) ac.abort()
+      }
+    } catch (e) {
+      err = e
+    }
+    expect(got).toHaveLength(3)
+    expect(hasCode(err, 'ERR_ABORTED')).toBe(true)
+    const pre = new AbortController()
+    pre.abort()
+    const c = t.query(ALL, { signal: pre.signal })
+    expect(await c.next()).toBeUndefined()
+    expect(hasCode(c.err(), 'ERR_ABORTED')).toBe(true)
+  })
+
+  it('a malformed statement is refused with ERR_INVALID_STATEMENT', () => {
+    const t = table(clock().now)
+    const bad = [
+      { ...ALL, constraints: [{ kind: 'limit', n: 0 }] },
+      { ...ALL, selector: { kind: 'match', index: { field: 'meta', value: 'x', prefix: false } } },
+      { ...ALL, selector: { kind: 'nope' } },
+      { ...ALL, op: 'rm' },
+    ] as unknown as Statement[]
+    for (const s of bad) {
+      expect(() => t.query(s)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATEMENT' }))
+    }
+  })
+})
+
+describe('text queries (through parseQuery)', () => {
+  it("the seed's examples work as written", async () => {
+    const t = table(clock().now)
+    t.upsert(rec(1, { host: 'my-hostname', meta: { region: 'us-east-1' } }))
+    t.upsert(rec(2, { host: 'other', meta: { region: 'us-east-1' } }))
+    t.upsert(rec(3, { host: 'my-hostname-2', meta: { region: 'eu-west-1' } }))
+    expect((await t.query('WHERE region=us-east-1').toArray()).map((r) => r.peer)).toEqual([peer(1), peer(2)])
+    expect((await t.lookup('WHERE host=my-hostname'))?.peer).toBe(peer(1))
+    expect((await t.query('ls where host=my* reverse limit 1').toArray()).map((r) => r.host)).toEqual(['my-hostname-2'])
+    expect((await t.query('FROM host=m TO host=my-hostname').toArray()).map((r) => r.host)).toEqual(['my-hostname'])
+    expect((await t.query('TO meta.region=eu*').toArray()).map((r) => r.peer)).toEqual([peer(3)])
+    expect(await t.lookup('WHERE region=nowhere')).toBeUndefined()
+  })
+
+  it('a malformed text query throws the parser error before any record is read', () => {
+    const t = table(clock().now)
+    let err: unknown
+    try {
+      t.query('WHERE host=')
+    } catch (e) {
+      err = e
+    }
+    expect((err as { code?: string }).code).toMatch(/^ERR_QUERY_/)
+  })
+})
+
+describe('change listeners', () => {
+  it('off() removes a listener; a throwing listener neither stops the others nor the change', async () => {
+    const t = table(clock().now)
+    const seen: string[] = []
+    const l1 = (): void => {
+      throw new Error('listener bug')
+    }
+    const l2 = (c: TableChange): void => void seen.push(c.kind)
+    const uncaught: unknown[] = []
+    const onErr = (e: unknown): void => void uncaught.push(e)
+    process.on('uncaughtException', onErr)
+    try {
+      t.on('change', l1).on('change', l2)
+      expect(t.upsert(rec(1))).toBe(true)
+      t.off('change', l2)
+      t.upsert(rec(2))
+      await new Promise((r) => setTimeout(r, 10))
+    } finally {
+      process.off('uncaughtException', onErr)
+    }
+    expect(seen).toEqual(['joined'])
+    expect(t.size).toBe(2)
+    expect(uncaught.length).toBe(2)
+  })
+})
