@@ -1,5 +1,5 @@
 /**
- * PubSub benchmark (issue 6). Two real nodes on 127.0.0.1 (startNode, B bootstrapped from A);
+ * PubSub benchmark (docs/benchmarks.md). Two real nodes on 127.0.0.1 (startNode, B bootstrapped from A);
  * a client of A publishes 100-byte messages, a client of B subscribes.
  *
  * - Throughput: messages/s received by the subscriber, for awaited publishes one at a time

@@ -1,5 +1,5 @@
 /**
- * Protocol streaming benchmark (issue 4), over WebSocket on 127.0.0.1, 1M records:
+ * Protocol streaming benchmark (docs/benchmarks.md), over WebSocket on 127.0.0.1, 1M records:
  * - records/s of `view.iter()` draining the whole table (node and client in this process),
  *   against the raw ceiling measured in the same run: the same records pre-encoded in the
  *   same batches (256), sent over a bare `ws` connection with no flow control and no

@@ -1,5 +1,5 @@
 /**
- * Routing table benchmark (issue 2). For tables of 10k, 100k and 1M records with realistic
+ * Routing table benchmark (docs/benchmarks.md). For tables of 10k, 100k and 1M records with realistic
  * hosts (node-0001234.us-east-1.example.com) and meta (region, role, az, version):
  * - `WHERE host=<prefix>*` returning 100 records vs a full-scan filter-and-sort of the same
  *   records (ratio; at 1M the indexed query must be ≥ 1000× faster);

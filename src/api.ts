@@ -1,5 +1,5 @@
 /**
- * The capability interfaces a client holds (DESIGN §4). A `Session` is one connection to a
+ * The capability interfaces a client holds (docs/protocol.md). A `Session` is one connection to a
  * node; it carries a `View` of the node's routing table and a `PubSub`. The same interfaces
  * are implemented remotely (src/proto/client.ts) and may be implemented locally over a
  * RoutingTable, so code written against them runs either way.

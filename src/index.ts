@@ -1,6 +1,6 @@
 /**
  * ww: cluster membership with indexed, streamed queries. This is the library's front door
- * (DESIGN §7); the names exported here are the stable surface.
+ * (docs/design.md#library-api); the names exported here are the stable surface.
  */
 export { WwError, hasCode } from './errors.js'
 export { Cursor } from './iter.js'

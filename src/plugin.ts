@@ -1,5 +1,5 @@
 /**
- * Plugin types (DESIGN §6). A plugin is an ES module whose **default export is a plain
+ * Plugin types (docs/plugins.md). A plugin is an ES module whose **default export is a plain
  * object** of this shape:
  *
  * ```js

@@ -1,6 +1,6 @@
 /**
  * The docs are part of the contract: every stable error code the code can raise is listed in
- * docs/errors.md, and every doc the README links to exists.
+ * docs/errors.md, every doc the README links to exists, and the repo cites only itself.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,6 +14,24 @@ function files(dir: string): string[] {
     const p = join(dir, name)
     return statSync(p).isDirectory() ? files(p) : /\.(ts|tsx|js)$/.test(name) && !name.endsWith('.test.ts') ? [p] : []
   })
+}
+
+/** Every file under `dir` (recursively), tests and docs included, skipping node_modules. */
+function allFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name)
+    if (name === 'node_modules') return []
+    return statSync(p).isDirectory() ? allFiles(p) : [p]
+  })
+}
+
+// Built from parts so that this file does not match the patterns it looks for.
+const SECTION = ['DESIGN', '\u00a7'].join(' ')
+const TRACKER = new RegExp(['\\b', 'issue', ' \\d+'].join(''), 'i')
+
+/** The places in `text` that cite something outside the repo, as `line: text`. */
+function outsideReferences(text: string): string[] {
+  return text.split('\n').flatMap((line, i) => (line.includes(SECTION) || TRACKER.test(line) ? [`${i + 1}: ${line.trim()}`] : []))
 }
 
 describe('docs', () => {
@@ -33,5 +51,23 @@ describe('docs', () => {
     const links = [...readme.matchAll(/\]\((docs\/[^)#]+)\)/g)].map((m) => m[1]!)
     expect(links.length).toBeGreaterThan(0)
     for (const l of links) expect(statSync(join(ROOT, l)).isFile()).toBe(true)
+  })
+
+  it('cites no document or tracker outside the repo: references point at docs/', () => {
+    const scanned = [
+      ...['src', 'docs', 'test', 'bench', 'plugins'].flatMap((d) => allFiles(join(ROOT, d))),
+      join(ROOT, 'README.md'),
+    ]
+    expect(scanned.length).toBeGreaterThan(100)
+    const found = scanned.flatMap((f) => outsideReferences(readFileSync(f, 'utf8')).map((l) => `${f.slice(ROOT.length)}:${l}`))
+    expect(found).toEqual([])
+  })
+
+  it('recognises both kinds of outside reference', () => {
+    const tracker = ['Iss', 'ue 12'].join('')
+    expect(outsideReferences(['ok', `see ${SECTION}3`, `and ${tracker} too`, 'an issue, 12 of them', 'tissue 12'].join('\n'))).toEqual([
+      `2: see ${SECTION}3`,
+      `3: and ${tracker} too`,
+    ])
   })
 })

@@ -1,5 +1,5 @@
 /**
- * The `ww` command line (DESIGN §5), behind the bin entry (main.ts). It parses the arguments
+ * The `ww` command line (docs/cli.md), behind the bin entry (main.ts). It parses the arguments
  * with commander and imports each command's module only when that command runs, so `ww ls`
  * never loads the shell (Ink, React) or the node (libp2p). One top-level handler turns every
  * failure into a message and an exit code (src/cli/errors.ts).

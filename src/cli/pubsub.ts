@@ -1,5 +1,5 @@
 /**
- * `ww pub -t TOPIC` and `ww sub -t TOPIC` (DESIGN §5, docs/pubsub.md).
+ * `ww pub -t TOPIC` and `ww sub -t TOPIC` (docs/cli.md, docs/pubsub.md).
  *
  * `pub` publishes stdin as one message, or with `--lines` one message per line (without its
  * line ending). Each publish waits for the node's acknowledgement, so a large input throttles

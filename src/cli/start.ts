@@ -1,5 +1,5 @@
 /**
- * `ww start` (DESIGN §5): runs one node until SIGINT/SIGTERM (or the given signal aborts),
+ * `ww start` (docs/cli.md): runs one node until SIGINT/SIGTERM (or the given signal aborts),
  * then leaves gracefully. On start it prints the peer ID, the full p2p multiaddrs (ready for
  * another node's `--bootstrap`) and the listen URL; then one line per membership change
  * (joined / left / expired; updates are not shown) unless `quiet`. Operator warnings

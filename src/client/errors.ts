@@ -1,5 +1,5 @@
 /**
- * Exit codes (DESIGN §5) and the one top-level error handler of the command line.
+ * Exit codes (docs/cli.md) and the one top-level error handler of the command line.
  *
  * User mistakes and environment failures (a WwError: bad query, unknown format, node not
  * reachable, broken plugin) print one clear line, a hint when there is one, and no stack.

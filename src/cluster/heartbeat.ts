@@ -1,5 +1,5 @@
 /**
- * Heartbeat wire format and cadence (DESIGN §1). A heartbeat is one MessagePack array,
+ * Heartbeat wire format and cadence (docs/design.md#records). A heartbeat is one MessagePack array,
  * versioned by its first element, published as the data of a signed gossipsub message:
  *
  *     [1, peer, server, seq, ttl, host, meta]
@@ -70,7 +70,7 @@ export function encodeHeartbeat(record: RoutingRecord): Uint8Array {
  * Decodes and validates a heartbeat payload. Returns a fresh record that passed
  * `validateRecord`. Throws WwError ERR_HEARTBEAT_TOO_LARGE / ERR_HEARTBEAT_MALFORMED /
  * ERR_HEARTBEAT_VERSION, or a RecordError (ERR_INVALID_RECORD) for a well-formed heartbeat
- * whose record breaks DESIGN §1. Never throws anything else.
+ * whose record breaks docs/design.md#records. Never throws anything else.
  */
 export function decodeHeartbeat(bytes: Uint8Array): RoutingRecord {
   if (bytes.length > MAX_HEARTBEAT_BYTES) {
@@ -157,7 +157,7 @@ export function nextHeartbeatDelay(ttl: number, random: () => number = Math.rand
   return Math.round(ttl / 4 + random() * (ttl / 4))
 }
 
-/** 16 lowercase hex digits of fresh randomness: an instance's `server` (DESIGN §1). */
+/** 16 lowercase hex digits of fresh randomness: an instance's `server` (docs/design.md#records). */
 export function newServerId(): string {
   const b = new Uint8Array(8)
   crypto.getRandomValues(b)

@@ -1,6 +1,6 @@
 /**
  * The node's identity: an Ed25519 private key kept in a file, so the peer ID derived from it
- * survives restarts (DESIGN §1). The file holds the libp2p protobuf encoding of the key
+ * survives restarts (docs/design.md#records). The file holds the libp2p protobuf encoding of the key
  * (`privateKeyToProtobuf`), is created with mode 0600 on first start inside a directory
  * created 0700, and is only read afterwards. Anything unreadable is a WwError with a stable
  * code, never a crash.

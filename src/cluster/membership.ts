@@ -10,7 +10,7 @@
  * node would wait up to TTL/2 to learn each existing peer.
  *
  * Receiving. A topic validator is the only way in to the table. It rejects unsigned
- * messages, payloads over 8 KiB, undecodable ones, records that break DESIGN §1, and records
+ * messages, payloads over 8 KiB, undecodable ones, records that break docs/design.md#records, and records
  * whose `peer` is not the signing `from` (a node can't speak for another). Rejection makes
  * gossipsub drop the message and penalise the sender's score. Records older than (or equal
  * to) what the table holds are ignored (dropped without penalty). Everything else is upserted

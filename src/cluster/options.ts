@@ -18,7 +18,7 @@ export const DEFAULT_TTL = 10_000
 export const MIN_TTL = 100
 /** Longest TTL (one day, as the record rules allow). @default 86_400_000 */
 export const MAX_TTL = 86_400_000
-/** Where the client protocol listens unless told otherwise (DESIGN §4). @default 'ws://127.0.0.1:8420' */
+/** Where the client protocol listens unless told otherwise (docs/protocol.md). @default 'ws://127.0.0.1:8420' */
 export const DEFAULT_LISTEN = 'ws://127.0.0.1:8420'
 /**
  * Where libp2p listens unless `--p2p` says otherwise: loopback and an OS-chosen port, so a

@@ -1,5 +1,5 @@
 /**
- * The node side of PubSub (DESIGN §4): client topics carried over the node's gossipsub.
+ * The node side of PubSub (docs/pubsub.md): client topics carried over the node's gossipsub.
  *
  * Names. A client topic `x` is the gossipsub topic `/ww/<ns>/pubsub/x`. Every client topic
  * lives under that prefix, so no client can publish on (or listen to) the membership

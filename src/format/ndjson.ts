@@ -1,5 +1,5 @@
 /**
- * `--format ndjson`: one JSON object per line, fields in the order of DESIGN §5:
+ * `--format ndjson`: one JSON object per line, fields in the order of docs/cli.md:
  * `{"peer","server","seq","ttl","host","meta"}`. Nothing else is written, not even for an
  * empty result, so `wc -l` counts records.
  */

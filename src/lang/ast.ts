@@ -1,5 +1,5 @@
 /**
- * The parsed form of a query (DESIGN §3). It mirrors the seed's schema: a `Selector` picks
+ * The parsed form of a query (docs/design.md#queries, docs/language.md): a `Selector` picks
  * where a scan starts (`all`, `match`, `from`) and `Constraint`s bound it (`limit`, `to`).
  * A `Statement` is plain data: it is also the query's wire form, sent as MessagePack.
  */

@@ -61,7 +61,7 @@ export interface QueryErrorInit {
   hint?: string
 }
 
-/** A malformed query (DESIGN §3). Tests and programs should look at `code`, never the message. */
+/** A malformed query (docs/language.md). Tests and programs should look at `code`, never the message. */
 export class QueryError extends WwError {
   declare readonly code: QueryErrorCode
   /** 1-based column of the offending spot, in UTF-16 code units (0: the Statement had no text). */

@@ -1,5 +1,5 @@
 /**
- * The query language (DESIGN §3), front door. `parseQuery` turns text into the Statement of
+ * The query language (docs/language.md), front door. `parseQuery` turns text into the Statement of
  * ast.ts or throws a QueryError; `tryParseQuery` returns the error as data for the shell.
  * Also here: the canonical printer, caret rendering, syntax highlighting and the word lists
  * for completion. The language is documented for users in docs/language.md.

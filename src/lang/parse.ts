@@ -51,7 +51,7 @@ export function tryParseQuery(text: string): ParseResult {
   }
 }
 
-/** Parses a query (DESIGN §3) into its Statement. Throws {@link QueryError} when it is malformed. */
+/** Parses a query (docs/language.md) into its Statement. Throws {@link QueryError} when it is malformed. */
 export function parseQuery(text: string): Statement {
   const r = tryParseQuery(text)
   if (!r.ok) throw r.error

@@ -1,5 +1,5 @@
 /**
- * The grammar of the query language (DESIGN §3), and nothing else: the parser builds a CST,
+ * The grammar of the query language (docs/language.md), and nothing else: the parser builds a CST,
  * build.ts turns it into the AST. One parser instance per module (Chevrotain parsers are
  * costly to build and cheap to reuse); recovery is off, so the first error stops the parse.
  *

@@ -1,5 +1,5 @@
 /**
- * The lexer of the query language (DESIGN §3), in Chevrotain's layout: token types here, the
+ * The lexer of the query language (docs/language.md), in Chevrotain's layout: token types here, the
  * grammar in parser.ts, the AST in build.ts.
  *
  * A query is a short run of `field=value` pairs and keywords. The lexer is deliberately loose:

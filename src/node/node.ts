@@ -1,5 +1,5 @@
 /**
- * `startNode`: one ww node (DESIGN §7). It owns a libp2p host (TCP, Noise, Yamux, Identify,
+ * `startNode`: one ww node (docs/design.md#library-api). It owns a libp2p host (TCP, Noise, Yamux, Identify,
  * gossipsub with StrictSign), a routing table filled by {@link Membership} from the
  * namespace's heartbeat topic, and optionally the client protocol server.
  *

@@ -1,5 +1,5 @@
 /**
- * The routing record (DESIGN §1) and its validation. A record is the unit of membership:
+ * The routing record (docs/design.md#records) and its validation. A record is the unit of membership:
  * what a heartbeat carries, what the table stores and what a query yields.
  */
 import { WwError } from '../errors.js'
@@ -20,7 +20,7 @@ export interface RoutingRecord {
   meta: Record<string, string>
 }
 
-/** A record was refused: `field` names the part of it that broke §1. */
+/** A record was refused: `field` names the part of it that broke the rules of docs/design.md#records. */
 export const ERR_INVALID_RECORD = 'ERR_INVALID_RECORD'
 
 export class RecordError extends WwError {
@@ -33,7 +33,7 @@ export class RecordError extends WwError {
   }
 }
 
-/** Limits of §1 / issue 2, in UTF-8 bytes. */
+/** Limits of a record (docs/design.md#records), in UTF-8 bytes. */
 export const LIMITS = {
   /** Longest host name. @default 255 */
   hostBytes: 255,
@@ -53,7 +53,7 @@ const BASE58 = /^[1-9A-HJ-NP-Za-km-z]+$/
 const SERVER = /^[0-9a-f]{16}$/
 
 /**
- * Checks `value` against §1 and returns a fresh, plain `RoutingRecord` that shares nothing
+ * Checks `value` against docs/design.md#records and returns a fresh, plain `RoutingRecord` that shares nothing
  * mutable with the input (meta copied into a new plain object). Throws a
  * `RecordError` naming the first bad field; nothing partial is ever returned.
  */
@@ -101,7 +101,7 @@ export function validateRecord(value: unknown): RoutingRecord {
 }
 
 /**
- * Replacement order of §2: negative when `a` is older than `b`, positive when newer, 0 when
+ * Replacement order (docs/design.md#routing-table): negative when `a` is older than `b`, positive when newer, 0 when
  * `(seq, server)` are equal (a duplicate). Servers are fixed-width hex, so string order is
  * numeric order.
  */

@@ -1,5 +1,5 @@
 /**
- * The query engine: runs a `Statement` (DESIGN §3) over the indexes of one table snapshot,
+ * The query engine: runs a `Statement` (docs/design.md#queries) over the indexes of one table snapshot,
  * lazily. A statement becomes a plan: one index to walk (the ordering field), an exclusive
  * lower and upper probe on it, and the few checks the index walk can't express. The walk is a
  * sync generator over the B-tree: nothing is collected, so the first record comes out after

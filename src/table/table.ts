@@ -1,5 +1,5 @@
 /**
- * The routing table (DESIGN §2): the live records of the cluster, indexed for queries.
+ * The routing table (docs/design.md#routing-table): the live records of the cluster, indexed for queries.
  *
  * Storage: one `Entry` per peer instance (its indexed fields, immutable, and a chain of record
  * versions), kept in a Map by peer and in sorted-btree sets: peer, server, host, one per meta

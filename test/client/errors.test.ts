@@ -4,7 +4,7 @@ import { WwError } from '../../src/errors.js'
 import { tryParseQuery, renderCaret, type QueryError } from '../../src/lang/index.js'
 
 describe('command-line errors', () => {
-  it('maps failures to the exit codes of DESIGN §5', () => {
+  it('maps failures to the exit codes of docs/cli.md', () => {
     expect(EXIT).toEqual({ ok: 0, usage: 1, connect: 2, stream: 3 })
     const c = cannotConnect('ws://h:1', new WwError('ERR_CONNECT_FAILED', 'refused'))
     expect(c.code).toBe(ERR_CANNOT_CONNECT)

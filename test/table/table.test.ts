@@ -37,7 +37,7 @@ function changes(t: RoutingTable): TableChange[] {
   return out
 }
 
-describe('replacement (§2)', () => {
+describe('replacement (docs/design.md#routing-table)', () => {
   it('takes a new peer and a newer seq of a known one', () => {
     const c = clock()
     const t = table(c.now)
@@ -147,7 +147,7 @@ describe('validation', () => {
   })
 })
 
-describe('expiry (§2)', () => {
+describe('expiry (docs/design.md#routing-table)', () => {
   it('is live at receivedAt + ttl and gone at +ttl+1, exactly', () => {
     const c = clock(5000)
     const t = table(c.now)
@@ -319,7 +319,7 @@ describe('leave (ttl = 0)', () => {
   })
 })
 
-describe('snapshots (§2)', () => {
+describe('snapshots (docs/design.md#routing-table)', () => {
   it('upserts, replacements, leaves and sweeps after snapshot() do not change what it yields', () => {
     const c = clock(0)
     const t = table(c.now)

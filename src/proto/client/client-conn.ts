@@ -1,6 +1,6 @@
 /**
  * The client's end of one connection: handshake, calls and streams, generic over
- * capabilities (remote-view.ts builds the View on it; PubSub/Topic, issue 6, use the same
+ * capabilities (remote-view.ts builds the View on it; PubSub/Topic, docs/pubsub.md, use the same
  * `call` / `stream` / `newCapId`).
  *
  * Ids: call ids (streams are calls) and capability ids for promise pipelining are chosen

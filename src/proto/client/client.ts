@@ -1,7 +1,7 @@
 /**
  * `connect(url)`: dials a node through the transport registry (the URL's scheme picks the
  * transport; ws:// and wss:// by default), runs the handshake and returns a Session holding
- * the View and PubSub capabilities the node handed out (DESIGN §4, §7).
+ * the View and PubSub capabilities the node handed out (docs/protocol.md, docs/design.md#library-api).
  *
  *   const session = await connect('ws://127.0.0.1:8420')
  *   for await (const r of session.view.iter('WHERE region=us-east-1')) …
@@ -25,7 +25,7 @@ export interface ConnectInit extends ConnectOptions, ClientConnInit {
   /** Transports by URL scheme. @default defaultTransports() */
   transports?: TransportRegistry
   /**
-   * Builds the client side of a non-null PubSub capability `cap` on `conn` (issue 6).
+   * Builds the client side of a non-null PubSub capability `cap` on `conn` (docs/pubsub.md).
    * @default remotePubSub() (src/proto/pubsub-client.ts)
    */
   pubsub?: (conn: ClientConn, cap: number) => PubSub

@@ -4,7 +4,7 @@
  * small integer id; the id means nothing on any other connection, so it can't be forged by
  * guessing: a call on an id that isn't in this connection's table fails with ERR_CAP_UNKNOWN.
  *
- * Extension point (PubSub, issue 6): a new capability kind implements `ServerCap`. A method
+ * Extension point (PubSub, docs/pubsub.md): a new capability kind implements `ServerCap`. A method
  * answers with `{ value }` (sent in a `result` frame) or `{ stream }` (an iterator of
  * MessagePack-able items, sent as a flow-controlled stream: `subscribe` is one), and creates
  * new capabilities (`join` → Topic) with `ctx.bind(cap)`, synchronously, before any `await`,

@@ -1,5 +1,5 @@
 /**
- * The node-side PubSub and Topic capabilities (DESIGN §4, docs/protocol.md "PubSub"): the
+ * The node-side PubSub and Topic capabilities (docs/protocol.md "PubSub"): the
  * wire face of a {@link PubSubBackend}. Each connection gets its own PubSub capability, a
  * scope of the shared backend, so whatever a connection joined is released with it.
  *

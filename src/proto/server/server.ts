@@ -1,5 +1,5 @@
 /**
- * The node's query service (DESIGN §4): listens on a URL through the transport registry and
+ * The node's query service (docs/protocol.md): listens on a URL through the transport registry and
  * serves each client connection (node-conn.ts) with a View of the routing table and a PubSub.
  *
  *   const server = await serve({ listen: 'ws://127.0.0.1:8420', table, peer })
@@ -55,7 +55,7 @@ export interface ServeInit {
   /** Per-connection limits. */
   limits?: ServeLimits
   /**
-   * Makes the PubSub capability of a new connection (issue 6). Without it, or for a client
+   * Makes the PubSub capability of a new connection (docs/pubsub.md). Without it, or for a client
    * without the token, the connection gets the null PubSub.
    */
   pubsub?: () => ServerCap

@@ -1,5 +1,5 @@
 /**
- * The node-side View capability over a routing table (DESIGN §4), and the null View.
+ * The node-side View capability over a routing table (docs/protocol.md), and the null View.
  *
  * Methods (arguments are the `a` map of a `call` frame; see docs/protocol.md):
  *   iter    {q: Statement}                    → stream of records (LS semantics)

@@ -1,5 +1,5 @@
 /**
- * The wire frames of the client↔node protocol (DESIGN §4, docs/protocol.md) and their codec.
+ * The wire frames of the client↔node protocol (docs/protocol.md) and their codec.
  *
  * Every frame is one MessagePack map carried as one transport frame, with its type in `t`.
  * The set is small on purpose:

@@ -192,7 +192,7 @@ function isStr(v: unknown): v is string {
 }
 
 /**
- * The client's check of a record received from the node: the shape and types of §1 (the
+ * The client's check of a record received from the node: the shape and types of docs/design.md#records (the
  * node enforced the finer rules when it took the record in). Throws ERR_BAD_FRAME. Keys a
  * later node may add are passed through.
  */
