@@ -80,6 +80,18 @@ export interface WebSocketsInit extends ConnectionLimits {
    * @default undefined
    */
   clientTls?: SecureContextOptions & { rejectUnauthorized?: boolean; servername?: string }
+  /**
+   * Called with every `error` a listening server emits after `listen()` resolved (rare: an
+   * accept that fails, e.g. EMFILE). The listener keeps running; the error never becomes an
+   * uncaught exception.
+   * @default a process warning (`process.emitWarning`, printed on stderr by Node)
+   */
+  onServerError?: (err: Error, url: string) => void
+}
+
+/** The default `onServerError`: a process warning naming the listener. */
+function warnServerError(err: Error, url: string): void {
+  process.emitWarning(`ww: listener ${url}: ${err.message}`, { type: 'WwListenerWarning', code: (err as { code?: string }).code ?? 'UNKNOWN' })
 }
 
 /** Default time allowed for `connect()`: 10 s. */
@@ -359,6 +371,7 @@ class WsListener implements Listener {
 export function webSockets(init: WebSocketsInit = {}): Transport {
   const limits = resolveLimits(init)
   const connectTimeout = init.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT
+  const onServerError = init.onServerError ?? warnServerError
 
   return {
     schemes: ['ws', 'wss'],
@@ -421,12 +434,14 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
             server.close()
             reject(abortError(signal))
           }
-          server.once('error', (err) => {
+          const onListenError = (err: Error): void => {
             signal?.removeEventListener('abort', onAbort)
             reject(transportError(ERR_LISTEN_FAILED, `cannot listen on ${url}: ${err.message}`, err))
-          })
+          }
+          server.once('error', onListenError)
           server.listen({ host, port }, () => {
             signal?.removeEventListener('abort', onAbort)
+            server.off('error', onListenError)
             resolve()
           })
           signal?.addEventListener('abort', onAbort, { once: true })
@@ -440,8 +455,15 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
       const realPort = typeof address === 'object' && address !== null ? address.port : port
       const urlHost = host.includes(':') ? `[${host}]` : host
       const listener = new WsListener(`${scheme}://${urlHost}:${realPort}${path}`, server, wss)
-      // A server error after listening (rare: e.g. EMFILE on accept) must not crash the process.
-      server.on('error', () => {})
+      // A server error after listening (rare: e.g. EMFILE on accept) must not crash the
+      // process, and must not vanish either: each one is reported.
+      server.on('error', (err: Error) => {
+        try {
+          onServerError(err, listener.url)
+        } catch {
+          // A throwing reporter must not turn the error into a crash after all.
+        }
+      })
 
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         socket.on('error', () => {})

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { request } from 'node:http'
+import { request, type Server as HttpServer } from 'node:http'
+import { createRequire } from 'node:module'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
 import { hasCode } from '../../src/errors.js'
 import { transportConformance } from '../../src/transport/conformance.js'
@@ -250,5 +251,49 @@ describe('ws transport', () => {
     raw.terminate()
     expect(hasCode(await ended, 'ERR_CONNECTION_CLOSED')).toBe(true)
     expect(hasCode(await s.closed, 'ERR_CONNECTION_CLOSED')).toBe(true)
+  })
+})
+
+describe('ws listener errors after listen', () => {
+  // An accept that fails (EMFILE, ENFILE) is the real cause, and it cannot be produced on
+  // purpose: libuv keeps a spare descriptor to swallow EMFILE. So the test takes hold of the
+  // real HTTP server the transport creates and emits on it what Node's net.Server emits then.
+  const nodeHttp = createRequire(import.meta.url)('node:http') as typeof import('node:http')
+  function catchServer(): { server: () => HttpServer } {
+    const made: HttpServer[] = []
+    const real = nodeHttp.createServer
+    const spy = vi.spyOn(nodeHttp, 'createServer').mockImplementation(((...args: Parameters<typeof real>) => {
+      const s = real(...args)
+      made.push(s)
+      return s
+    }) as typeof real)
+    cleanups.push(() => spy.mockRestore())
+    return { server: () => made[0]! }
+  }
+  const acceptError = (): Error => Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' })
+
+  it('reports each server error to onServerError and keeps serving', async () => {
+    const { server } = catchServer()
+    const seen: Array<[string, string]> = []
+    const { listener, accepted } = await listen(webSockets({ onServerError: (err, url) => seen.push([(err as { code?: string }).code ?? '', url]) }))
+    server().emit('error', acceptError())
+    server().emit('error', acceptError())
+    expect(seen).toEqual([['EMFILE', listener.url], ['EMFILE', listener.url]])
+    const c = await dial(listener.url)
+    const s = await accepted()
+    c.send(new Uint8Array([7]))
+    const it = s[Symbol.asyncIterator]()
+    expect([...((await it.next()).value as Uint8Array)]).toEqual([7])
+  })
+
+  it('by default reports a server error as a process warning', async () => {
+    const { server } = catchServer()
+    const { listener } = await listen()
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
+    server().emit('error', acceptError())
+    const w = await warned
+    expect(w.name).toBe('WwListenerWarning')
+    expect(w.message).toContain(listener.url)
+    expect(w.message).toContain('EMFILE')
   })
 })
