@@ -102,8 +102,6 @@ export function versionAt(e: Entry, gen: number): Version | undefined {
 /** A sorted set of entries (values unused: sorted-btree shares one array for them). */
 export type EntryTree = BTree<Entry, undefined>
 
-
-
 /** Names one index: a fixed field, or a meta key. */
 export interface IndexRef {
   field: FieldName
@@ -190,87 +188,9 @@ export function newTree(compare: (a: Entry, b: Entry) => number): EntryTree {
   return new BTreeCtor<Entry, undefined>(undefined, compare)
 }
 
-/** A new empty sorted map of numbers (write generations → how many live snapshots). */
-export function newCountTree(): BTree<number, number> {
-  return new BTreeCtor<number, number>()
-}
-
-/**
- * The expiry index: entries in buckets of `width` ms of their current expiry (`e.v.exp`),
- * bucket numbers kept sorted. A heartbeat moves its entry between two buckets (two Set
- * operations) instead of a delete and an insert in a sorted tree; exactness comes from
- * reading `e.v.exp` of the entries in the first buckets, which hold only what expires
- * within `width` ms of the earliest expiry. The caller tells it the old expiry when an
- * entry's current version changes (`move`).
- */
-export class ExpiryIndex {
-  readonly #width: number
-  readonly #buckets = new Map<number, Set<Entry>>()
-  readonly #order = new BTreeCtor<number, undefined>()
-
-  /** @param width Bucket width in ms. @default 64 */
-  constructor(width = 64) {
-    this.#width = width
-  }
-
-  /** Adds `e` under its current expiry. */
-  add(e: Entry): void {
-    const b = Math.floor(e.v.exp / this.#width)
-    let set = this.#buckets.get(b)
-    if (set === undefined) {
-      set = new Set()
-      this.#buckets.set(b, set)
-      this.#order.set(b, undefined)
-    }
-    set.add(e)
-  }
-
-  /** Removes `e`, filed under `exp` (its current expiry unless told otherwise). */
-  delete(e: Entry, exp: number = e.v.exp): void {
-    const b = Math.floor(exp / this.#width)
-    const set = this.#buckets.get(b)
-    if (set === undefined || !set.delete(e) || set.size > 0) return
-    this.#buckets.delete(b)
-    this.#order.delete(b)
-  }
-
-  /** `e`'s current version replaced one that expired at `oldExp`: refile it. */
-  move(e: Entry, oldExp: number): void {
-    if (Math.floor(oldExp / this.#width) === Math.floor(e.v.exp / this.#width)) return
-    this.delete(e, oldExp)
-    this.add(e)
-  }
-
-  /** Entries whose current expiry is before `at`, soonest first (ties by peer). */
-  expired(at: number): Entry[] {
-    const out: Entry[] = []
-    for (const b of this.#order.keys()) {
-      if (b * this.#width >= at) break
-      for (const e of this.#buckets.get(b) as Set<Entry>) if (e.v.exp < at) out.push(e)
-    }
-    return out.sort(compareExpiry)
-  }
-
-  /** How many entries expire before `at`: O(1 + buckets starting before `at` + the last one's size). */
-  countExpired(at: number): number {
-    let n = 0
-    for (const b of this.#order.keys()) {
-      if (b * this.#width >= at) break
-      const set = this.#buckets.get(b) as Set<Entry>
-      if ((b + 1) * this.#width <= at) n += set.size
-      else for (const e of set) if (e.v.exp < at) n++
-    }
-    return n
-  }
-
-  /** The earliest current expiry, or undefined when empty. */
-  min(): number | undefined {
-    const b = this.#order.minKey()
-    if (b === undefined) return undefined
-    let m = Infinity
-    for (const e of this.#buckets.get(b) as Set<Entry>) if (e.v.exp < m) m = e.v.exp
-    return m
-  }
+/** A new empty sorted map of numbers to `V` (write generations, expiry buckets). */
+export function newNumberTree<V>(): BTree<number, V> {
+  return new BTreeCtor<number, V>()
 }
 
 const NO_META: Record<string, string> = Object.freeze({}) as Record<string, string>

@@ -1,0 +1,85 @@
+/**
+ * Write generations and the snapshots that read them.
+ *
+ * Every version the table makes gets the next write generation. A snapshot reads, of each
+ * entry, the newest version whose generation is not newer than its own, so the table must
+ * keep a version for as long as some live snapshot reads it. `Generations` counts the live
+ * snapshots per generation (a sorted tree) and, when a heartbeat adds a version, cuts the
+ * versions behind it that no live generation reads (`trim`).
+ */
+import { type BTree, newNumberTree, type Version } from './indexes.js'
+
+/** The write generation counter and the generations live snapshots read. */
+export class Generations {
+  // Write generation: bumped by every version made. A snapshot reads generation ≤ its own.
+  #gen = 0
+  // Generations of the snapshots not yet released (count per generation), sorted.
+  readonly #live: BTree<number, number> = newNumberTree<number>()
+  readonly #registry = new FinalizationRegistry<number>((gen) => this.release(gen))
+
+  /** The newest generation made. */
+  get current(): number {
+    return this.#gen
+  }
+
+  /** Makes the next generation (for a new version) and returns it. */
+  next(): number {
+    return ++this.#gen
+  }
+
+  /** Counts one more reader of `gen`. */
+  hold(gen: number): void {
+    this.#live.set(gen, (this.#live.get(gen) ?? 0) + 1)
+  }
+
+  /** Counts one reader of `gen` less. */
+  release(gen: number): void {
+    const c = (this.#live.get(gen) ?? 1) - 1
+    if (c <= 0) this.#live.delete(gen)
+    else this.#live.set(gen, c)
+  }
+
+  /** Releases `gen` once the collector reclaims `target` (unless `unwatch(token)` first). */
+  watch(target: object, gen: number, token?: object): void {
+    this.#registry.register(target, gen, token)
+  }
+
+  /** Cancels a `watch` made with `token`. */
+  unwatch(token: object): void {
+    this.#registry.unregister(token)
+  }
+
+  /**
+   * The chain a new version keeps behind it when it replaces `head`: only the versions a live
+   * snapshot reads. A snapshot at generation G reads the newest version with gen ≤ G, so a
+   * version is kept when some live G lies between its gen and the next newer version's;
+   * the others are unlinked. Unlinking a version nobody reads never changes what a reader
+   * finds: its walk skips versions newer than its generation and stops at the one it needs,
+   * which is kept. Cost: O(chain · log L), L = live generations; the chain holds at most one
+   * version per live generation.
+   */
+  trim(head: Version): Version | undefined {
+    const live = this.#live
+    const oldest = live.minKey()
+    if (oldest === undefined) return undefined
+    let newest: Version | undefined
+    let last: Version | undefined
+    let upper = Infinity // gen of the next newer version (the new one is newer than every G)
+    for (let v: Version | undefined = head; v !== undefined; ) {
+      const older: Version | undefined = v.prev
+      // read by some live G with v.gen ≤ G < upper?
+      const g = live.nextHigherKey(v.gen - 1)
+      if (g !== undefined && g < upper) {
+        if (last === undefined) newest = v
+        else last.prev = v
+        last = v
+      }
+      // every live G is ≥ oldest ≥ v.gen: nobody reads past v
+      if (v.gen <= oldest) break
+      upper = v.gen
+      v = older
+    }
+    if (last !== undefined) last.prev = undefined
+    return newest
+  }
+}
