@@ -48,6 +48,7 @@ export const ERR_NODE_CLOSING = 'ERR_NODE_CLOSING'
 /** Per-connection limits, all resolved. */
 export interface ResolvedServeLimits {
   maxFrameBytes: number
+  maxHelloBytes: number
   maxStreams: number
   maxCaps: number
   maxCalls: number
@@ -131,7 +132,10 @@ export class NodeConnection {
         if (this.#closing) break
         let frame: ClientFrame
         try {
-          frame = decodeClientFrame(bytes, { maxFrameBytes: limits.maxFrameBytes })
+          // Before hello the client is nobody: its one frame must be small (and the scan in
+          // decodeClientFrame bounds its nesting), so a stranger costs microseconds, not the
+          // decoder's time on a megabyte.
+          frame = decodeClientFrame(bytes, { maxFrameBytes: welcomed ? limits.maxFrameBytes : limits.maxHelloBytes })
           if (!welcomed) {
             clearTimeout(timer)
             this.#hello(frame)

@@ -24,6 +24,8 @@ export { ERR_HANDSHAKE_TIMEOUT, ERR_NODE_CLOSING } from './node-conn.js'
 export interface ServeLimits {
   /** Largest frame accepted from a client, in bytes; larger → ERR_FRAME_TOO_LARGE, connection closed. @default 1_048_576 */
   maxFrameBytes?: number
+  /** Largest first frame (`hello`) accepted, in bytes; larger → ERR_FRAME_TOO_LARGE, connection closed. @default 4096 */
+  maxHelloBytes?: number
   /** Streams open at once per connection; one more → ERR_TOO_MANY_STREAMS for that call. @default 64 */
   maxStreams?: number
   /** Capabilities held per connection (the two of the handshake included) → ERR_TOO_MANY_CAPS. @default 1024 */
@@ -88,10 +90,14 @@ export interface Server {
   close(): Promise<void>
 }
 
+/** Default largest first frame: 4 KiB (a hello with a token is well under 1 KiB). */
+export const DEFAULT_MAX_HELLO_BYTES = 4096
+
 /** Resolves the limits with their defaults. */
 export function resolveServeLimits(l: ServeLimits = {}): ResolvedServeLimits {
   return {
     maxFrameBytes: l.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    maxHelloBytes: l.maxHelloBytes ?? DEFAULT_MAX_HELLO_BYTES,
     maxStreams: l.maxStreams ?? 64,
     maxCaps: l.maxCaps ?? 1024,
     maxCalls: l.maxCalls ?? 256,

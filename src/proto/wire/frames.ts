@@ -137,10 +137,33 @@ export const MAX_ID = 0xffff_ffff
 export interface DecodeLimits {
   /** Largest frame accepted, in bytes. @default 1_048_576 */
   maxFrameBytes?: number
+  /**
+   * Deepest nesting of arrays and maps accepted (the frame's own map is depth 1); deeper →
+   * ERR_BAD_FRAME, found by a scan of the bytes before anything is decoded.
+   * @default 16
+   */
+  maxDepth?: number
+  /**
+   * Most MessagePack values in one frame (every key, value and element counts); more →
+   * ERR_BAD_FRAME, found by the same scan. `decodeClientFrame` defaults it to
+   * DEFAULT_MAX_CLIENT_ITEMS, `decodeNodeFrame` to no limit (a batch holds many records).
+   * @default Infinity
+   */
+  maxItems?: number
 }
 
 /** Default largest frame a node accepts from a client (and a client from a node). */
 export const DEFAULT_MAX_FRAME_BYTES = 1 << 20
+/**
+ * Default deepest nesting of a frame. The deepest legitimate frame (a `call` carrying a
+ * Statement: frame → a → q → constraints → constraint → index) is 6 deep.
+ */
+export const DEFAULT_MAX_DEPTH = 16
+/**
+ * Default most values in one client frame. A client frame is a hello, a credit, a cancel or
+ * a call whose largest argument is a Statement or a binary message: a few dozen values.
+ */
+export const DEFAULT_MAX_CLIENT_ITEMS = 4096
 
 const encoder = new Encoder({ ignoreUndefined: true })
 // Bounds every container so a hostile frame can't make the decoder allocate more than the
@@ -273,11 +296,99 @@ export function batchOverhead(id: number, count: number): number {
   return 1 + 2 + 6 + 3 + idBytes + 6 + (count < 16 ? 1 : count < 0x10000 ? 3 : 5)
 }
 
+// Bytes that follow each MessagePack type byte before the next value (payload lengths are
+// added separately): -1 marks the one byte that is never used (0xc1).
+function headLength(b: number): number {
+  if (b <= 0xbf || b >= 0xe0) return 0 // fixint, fixmap, fixarray, fixstr (payload added apart)
+  switch (b) {
+    case 0xc0: case 0xc2: case 0xc3: return 0
+    case 0xc4: case 0xd9: case 0xcc: case 0xd0: return 1
+    case 0xc5: case 0xda: case 0xcd: case 0xd1: case 0xdc: case 0xde: return 2
+    case 0xc6: case 0xdb: case 0xca: case 0xce: case 0xd2: case 0xdd: case 0xdf: return 4
+    case 0xcb: case 0xcf: case 0xd3: return 8
+    case 0xc7: return 2 // ext8: length, type
+    case 0xc8: return 3
+    case 0xc9: return 5
+    case 0xd4: return 2 // fixext 1: type, data
+    case 0xd5: return 3
+    case 0xd6: return 5
+    case 0xd7: return 9
+    case 0xd8: return 17
+    default: return -1
+  }
+}
+
+function readLength(bytes: Uint8Array, pos: number, n: number): number {
+  let v = 0
+  for (let i = 0; i < n; i++) v = v * 256 + bytes[pos + i]!
+  return v
+}
+
+/**
+ * Walks the MessagePack structure of `bytes` without building anything: one step per value,
+ * skipping string and binary payloads by their length, so its cost is bounded by `maxItems`
+ * and never by how the bytes nest. Throws ERR_BAD_FRAME when the frame nests deeper than
+ * `maxDepth`, holds more than `maxItems` values, or is cut short. The decoder, which
+ * allocates a stack entry and an object per level, only ever sees frames that passed.
+ */
+export function scanFrame(bytes: Uint8Array, maxDepth: number, maxItems: number): void {
+  const len = bytes.length
+  // remaining[d]: values still to read at depth d (depth 0: the one top-level value).
+  const remaining: number[] = [1]
+  let pos = 0
+  let items = 0
+  while (remaining.length > 0) {
+    const top = remaining.length - 1
+    if (remaining[top] === 0) {
+      remaining.pop()
+      continue
+    }
+    remaining[top]!--
+    if (pos >= len) throw new WwError(ERR_BAD_FRAME, 'frame is not valid MessagePack: it ends in the middle of a value')
+    if (++items > maxItems) throw new WwError(ERR_BAD_FRAME, `frame holds more than ${maxItems} values`)
+    const b = bytes[pos++]!
+    let children = 0
+    let payload = 0
+    if (b >= 0x80 && b <= 0x8f) children = (b & 0x0f) * 2
+    else if (b >= 0x90 && b <= 0x9f) children = b & 0x0f
+    else if (b >= 0xa0 && b <= 0xbf) payload = b & 0x1f
+    else {
+      const head = headLength(b)
+      if (head < 0) throw new WwError(ERR_BAD_FRAME, `frame is not valid MessagePack: byte 0x${b.toString(16)} at ${pos - 1}`)
+      if (pos + head > len) throw new WwError(ERR_BAD_FRAME, 'frame is not valid MessagePack: it ends in the middle of a value')
+      switch (b) {
+        case 0xc4: case 0xc5: case 0xc6: case 0xd9: case 0xda: case 0xdb:
+          payload = readLength(bytes, pos, head)
+          break
+        case 0xc7: case 0xc8: case 0xc9:
+          payload = readLength(bytes, pos, head - 1)
+          break
+        case 0xdc: case 0xdd:
+          children = readLength(bytes, pos, head)
+          break
+        case 0xde: case 0xdf:
+          children = readLength(bytes, pos, head) * 2
+          break
+      }
+      pos += head
+    }
+    pos += payload
+    if (children > 0) {
+      // Every value takes at least one byte: a count beyond the bytes left is a lie.
+      if (children > len - pos) throw new WwError(ERR_BAD_FRAME, 'frame is not valid MessagePack: it ends in the middle of a value')
+      if (remaining.length > maxDepth) throw new WwError(ERR_BAD_FRAME, `frame nests deeper than ${maxDepth} levels`)
+      remaining.push(children)
+    }
+  }
+  if (pos > len) throw new WwError(ERR_BAD_FRAME, 'frame is not valid MessagePack: it ends in the middle of a value')
+}
+
 function decodeMap(bytes: Uint8Array, limits: DecodeLimits): Record<string, unknown> {
   const max = limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
   if (bytes.length > max) {
     throw new WwError(ERR_FRAME_TOO_LARGE, `frame of ${bytes.length} bytes is larger than the limit of ${max} bytes`)
   }
+  scanFrame(bytes, limits.maxDepth ?? DEFAULT_MAX_DEPTH, limits.maxItems ?? Infinity)
   let v: unknown
   try {
     v = decoder.decode(bytes)
@@ -329,7 +440,7 @@ function wireCap(f: Record<string, unknown>, field: string): WireCap {
 
 /** Decodes and checks a frame a client sent. Throws WwError ERR_BAD_FRAME / ERR_FRAME_TOO_LARGE. */
 export function decodeClientFrame(bytes: Uint8Array, limits: DecodeLimits = {}): ClientFrame {
-  const f = decodeMap(bytes, limits)
+  const f = decodeMap(bytes, { ...limits, maxItems: limits.maxItems ?? DEFAULT_MAX_CLIENT_ITEMS })
   switch (f.t) {
     case 'hello': {
       const v = f.v
