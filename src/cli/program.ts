@@ -92,12 +92,22 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .option('--meta <k=v...>', 'meta entries to announce (repeatable)')
     .option('--ttl <duration>', 'heartbeat TTL: 500ms, 10s, 1m; a bare number is ms', '10s')
     .option('--identity <path>', 'private key file (default: in the config folder)')
+    .option('--swarm-key <path>', 'private cluster: only nodes holding this key file can connect (see ww keygen)')
     .addOption(new Option('--token <token>', 'clients must present this token to read the table').env('WW_TOKEN'))
     .option('--plugin <path>', 'load a plugin module, e.g. a transport (repeatable)', collect, [] as string[])
     .option('--quiet', 'do not log membership changes')
     .action(async (opts: Record<string, unknown>) => {
       const { runStart } = await import('./start-action.js')
       setExit(await runStart(opts))
+    })
+
+  program
+    .command('keygen <path>')
+    .description('write a new swarm key file (mode 0600) for a private cluster')
+    .option('--force', 'replace the file if it exists')
+    .action(async (path: string, opts: Record<string, unknown>) => {
+      const { keygenCommand } = await import('./keygen.js')
+      setExit(await keygenCommand(path, { force: opts.force === true }))
     })
 
   for (const op of ['ls', 'lookup'] as const) {

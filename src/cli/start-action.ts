@@ -28,6 +28,7 @@ export async function runStart(opts: Record<string, unknown>): Promise<number> {
     meta: opts.meta as string[] | undefined,
     ttl: opts.ttl as string | undefined,
     identity: opts.identity as string | undefined,
+    swarmKey: opts.swarmKey as string | undefined,
     token: opts.token as string | undefined,
     quiet: opts.quiet === true,
     ...(withTransports ? { serve: { transports } } : {}),

@@ -11,6 +11,7 @@
  *     server  5f0c…
  *     p2p     /ip4/127.0.0.1/tcp/40123/p2p/12D3KooW…
  *     listen  ws://127.0.0.1:8420            (or "listen  none")
+ *     swarm   1a2b3c4d                       (with --swarm-key: the key's fingerprint)
  *     joined  12D3KooW… host=web-1 region=us-east-1
  *     left    12D3KooW… host=web-1
  *     expired 12D3KooW… host=web-1
@@ -18,6 +19,7 @@
 import type { Writable } from 'node:stream'
 import { startNode, type Node, type NodeInit } from '../node/node.js'
 import { parseDuration, parseMeta, type Logger } from '../cluster/options.js'
+import { loadSwarmKey, type LoadedSwarmKey } from '../cluster/swarm-key.js'
 import type { RoutingRecord } from '../record/record.js'
 import type { TableChange } from '../table/table.js'
 
@@ -41,6 +43,8 @@ export interface StartOptions {
   ttl?: string | number
   /** `--identity PATH`. @default `$XDG_CONFIG_HOME/ww/identity.key` */
   identity?: string
+  /** `--swarm-key PATH`: the private cluster's key file (`ww keygen`). @default undefined */
+  swarmKey?: string
   /** `--token`. @default undefined */
   token?: string
   /** `--quiet`: no membership change lines. @default false */
@@ -63,7 +67,7 @@ export interface StartOptions {
  * Runs `ww start`. Resolves with the exit code (0) once the node has stopped after
  * SIGINT/SIGTERM or `signal`; a second SIGINT/SIGTERM during the graceful stop kills the
  * node without the leave heartbeat. Rejects with the WwError of a bad flag or a failed start
- * (ERR_BAD_DURATION, ERR_BAD_META, ERR_BAD_NAMESPACE, ERR_BAD_MULTIADDR, ERR_IDENTITY_…,
+ * (ERR_BAD_DURATION, ERR_BAD_META, ERR_BAD_NAMESPACE, ERR_BAD_MULTIADDR, ERR_IDENTITY_…, ERR_SWARM_KEY_…,
  * ERR_P2P_START, or the server's listen error).
  */
 export async function startCommand(opts: StartOptions = {}): Promise<number> {
@@ -75,6 +79,11 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
   }
   const logger: Logger = { info: (m) => write(`ww: ${m}`, err), warn: (m) => write(`ww: warning: ${m}`, err) }
   const meta = Array.isArray(opts.meta) ? parseMeta(opts.meta) : opts.meta ?? {}
+  let swarm: LoadedSwarmKey | undefined
+  if (opts.swarmKey !== undefined) {
+    swarm = await loadSwarmKey(opts.swarmKey)
+    if (swarm.exposed) logger.warn(`swarm key file ${swarm.path} is readable by other users; chmod 600 it`)
+  }
   const listen = opts.listen === false || opts.listen === 'none' || opts.listen === 'false' ? false : opts.listen
   const init: NodeInit = {
     listen,
@@ -86,6 +95,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     meta,
     ttl: opts.ttl !== undefined ? parseDuration(opts.ttl) : undefined,
     identity: opts.identity,
+    swarmKey: swarm,
     token: opts.token,
     logger,
     serve: opts.serve,
@@ -97,6 +107,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
   write(`server  ${node.server}`)
   for (const a of node.multiaddrs) write(`p2p     ${a}`)
   write(`listen  ${node.addr ?? 'none'}`)
+  if (swarm !== undefined) write(`swarm   ${swarm.fingerprint}`)
 
   const onChange = (c: TableChange): void => {
     if (c.kind === 'updated' || c.record.peer === node.peer) return

@@ -25,6 +25,7 @@ import { identify, type Identify } from '@libp2p/identify'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
 import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
+import { preSharedKey } from '@libp2p/pnet'
 import { KEEP_ALIVE, type Libp2p, type PeerDiscovery, type PeerId, type PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -35,6 +36,7 @@ import { loadIdentity } from '../cluster/identity.js'
 import { Membership } from '../cluster/membership.js'
 import { DEFAULT_LISTEN, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, silentLogger, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
 import { RoutingTable } from '../table/table.js'
+import { loadSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
 import { PubSubBackend, type PubSubBackendInit } from '../cluster/pubsub.js'
 import { pubsubCaps } from '../proto/server/pubsub-cap.js'
 
@@ -83,6 +85,12 @@ export interface NodeInit {
   ttl?: number
   /** Identity file path, or the key itself. @default `$XDG_CONFIG_HOME/ww/identity.key` (or ~/.config/ww) */
   identity?: string | PrivateKey
+  /**
+   * Private cluster: a swarm key file path (`ww keygen`), or a parsed key. Every connection is
+   * then encrypted under this pre-shared key before the Noise handshake, so only nodes holding
+   * the same key can connect (docs/security.md). @default undefined (any peer may connect)
+   */
+  swarmKey?: string | SwarmKey
   /** Clients must present this token to get the real View. @default undefined (open) */
   token?: string
   /** Reports publish failures/recoveries and unreachable bootstrap peers. @default silent */
@@ -143,6 +151,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const key = typeof init.identity === 'object' ? init.identity : (await loadIdentity(init.identity)).key
   const self = peerIdFromPrivateKey(key)
   const peers = boot.filter((b) => !b.peer.equals(self))
+  const swarm = typeof init.swarmKey === 'string' ? await loadSwarmKey(init.swarmKey) : init.swarmKey
 
   const table = new RoutingTable()
   const discovery: Array<(c: any) => PeerDiscovery> = []
@@ -156,6 +165,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     libp2p = await createLibp2p<NodeServices>({
       privateKey: key,
       addresses: { listen: p2p.map((a) => a.toString()) },
+      ...(swarm !== undefined ? { connectionProtector: preSharedKey({ psk: swarm.psk }) } : {}),
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],

@@ -1,0 +1,107 @@
+/**
+ * `ww keygen` and `ww start --swarm-key`, as real processes: the key file is written 0600 and
+ * never overwritten without --force; two `ww start` processes holding the same key form a
+ * cluster and print the same fingerprint; a node with another key never joins them.
+ */
+import { describe, expect, it } from 'vitest'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { startCommand } from '../../src/cli/start.js'
+import { ERR_SWARM_KEY_INVALID } from '../../src/cluster/swarm-key.js'
+import type { Node } from '../../src/node/node.js'
+import { cleanupAfterEach } from '../cleanup.js'
+import { waitFor } from '../node/node-helpers.js'
+import { ROOT, runWw, tempHome, wwArgv, wwEnv } from './helpers.js'
+
+const cleanups = cleanupAfterEach()
+
+function home(): string {
+  const h = tempHome()
+  cleanups.push(() => h.cleanup())
+  return h.dir
+}
+
+/** A `ww start` process in its own process group, killed (group) and awaited after the test. */
+function wwStart(args: string[], dir: string): { lines: string[]; stderr: () => string } {
+  const child: ChildProcess = spawn(process.execPath, wwArgv(['start', ...args]), { cwd: ROOT, env: wwEnv(dir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise((r) => child.once('exit', r))
+  cleanups.push(async () => {
+    if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL')
+    await exited
+  })
+  const lines: string[] = []
+  let buf = ''
+  let err = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    buf += d
+    const parts = buf.split('\n')
+    buf = parts.pop()!
+    lines.push(...parts)
+  })
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+  return { lines, stderr: () => err }
+}
+
+const field = (lines: string[], key: string): string | undefined => lines.find((l) => l.startsWith(`${key} `))?.slice(key.length).trim()
+
+describe('ww keygen', () => {
+  it('writes a 0600 key file, refuses to overwrite it, replaces it with --force', async () => {
+    const dir = home()
+    const path = join(dir, 'swarm.key')
+    const first = await runWw(['keygen', path], { home: dir })
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout).toMatch(/^swarm key [0-9a-f]{8} written to /)
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    const text = await readFile(path, 'utf8')
+    expect(text).toMatch(/^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-f]{64}\n$/)
+    expect(first.stdout).not.toContain(text.split('\n')[2]!) // the key itself is never printed
+
+    const again = await runWw(['keygen', path], { home: dir })
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain('ERR_SWARM_KEY_EXISTS')
+    expect(await readFile(path, 'utf8')).toBe(text)
+
+    const forced = await runWw(['keygen', path, '--force'], { home: dir })
+    expect(forced.code, forced.stderr).toBe(0)
+    expect(await readFile(path, 'utf8')).not.toBe(text)
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+  })
+})
+
+describe('ww start --swarm-key', () => {
+  it('two processes with the same key form a cluster; a node with another key does not join', async () => {
+    const dir = home()
+    const key = join(dir, 'swarm.key')
+    const other = join(dir, 'other.key')
+    for (const p of [key, other]) expect((await runWw(['keygen', p], { home: dir })).code).toBe(0)
+
+    const a = wwStart(['--listen', 'none', '--ttl', '1s', '--host', 'a', '--identity', join(dir, 'a.id'), '--swarm-key', key], dir)
+    await waitFor(() => field(a.lines, 'listen') !== undefined, 30_000, `a's banner (${a.stderr()})`)
+    const boot = field(a.lines, 'p2p')!
+    const b = wwStart(['--listen', 'none', '--ttl', '1s', '--host', 'b', '--identity', join(dir, 'b.id'), '--swarm-key', key, '--bootstrap', boot], dir)
+    await waitFor(() => field(b.lines, 'peer') !== undefined && a.lines.some((l) => l.startsWith(`joined  ${field(b.lines, 'peer')}`)), 30_000, `b to join a (${b.stderr()})`)
+    expect(field(a.lines, 'swarm')).toMatch(/^[0-9a-f]{8}$/)
+    expect(field(b.lines, 'swarm')).toBe(field(a.lines, 'swarm'))
+
+    // Another key: the dial to a fails, reported on stderr; a never lists it.
+    let c: Node | undefined
+    const errC = new PassThrough()
+    let errText = ''
+    errC.setEncoding('utf8').on('data', (d: string) => (errText += d))
+    const stopC = new AbortController()
+    const running = startCommand({ listen: false, ttl: '1s', identity: join(dir, 'c.id'), swarmKey: other, bootstrap: [boot], stdout: new PassThrough(), stderr: errC, signal: stopC.signal, handleSignals: false, onStarted: (n) => (c = n) })
+    cleanups.push(async () => {
+      stopC.abort()
+      await running
+    })
+    await waitFor(() => errText.includes('unreachable'), 20_000, 'the refused bootstrap dial')
+    expect(c!.table.size).toBe(1)
+    expect(a.lines.some((l) => l.includes(c!.peer))).toBe(false)
+  })
+
+  it('refuses a file that is not a swarm key before starting anything', async () => {
+    await expect(startCommand({ swarmKey: join(ROOT, 'package.json'), handleSignals: false })).rejects.toMatchObject({ code: ERR_SWARM_KEY_INVALID })
+  })
+})
