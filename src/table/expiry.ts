@@ -9,6 +9,17 @@
 import { compareExpiry, type Entry, newNumberTree } from './indexes.js'
 
 /**
+ * The table's default clock, in ms: `performance.timeOrigin + performance.now()`. It reads
+ * like `Date.now()` when the process starts but is monotonic: it never steps when the wall
+ * clock is set (NTP, an operator, a VM resumed), so a clock step neither expires live records
+ * nor revives dead ones. Like the OS monotonic clock it stands still while the machine is
+ * suspended.
+ */
+export function monotonicNow(): number {
+  return performance.timeOrigin + performance.now()
+}
+
+/**
  * The expiry index: entries in buckets of `width` ms of their current expiry (`e.v.exp`),
  * bucket numbers kept sorted. A heartbeat moves its entry between two buckets (two Set
  * operations) instead of a delete and an insert in a sorted tree; exactness comes from

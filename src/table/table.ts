@@ -24,15 +24,16 @@
  * The leave's version is remembered for `leaveMemory` ms so that a heartbeat of the departed
  * instance delayed in the network doesn't bring it back.
  *
- * Expiry: live at t while t ≤ receivedAt + ttl. Reads filter by the snapshot's time, and one
- * unref'd timer, armed at the next expiry, sweeps expired entries and emits 'expired'.
+ * Expiry: live at t while t ≤ receivedAt + ttl, both on the table's clock, which by default
+ * is monotonic (a wall-clock step changes nothing). Reads filter by the snapshot's time, and
+ * one unref'd timer, armed at the next expiry, sweeps expired entries and emits 'expired'.
  */
 import { Cursor, type CursorOptions } from '../iter.js'
 import type { Statement } from '../lang/ast.js'
 import { parseQuery } from '../lang/index.js'
 import { compareVersion, type RoutingRecord, validateRecord } from '../record/record.js'
 import { ChangeEvents, type ChangeListener, type TableChange } from './events.js'
-import { ExpiryIndex, SweepTimer, Tombstones } from './expiry.js'
+import { ExpiryIndex, monotonicNow, SweepTimer, Tombstones } from './expiry.js'
 import { FieldIndexes, sameFields } from './fields.js'
 import { Entry, Version } from './indexes.js'
 import { type Snapshot, TableSnapshot } from './snapshot.js'
@@ -44,7 +45,11 @@ export type { Snapshot } from './snapshot.js'
 
 /** Options of a routing table. */
 export interface TableInit {
-  /** Clock in milliseconds (injectable for tests). @default Date.now */
+  /**
+   * Clock in milliseconds that `receivedAt` and every read's time come from; expiry follows
+   * it alone. Must not go backwards. Injectable for tests.
+   * @default monotonicNow: performance.timeOrigin + performance.now(), unmoved by wall-clock steps
+   */
   now?: () => number
   /** Sweep expired records with a timer armed at the next expiry. @default true */
   sweep?: boolean
@@ -64,7 +69,7 @@ export class RoutingTable {
   readonly #events = new ChangeEvents()
 
   constructor(init: TableInit = {}) {
-    this.#now = init.now ?? Date.now
+    this.#now = init.now ?? monotonicNow
     this.#tombs = new Tombstones(init.leaveMemory ?? 60_000)
     this.#timer = new SweepTimer(
       init.sweep ?? true,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { hasCode } from '../../src/errors.js'
 import type { Statement } from '../../src/lang/ast.js'
 import { RecordError, type RoutingRecord } from '../../src/record/record.js'
@@ -270,6 +270,61 @@ console.log('armed', t.size)`
     expect(ev.filter((e) => e.kind === 'expired')).toHaveLength(0)
     expect(t.size).toBe(0) // the read filter still applies
     expect(t.sweep()).toBe(1)
+  })
+})
+
+describe('expiry on a monotonic clock', () => {
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
+  it('the default clock ignores wall-clock steps: a jump of hours either way changes no live record', async () => {
+    // The wall clock is replaced before the table exists, so a table that read it (even one
+    // that kept a reference to Date.now) sees every step.
+    const realNow = Date.now.bind(Date)
+    let step = 0
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + step)
+    const t = new RoutingTable({ sweep: false })
+    tables.push(t)
+    t.upsert(rec(1, { ttl: 60_000 }))
+    t.upsert(rec(2, { ttl: 60_000 }))
+    for (const s of [+10 * 3_600_000, -10 * 3_600_000, +365 * 86_400_000]) {
+      step = s
+      expect(t.get(peer(1))).toBeDefined()
+      expect(t.size).toBe(2)
+      expect((await t.query(ALL).toArray()).map((r) => r.peer)).toEqual([peer(1), peer(2)])
+      expect(t.sweep()).toBe(0)
+    }
+    // A leave taken while the wall clock is a year ahead is remembered as long as ever.
+    t.upsert(rec(1, { seq: 11, ttl: 0 }))
+    step = 0
+    expect(t.upsert(rec(1, { seq: 10 }))).toBe(false)
+  })
+
+  it('the default clock is the monotonic one: records expire when it passes their ttl', () => {
+    const t = new RoutingTable({ sweep: false })
+    tables.push(t)
+    const mono = performance.now()
+    t.upsert(rec(1, { ttl: 60_000 }))
+    // The wall clock stands still; only the monotonic clock moves on by more than the ttl.
+    const wall = Date.now()
+    vi.spyOn(Date, 'now').mockReturnValue(wall)
+    vi.spyOn(performance, 'now').mockReturnValue(mono + 60_000 + 1_000)
+    expect(t.get(peer(1))).toBeUndefined()
+    expect(t.size).toBe(0)
+    expect(t.sweep()).toBe(1)
+  })
+
+  it('an injected clock is the only one read: both clocks injected, a wall-clock jump changes nothing', () => {
+    const c = clock()
+    const t = table(c.now)
+    t.upsert(rec(1, { ttl: 100 }))
+    vi.spyOn(Date, 'now').mockReturnValue(Date.now() + 3_600_000)
+    vi.spyOn(performance, 'now').mockReturnValue(performance.now() + 3_600_000)
+    expect(t.get(peer(1))).toBeDefined()
+    c.set(c.t() + 101)
+    vi.restoreAllMocks()
+    expect(t.get(peer(1))).toBeUndefined()
   })
 })
 
