@@ -6,26 +6,25 @@
  * one O(log n) descent whatever the table size, and a prefix or range scan costs
  * O(log n + k) for k records walked (plus expired entries not yet swept, which are skipped).
  *
- * Semantics, as built (docs/table.md has the long form):
+ * The engine trusts its statement: it comes from `parseQuery` or was checked by
+ * `validateStatement` (src/lang/validate.ts, the one set of rules, used by the wire and by
+ * `RoutingTable.query`/`lookup`). So at most one TO, on the ordering field, at most one LIMIT,
+ * no TO after WHERE, no LIMIT with LOOKUP.
+ *
+ * Semantics, as built (docs/design.md#queries states them, docs/table.md has the long form):
  * - ordering field: the selector's field for WHERE/FROM; with no selector, the field of the
- *   first TO; otherwise peer. Ties by peer. REVERSE walks the same range backwards from the
- *   upper bound.
+ *   TO; otherwise peer. Ties by peer. REVERSE walks the same range backwards from the upper
+ *   bound.
  * - `WHERE f=v` is the range [(v, low peer), (v, high peer)]; `WHERE f=v*` runs from v up to
  *   the least string above every string starting with v; `WHERE f=*` is the whole index.
  * - `FROM f=v` (with or without `*`: every value starting with v is ≥ v) has no upper bound.
- * - `TO f=v` on the ordering field caps the range at values ≤ v; `TO f=v*` also takes in
- *   every value starting with v. A TO on another field (outside the grammar, but accepted on
- *   the wire) filters: the record must have that field and satisfy the bound.
- * - `LIMIT n` keeps the first n of the final order (the smallest n if given twice);
- *   LOOKUP keeps the first one.
+ * - `TO f=v` caps the range at values ≤ v; `TO f=v*` also takes in every value starting
+ *   with v.
+ * - `LIMIT n` keeps the first n of the final order; LOOKUP keeps the first one.
  */
-import { WwError } from '../errors.js'
-import type { Index, Statement } from '../lang/ast.js'
+import type { Statement } from '../lang/ast.js'
 import type { RoutingRecord } from '../record/record.js'
-import { type BTree, comparator, Entry, fieldValue, HIGH, type IndexRef, LOW, prefixEnd, probe, refOf, sameIndex, versionAt } from './indexes.js'
-
-/** A statement that does not have the shape of `src/lang/ast.ts` (e.g. a bad wire frame). */
-export const ERR_INVALID_STATEMENT = 'ERR_INVALID_STATEMENT'
+import { type BTree, comparator, Entry, HIGH, type IndexRef, LOW, prefixEnd, probe, refOf, versionAt } from './indexes.js'
 
 /** Where a plan's index comes from: a snapshot's frozen trees. */
 export interface IndexSource {
@@ -41,8 +40,6 @@ export interface ScanPlan {
   lo: Entry | undefined
   /** Exclusive upper probe; undefined: to the last entry. */
   hi: Entry | undefined
-  /** Checks on other fields (TO on a field other than the ordering one). */
-  filters: Array<(r: RoutingRecord) => boolean>
   /** Most records yielded; Infinity when unbounded. */
   limit: number
   /** Walk from `hi` down to `lo`. */
@@ -51,9 +48,11 @@ export interface ScanPlan {
 
 const PEER: IndexRef = { field: 'peer' }
 
-/** Builds the plan of `s`; throws WwError ERR_INVALID_STATEMENT on a malformed statement. */
+/**
+ * Builds the plan of `s`, a statement from `parseQuery` or `validateStatement` (src/lang/): its
+ * rules are not checked again here.
+ */
 export function planStatement(s: Statement): ScanPlan {
-  checkStatement(s)
   let ref: IndexRef = PEER
   let lo: string | undefined // lower bound value (inclusive), as probe (v, LOW)
   let hi: Entry | undefined
@@ -76,28 +75,23 @@ export function planStatement(s: Statement): ScanPlan {
     if (firstTo !== undefined && firstTo.kind === 'to') ref = refOf(firstTo.index)
   }
   const cmp = comparator(ref)
-  const filters: ScanPlan['filters'] = []
   let limit = s.op === 'lookup' ? 1 : Infinity
   for (const c of s.constraints) {
     if (c.kind === 'limit') {
       limit = Math.min(limit, c.n)
     } else {
-      const r = refOf(c.index)
-      if (sameIndex(r, ref)) {
-        const cap = upperProbe(ref, c.index.value, c.index.prefix)
-        if (cap !== undefined && (hi === undefined || cmp(cap, hi) < 0)) hi = cap
-      } else {
-        filters.push(toFilter(r, c.index))
-      }
+      // The validator allows a TO only alone (it then names `ref`) or after FROM on `ref`.
+      const cap = upperProbe(ref, c.index.value, c.index.prefix)
+      if (cap !== undefined && (hi === undefined || cmp(cap, hi) < 0)) hi = cap
     }
   }
-  return { ref, lo: lo === undefined ? undefined : probe(ref, lo, LOW), hi, filters, limit, reverse: s.reverse }
+  return { ref, lo: lo === undefined ? undefined : probe(ref, lo, LOW), hi, limit, reverse: s.reverse }
 }
 
 /**
- * Runs `s` over `source`, skipping entries expired at `at`, reading of each entry the version
- * of generation `gen` (a snapshot's; Infinity: the newest). The statement is checked at once
- * (throws ERR_INVALID_STATEMENT); the walk is lazy: each `next()` goes only as far as the
+ * Runs `s` (a checked statement, see {@link planStatement}) over `source`, skipping entries
+ * expired at `at`, reading of each entry the version of generation `gen` (a snapshot's;
+ * Infinity: the newest). The walk is lazy: each `next()` goes only as far as the
  * next match. The generator keeps `source` reachable for as long as it runs (the table
  * keeps the versions a reachable snapshot reads).
  */
@@ -120,13 +114,13 @@ function* walk(
   try {
     if (tree === undefined || p.limit < 1) return
     const cmp = comparator(p.ref)
-    const { lo, hi, filters } = p
+    const { lo, hi } = p
     let n = 0
     if (!p.reverse) {
       for (const e of tree.keys(lo)) {
         if (hi !== undefined && cmp(e, hi) >= 0) return
         const v = versionAt(e, gen)
-        if (v === undefined || v.exp < at || !pass(filters, v.r)) continue
+        if (v === undefined || v.exp < at) continue
         yield v.r
         if (++n >= p.limit) return
       }
@@ -135,7 +129,7 @@ function* walk(
       for (const [e] of tree.entriesReversed(hi, pair as unknown as (Entry | undefined)[], true)) {
         if (lo !== undefined && cmp(e, lo) < 0) return
         const v = versionAt(e, gen)
-        if (v === undefined || v.exp < at || !pass(filters, v.r)) continue
+        if (v === undefined || v.exp < at) continue
         yield v.r
         if (++n >= p.limit) return
       }
@@ -151,53 +145,10 @@ function keep(source: IndexSource): void {
   if (source === null) throw new Error('unreachable')
 }
 
-function pass(filters: ScanPlan['filters'], r: RoutingRecord): boolean {
-  for (const f of filters) if (!f(r)) return false
-  return true
-}
-
 // Everything ≤ v (probe (v, HIGH)), or with `prefix` everything below the end of v's prefix
 // range; undefined when there is no upper limit at all.
 function upperProbe(ref: IndexRef, v: string, prefix: boolean): Entry | undefined {
   if (!prefix) return probe(ref, v, HIGH)
   const end = prefixEnd(v)
   return end === undefined ? undefined : probe(ref, end, LOW)
-}
-
-function toFilter(ref: IndexRef, i: Index): (r: RoutingRecord) => boolean {
-  const v = i.value
-  return (r) => {
-    const x = fieldValue(r, ref)
-    return x !== undefined && (x <= v || (i.prefix && x.startsWith(v)))
-  }
-}
-
-const FIELDS = new Set(['host', 'peer', 'server', 'meta'])
-
-function checkIndex(i: unknown, where: string): void {
-  const x = i as Partial<Index> | null
-  if (typeof x !== 'object' || x === null || typeof x.field !== 'string' || !FIELDS.has(x.field)) bad(`${where}: unknown field`)
-  if (x.field === 'meta' ? typeof x.key !== 'string' || x.key === '' : x.key !== undefined) bad(`${where}: meta needs a key, other fields none`)
-  if (typeof x.value !== 'string') bad(`${where}: value is not a string`)
-  if (typeof x.prefix !== 'boolean') bad(`${where}: prefix is not a boolean`)
-}
-
-function checkStatement(s: Statement): void {
-  if (typeof s !== 'object' || s === null) bad('not an object')
-  if (s.op !== 'ls' && s.op !== 'lookup') bad('op')
-  if (typeof s.reverse !== 'boolean') bad('reverse')
-  const sel = s.selector as Statement['selector'] | undefined
-  if (sel?.kind === 'match' || sel?.kind === 'from') checkIndex(sel.index, 'selector')
-  else if (sel?.kind !== 'all') bad('selector')
-  if (!Array.isArray(s.constraints)) bad('constraints')
-  for (const c of s.constraints) {
-    if (c?.kind === 'limit') {
-      if (!Number.isSafeInteger(c.n) || c.n < 1) bad('limit: expected a whole number ≥ 1')
-    } else if (c?.kind === 'to') checkIndex(c.index, 'to')
-    else bad('constraint')
-  }
-}
-
-function bad(what: string): never {
-  throw new WwError(ERR_INVALID_STATEMENT, `invalid statement: ${what}`)
 }

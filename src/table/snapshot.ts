@@ -16,7 +16,10 @@ export interface Snapshot {
   readonly at: number
   /** Live records at `at`. */
   readonly size: number
-  /** Runs a statement lazily (LS semantics; `lookup` yields at most one). */
+  /**
+   * Runs a statement lazily (LS semantics; `lookup` yields at most one). The statement must
+   * come from `parseQuery` or `validateStatement`: it is not checked again.
+   */
   scan(s: Statement): Generator<RoutingRecord>
   /**
    * Distinct values of an index in order, live at `at`, starting with `prefix`, at most

@@ -30,7 +30,7 @@
  */
 import { Cursor, type CursorOptions } from '../iter.js'
 import type { Statement } from '../lang/ast.js'
-import { parseQuery } from '../lang/index.js'
+import { parseQuery, validateStatement } from '../lang/index.js'
 import { compareVersion, type RoutingRecord, validateRecord } from '../record/record.js'
 import { ChangeEvents, type ChangeListener, type TableChange } from './events.js'
 import { ExpiryIndex, monotonicNow, SweepTimer, Tombstones } from './expiry.js'
@@ -186,7 +186,8 @@ export class RoutingTable {
   }
 
   /**
-   * A lazy scan of a parsed statement on a fresh snapshot (what `snapshot().scan(s)` yields),
+   * A lazy scan of a checked statement (from `parseQuery` or `validateStatement`: it is not
+   * checked again) on a fresh snapshot (what `snapshot().scan(s)` yields),
    * whose snapshot is released the moment the scan ends — run to the end, or closed with
    * `return()` — instead of when the collector reclaims it. For servers that run one scan per
    * request while heartbeats keep arriving.
@@ -197,17 +198,22 @@ export class RoutingTable {
 
   /**
    * Runs a query (text or parsed) on a fresh snapshot, with LS semantics. The cursor is lazy:
-   * records are found as they are pulled. A text query that doesn't parse throws QueryError.
+   * records are found as they are pulled. Throws QueryError at once when the text doesn't
+   * parse, or when a Statement object breaks the language's rules (`validateStatement`,
+   * ERR_QUERY_BAD_STATEMENT).
    */
   query(q: string | Statement, options: CursorOptions = {}): Cursor<RoutingRecord> {
-    const s = typeof q === 'string' ? parseQuery(q) : q
+    const s = typeof q === 'string' ? parseQuery(q) : validateStatement(q)
     if (options.signal?.aborted === true) return new Cursor<RoutingRecord>([], options)
     return new Cursor(this.#privateScan(s), options)
   }
 
-  /** The first record the query yields (LOOKUP semantics), or undefined. */
+  /**
+   * The first record the query yields (LOOKUP semantics), or undefined. Checks its argument
+   * as `query` does (the promise rejects with QueryError).
+   */
   async lookup(q: string | Statement): Promise<RoutingRecord | undefined> {
-    const s = typeof q === 'string' ? parseQuery(q) : q
+    const s = typeof q === 'string' ? parseQuery(q) : validateStatement(q)
     for (const r of this.#privateScan({ ...s, op: 'lookup' })) return r
     return undefined
   }

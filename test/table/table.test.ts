@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { hasCode } from '../../src/errors.js'
+import { hasCode, type WwError } from '../../src/errors.js'
+import { validateStatement as validateWireStatement } from '../../src/proto/wire/statement.js'
 import type { Statement } from '../../src/lang/ast.js'
 import { RecordError, type RoutingRecord } from '../../src/record/record.js'
 import { RoutingTable, type TableChange } from '../../src/table/table.js'
@@ -445,16 +446,31 @@ describe('query / lookup / cursor', () => {
     expect(hasCode(c.err(), 'ERR_ABORTED')).toBe(true)
   })
 
-  it('a malformed statement is refused with ERR_INVALID_STATEMENT', () => {
+  it('a Statement object is checked by the language validator: what the wire refuses, query and lookup refuse', async () => {
     const t = table(clock().now)
+    t.upsert(rec(1, { host: 'a', meta: { region: 'x' } }))
+    const host = (value: string) => ({ field: 'host', value, prefix: false })
     const bad = [
       { ...ALL, constraints: [{ kind: 'limit', n: 0 }] },
       { ...ALL, selector: { kind: 'match', index: { field: 'meta', value: 'x', prefix: false } } },
       { ...ALL, selector: { kind: 'nope' } },
       { ...ALL, op: 'rm' },
+      // Outside the grammar: a repeated LIMIT, a TO on another field than FROM's, TO after WHERE.
+      { ...ALL, constraints: [{ kind: 'limit', n: 2 }, { kind: 'limit', n: 1 }] },
+      { ...ALL, selector: { kind: 'from', index: host('a') }, constraints: [{ kind: 'to', index: { field: 'meta', key: 'region', value: 'x', prefix: false } }] },
+      { ...ALL, selector: { kind: 'match', index: host('a') }, constraints: [{ kind: 'to', index: host('b') }] },
     ] as unknown as Statement[]
     for (const s of bad) {
-      expect(() => t.query(s)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATEMENT' }))
+      const wire = (() => {
+        try {
+          validateWireStatement(s)
+        } catch (err) {
+          return (err as WwError).code
+        }
+      })()
+      expect(wire, JSON.stringify(s)).toBe('ERR_BAD_QUERY')
+      expect(() => t.query(s), JSON.stringify(s)).toThrow(expect.objectContaining({ code: 'ERR_QUERY_BAD_STATEMENT' }))
+      await expect(t.lookup(s)).rejects.toMatchObject({ code: 'ERR_QUERY_BAD_STATEMENT' })
     }
   })
 })
