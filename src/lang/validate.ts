@@ -3,6 +3,10 @@
  * parseQuery: a node must not trust a client's Statement. Every rule the parser enforces on
  * text is enforced here on the structure, and the result is a fresh plain copy, so nothing
  * of the input (extra properties, prototypes, getters) survives into the engine.
+ *
+ * This is the one Statement validator: the node runs it on every Statement from the wire
+ * (src/proto/wire/statement.ts), `RoutingTable.query`/`lookup` on a Statement object, and the
+ * table's engine trusts what it returned (it has no rules of its own).
  */
 import type { Constraint, FieldName, Index, Selector, Statement } from './ast.js'
 import { MAX_LIMIT } from './build.js'
@@ -39,14 +43,16 @@ function index(v: unknown, path: string): Index {
   if (typeof field !== 'string' || !FIELDS.includes(field as FieldName)) bad(`${path}.field`, `must be one of ${FIELDS.join(', ')}`)
   const value = text(o.value, `${path}.value`)
   if (typeof o.prefix !== 'boolean') bad(`${path}.prefix`, 'must be a boolean')
+  // A nil key (null: MessagePack nil; undefined) means "not given", as absent does.
+  const given = o.key !== undefined && o.key !== null
   if (field === 'meta') {
-    if (!Object.hasOwn(o, 'key')) bad(path, 'lacks key (required for field meta)')
+    if (!given) bad(path, 'lacks key (required for field meta)')
     const key = text(o.key, `${path}.key`)
     if (key === '') bad(`${path}.key`, 'must not be empty')
     if (key.includes('=')) bad(`${path}.key`, 'must not contain "="')
     return { field: 'meta', key, value, prefix: o.prefix }
   }
-  if (Object.hasOwn(o, 'key')) bad(`${path}.key`, `must be absent for field ${field}`)
+  if (given) bad(`${path}.key`, `must be absent (or nil) for field ${field}`)
   return { field: field as FieldName, value, prefix: o.prefix }
 }
 

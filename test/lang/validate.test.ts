@@ -35,6 +35,15 @@ describe('validateStatement', () => {
     expect(validateStatement(ok)).toStrictEqual(ok)
   })
 
+  it('takes a nil key (null or undefined) on a builtin field as absent, never on meta', () => {
+    for (const key of [null, undefined]) {
+      const s = { ...ok, constraints: [], selector: { kind: 'match', index: { field: 'host', key, value: 'a', prefix: false } } }
+      expect(validateStatement(s).selector).toStrictEqual({ kind: 'match', index: { field: 'host', value: 'a', prefix: false } })
+      const meta = { ...s, selector: { kind: 'match', index: { field: 'meta', key, value: 'a', prefix: false } } }
+      expect(rejects(meta).message).toMatch(/lacks key/)
+    }
+  })
+
   it('drops FROM prefix like the parser', () => {
     const s = { ...ok, constraints: [], selector: { kind: 'from', index: { field: 'host', value: 'a', prefix: true } } }
     expect(validateStatement(s).selector).toEqual({ kind: 'from', index: { field: 'host', value: 'a', prefix: false } })

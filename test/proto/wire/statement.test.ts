@@ -50,6 +50,12 @@ describe('validateStatement', () => {
     for (const b of bad) expect(codeOf(b), JSON.stringify(b)?.slice(0, 200)).toBe(ERR_BAD_QUERY)
   })
 
+  it('takes a nil key on a builtin field as not given, as docs/protocol.md says of nil', () => {
+    const host = { field: 'host', key: null, value: 'h', prefix: false }
+    expect(validateStatement({ ...ok, selector: { kind: 'match', index: host } }).selector).toEqual({ kind: 'match', index: { field: 'host', value: 'h', prefix: false } })
+    expect(codeOf({ ...ok, selector: { kind: 'match', index: { ...host, field: 'meta' } } })).toBe(ERR_BAD_QUERY)
+  })
+
   it('rejects keys a Statement does not have, and returns a fresh copy', () => {
     expect(codeOf({ ...ok, extra: 1 })).toBe(ERR_BAD_QUERY)
     const input = JSON.parse(JSON.stringify(ok))
