@@ -132,12 +132,3 @@ export function fillTable(table: RoutingTable, n: number): void {
     })
   }
 }
-
-/** Polls `cond` until true (bounded). */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}

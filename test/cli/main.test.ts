@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ROOT, runWw, startWw, tempHome, until, wwEnv, type StartedNode } from './helpers.js'
+import { ROOT, runWw, startWw, tempHome, wwEnv, type StartedNode } from './helpers.js'
 
 // Each test spawns real processes (through tsx); on a busy 2-core machine that takes a while.
 vi.setConfig({ testTimeout: 90_000 })
@@ -30,10 +30,10 @@ beforeAll(async () => {
   ])
   nodes.push(...others)
   tcpAddr = others[2]!.listen
-  await until(async () => {
+  await vi.waitUntil(async () => {
     const r = await runWw(['ls', '--addr', addr, '--format', 'ndjson'], { home: home.dir })
     return r.stdout.trim().split('\n').length === 4
-  }, 'the four nodes to see each other', 45_000)
+  }, { timeout: 45_000 })
 }, 90_000)
 
 afterAll(async () => {

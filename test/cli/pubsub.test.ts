@@ -3,12 +3,12 @@
  * node started in this process with startNode on 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { startNode, type Node } from '../../src/node/node.js'
 import { connect } from '../../src/proto/client/client.js'
 import { MAX_MESSAGE_SIZE } from '../../src/record/topic.js'
-import { ROOT, runWw, tempHome, until, wwArgv, wwEnv } from './helpers.js'
+import { ROOT, runWw, tempHome, wwArgv, wwEnv } from './helpers.js'
 
 let node: Node
 const home = tempHome()
@@ -47,28 +47,28 @@ function startSub(args: string[], addr: string = node.addr!): Sub {
 describe('ww pub / ww sub', () => {
   it('sub prints what pub publishes (whole stdin, then --lines) and exits 0 on Ctrl-C', async () => {
     const sub = startSub(['-t', 'chat'])
-    await until(() => node.pubsub.subscribers('chat') === 1, 'ww sub to subscribe', 20_000)
+    await vi.waitFor(() => expect(node.pubsub.subscribers('chat'), 'ww sub to subscribe').toBe(1), { timeout: 20_000 })
     const one = await runWw(['pub', '-t', 'chat', '--addr', node.addr!], { home: home.dir, input: 'hello world\n' })
     expect(one).toMatchObject({ code: 0, stderr: '' })
     const lines = await runWw(['pub', '-t', 'chat', '--lines', '--addr', node.addr!], { home: home.dir, input: 'a\nb\nc\n' })
     expect(lines.code).toBe(0)
-    await until(() => sub.out() === 'hello world\na\nb\nc\n', 'the messages to be printed')
+    await vi.waitFor(() => expect(sub.out(), 'the messages to be printed').toBe('hello world\na\nb\nc\n'), { timeout: 15_000 })
     sub.child.kill('SIGINT')
     expect(await sub.exited).toBe(0)
     expect(sub.err()).toBe('')
-    await until(() => node.pubsub.subscribers('chat') === 0, 'the node to free the subscription')
+    await vi.waitFor(() => expect(node.pubsub.subscribers('chat'), 'the node to free the subscription').toBe(0), { timeout: 15_000 })
   })
 
   it('sub --format ndjson --hex prints one JSON object per message', async () => {
     const sub = startSub(['-t', 'bin', '--format', 'ndjson', '--hex'])
-    await until(() => node.pubsub.subscribers('bin') === 1, 'ww sub to subscribe', 20_000)
+    await vi.waitFor(() => expect(node.pubsub.subscribers('bin'), 'ww sub to subscribe').toBe(1), { timeout: 20_000 })
     const s = await connect(node.addr!)
     try {
       await s.pubsub.join('bin').publish(new Uint8Array([0, 1, 0xff]))
     } finally {
       await s.close()
     }
-    await until(() => sub.out().endsWith('\n'), 'the message')
+    await vi.waitFor(() => expect(sub.out().endsWith('\n'), 'the message').toBe(true), { timeout: 15_000 })
     expect(JSON.parse(sub.out())).toEqual({ topic: 'bin', from: node.peer, data: '0001ff', dropped: 0 })
     sub.child.kill('SIGTERM')
     expect(await sub.exited).toBe(0)
@@ -111,7 +111,7 @@ describe('ww pub / ww sub', () => {
     const other = await startNode({ listen: 'ws://127.0.0.1:0', identity: await generateKeyPair('Ed25519'), p2p: ['/ip4/127.0.0.1/tcp/0'] })
     try {
       const sub = startSub(['-t', 'doomed'], other.addr!)
-      await until(() => other.pubsub.subscribers('doomed') === 1, 'ww sub to subscribe', 20_000)
+      await vi.waitFor(() => expect(other.pubsub.subscribers('doomed'), 'ww sub to subscribe').toBe(1), { timeout: 20_000 })
       await other.kill()
       expect(await sub.exited).toBe(3)
       expect(sub.err()).toMatch(/ERR_/)

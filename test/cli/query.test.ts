@@ -5,10 +5,10 @@
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { queryText } from '../../src/client/query.js'
 import { startNode, type Node } from '../../src/node/node.js'
-import { fillTable, ROOT, tempHome, until, wwArgv, wwEnv } from './helpers.js'
+import { fillTable, ROOT, tempHome, wwArgv, wwEnv } from './helpers.js'
 
 const N = 100_000
 const home = tempHome()
@@ -100,7 +100,7 @@ describe('exit code 3', () => {
       child.stdout.on('data', (d: Buffer) => {
         got += d.length
       })
-      await until(() => got > 0, 'the first records')
+      await vi.waitFor(() => expect(got > 0, 'the first records').toBe(true), { timeout: 15_000 })
       // Stop reading: the client blocks on its full pipe, with most of the result still to come.
       child.stdout.pause()
       await victim.kill()

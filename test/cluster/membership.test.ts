@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
@@ -6,7 +6,7 @@ import type { PeerId } from '@libp2p/interface'
 import { encodeHeartbeat } from '../../src/cluster/heartbeat.js'
 import { heartbeatTopic } from '../../src/cluster/membership.js'
 import type { Logger } from '../../src/cluster/options.js'
-import { Cluster, waitFor } from '../node/node-helpers.js'
+import { Cluster } from '../node/node-helpers.js'
 
 const cluster = new Cluster()
 afterEach(async () => {
@@ -74,7 +74,7 @@ describe('Membership heartbeats', () => {
     const first = n.table.get(n.peer)!.seq
     expect(n.membership.stats.published).toBe(1)
     const t0 = performance.now()
-    await waitFor(() => n.membership.stats.published >= 5, 10_000, 'heartbeats')
+    await vi.waitFor(() => expect(n.membership.stats.published >= 5, 'heartbeats').toBe(true), { timeout: 10_000 })
     const perBeat = (performance.now() - t0) / 4
     expect(perBeat).toBeGreaterThanOrEqual(ttl / 4 - 20)
     expect(n.table.get(n.peer)!.seq).toBeGreaterThanOrEqual(first + 4)
@@ -84,9 +84,9 @@ describe('Membership heartbeats', () => {
   it('brings the next heartbeat forward when a peer joins, so a newcomer learns everyone fast', async () => {
     // A 60 s TTL: regular heartbeats come every 15-30 s, so only the early ones can explain convergence.
     const nodes = await cluster.chain(3, () => ({ ttl: 60_000 }))
-    await waitFor(() => nodes.every((n) => n.table.size === 3), 10_000, 'first convergence')
+    await vi.waitFor(() => expect(nodes.every((n) => n.table.size === 3), 'first convergence').toBe(true), { timeout: 10_000 })
     const late = await cluster.start({ ttl: 60_000, bootstrap: [nodes[2]!.multiaddrs[0]!] })
-    await waitFor(() => [...nodes, late].every((n) => n.table.size === 4), 8000, 'newcomer convergence')
+    await vi.waitFor(() => expect([...nodes, late].every((n) => n.table.size === 4), 'newcomer convergence').toBe(true), { timeout: 8000 })
     expect(late.table.size).toBe(4)
   })
 
@@ -94,15 +94,15 @@ describe('Membership heartbeats', () => {
     const log = recordingLogger()
     // Without allowPublishToZeroTopicPeers gossipsub throws NoPeersSubscribedToTopic while alone.
     const n = await cluster.start({ ttl: 400, logger: log, gossipsub: { allowPublishToZeroTopicPeers: false } })
-    await waitFor(() => n.membership.stats.publishFailures >= 4, 10_000, 'failures')
+    await vi.waitFor(() => expect(n.membership.stats.publishFailures >= 4, 'failures').toBe(true), { timeout: 10_000 })
     expect(log.lines.filter((l) => l.startsWith('warn') && l.includes('publish failing'))).toHaveLength(1)
     // The node stays in its own table while it can't publish.
     expect(n.table.get(n.peer)).toBeDefined()
     const other = await cluster.start({ ttl: 400, bootstrap: [n.multiaddrs[0]!] })
-    await waitFor(() => log.lines.some((l) => l.includes('recovered')), 10_000, 'recovery')
-    await waitFor(() => other.table.get(n.peer) !== undefined, 10_000, 'heartbeat delivered')
+    await vi.waitFor(() => expect(log.lines.some((l) => l.includes('recovered')), 'recovery').toBe(true), { timeout: 10_000 })
+    await vi.waitFor(() => expect(other.table.get(n.peer), 'heartbeat delivered').toBeDefined(), { timeout: 10_000 })
     const failures = n.membership.stats.publishFailures
-    await waitFor(() => n.membership.stats.published >= 4, 10_000, 'more heartbeats')
+    await vi.waitFor(() => expect(n.membership.stats.published >= 4, 'more heartbeats').toBe(true), { timeout: 10_000 })
     expect(n.membership.stats.publishFailures).toBe(failures)
     expect(log.lines.filter((l) => l.includes('publish failing'))).toHaveLength(1)
     expect(log.lines.filter((l) => l.includes('recovered'))).toHaveLength(1)
@@ -111,12 +111,12 @@ describe('Membership heartbeats', () => {
   it('logs being alone once, and reaching peers again once', async () => {
     const log = recordingLogger()
     const n = await cluster.start({ ttl: 400, logger: log })
-    await waitFor(() => n.membership.stats.published >= 3, 10_000, 'heartbeats')
+    await vi.waitFor(() => expect(n.membership.stats.published >= 3, 'heartbeats').toBe(true), { timeout: 10_000 })
     expect(log.lines.filter((l) => l.includes('reach nobody'))).toHaveLength(1)
     await cluster.start({ ttl: 400, bootstrap: [n.multiaddrs[0]!] })
-    await waitFor(() => log.lines.some((l) => l.includes('reach peers again')), 10_000, 'peers')
+    await vi.waitFor(() => expect(log.lines.some((l) => l.includes('reach peers again')), 'peers').toBe(true), { timeout: 10_000 })
     const published = n.membership.stats.published
-    await waitFor(() => n.membership.stats.published >= published + 3, 10_000, 'heartbeats')
+    await vi.waitFor(() => expect(n.membership.stats.published >= published + 3, 'heartbeats').toBe(true), { timeout: 10_000 })
     expect(log.lines.filter((l) => l.includes('reach nobody'))).toHaveLength(1)
     expect(log.lines.filter((l) => l.includes('reach peers again'))).toHaveLength(1)
   })

@@ -2,11 +2,11 @@
  * PubSub end to end on a real cluster: three nodes started with startNode on 127.0.0.1
  * (B and C bootstrapped from A), each serving clients over WebSocket.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Message, Session } from '../../src/api.js'
 import { connect } from '../../src/proto/client/client.js'
 import { meshTopic } from '../../src/cluster/pubsub.js'
-import { Cluster, peersOf, waitFor } from '../node/node-helpers.js'
+import { Cluster, peersOf } from '../node/node-helpers.js'
 import { dec, enc } from './pubsub-helpers.js'
 import type { Node } from '../../src/node/node.js'
 
@@ -22,7 +22,7 @@ async function three(): Promise<[Node, Node, Node]> {
   const a = await cluster.start({ listen: 'ws://127.0.0.1:0' })
   const b = await cluster.start({ listen: 'ws://127.0.0.1:0', bootstrap: [a.multiaddrs[0]!] })
   const c = await cluster.start({ listen: 'ws://127.0.0.1:0', bootstrap: [a.multiaddrs[0]!] })
-  await waitFor(() => [a, b, c].every((n) => peersOf(n).length === 3), 20_000, 'membership to converge')
+  await vi.waitFor(() => expect([a, b, c].every((n) => peersOf(n).length === 3), 'membership to converge').toBe(true), { timeout: 20_000 })
   return [a, b, c]
 }
 
@@ -62,9 +62,9 @@ describe('PubSub across a three-node cluster', () => {
     const N = 150
     const gotB = collect(subB, 2 * N)
     const gotC = collect(subC, 2 * N)
-    await waitFor(() => b.pubsub.subscribers('events') === 1 && c.pubsub.subscribers('events') === 1, 10_000, 'the subscriptions')
+    await vi.waitFor(() => expect(b.pubsub.subscribers('events') === 1 && c.pubsub.subscribers('events') === 1, 'the subscriptions').toBe(true), { timeout: 10_000 })
     // B and C are connected through A only: C's messages reach B over two hops.
-    await waitFor(() => meshHas(a, [b, c], 'events') && meshHas(c, [a], 'events') && meshHas(b, [a], 'events'), 15_000, 'the topic mesh')
+    await vi.waitFor(() => expect(meshHas(a, [b, c], 'events') && meshHas(c, [a], 'events') && meshHas(b, [a], 'events'), 'the topic mesh').toBe(true), { timeout: 15_000 })
     // Two publishers at once, on different nodes.
     await Promise.all([
       (async () => {
@@ -90,7 +90,7 @@ describe('PubSub across a three-node cluster', () => {
     const evil = (await client(a)).pubsub.join(b.membership.topic)
     const sub = (await client(b)).pubsub.join(b.membership.topic).subscribe()
     const got = collect(sub, 2)
-    await waitFor(() => b.pubsub.subscribers(b.membership.topic) === 1 && meshHas(a, [b], b.membership.topic), 15_000, 'the topic mesh')
+    await vi.waitFor(() => expect(b.pubsub.subscribers(b.membership.topic) === 1 && meshHas(a, [b], b.membership.topic), 'the topic mesh').toBe(true), { timeout: 15_000 })
     await evil.publish(enc('not a heartbeat'))
     await evil.publish(enc('marker'))
     expect((await got).map((m) => dec(m.data))).toEqual(['not a heartbeat', 'marker'])
@@ -106,11 +106,11 @@ describe('PubSub across a three-node cluster', () => {
     const t = s.pubsub.join('gone')
     const c1 = t.subscribe()
     const pending = c1.next()
-    await waitFor(() => b.pubsub.subscribers('gone') === 1, 10_000, 'the subscription')
+    await vi.waitFor(() => expect(b.pubsub.subscribers('gone'), 'the subscription').toBe(1), { timeout: 10_000 })
     expect(b.libp2p.services.pubsub.getTopics()).toContain(meshTopic('ww', 'gone'))
     await s.close()
     expect(await pending).toBeUndefined()
-    await waitFor(() => b.pubsub.stats().subscriptions === 0 && b.pubsub.stats().topics === 0, 10_000, 'the node to free them')
+    await vi.waitFor(() => expect(b.pubsub.stats().subscriptions === 0 && b.pubsub.stats().topics === 0, 'the node to free them').toBe(true), { timeout: 10_000 })
     expect(b.libp2p.services.pubsub.getTopics()).not.toContain(meshTopic('ww', 'gone'))
   })
 })

@@ -1,7 +1,8 @@
 /**
  * Test helpers for the pubsub tests: small real libp2p nodes on 127.0.0.1 with the node's
- * stack (tcp, noise, yamux, identify, gossipsub with StrictSign), and bounded polling.
+ * stack (tcp, noise, yamux, identify, gossipsub with StrictSign).
  */
+import { expect, vi } from 'vitest'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -25,22 +26,9 @@ export async function meshNode(): Promise<MeshNode> {
   })) as unknown as MeshNode
 }
 
-/** Waits until `cond()` holds, polling every 20 ms, failing after `ms`. */
-export async function until(cond: () => boolean | Promise<boolean>, ms = 15_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
 /** Waits until every node sees each other node subscribed to `topic` (the mesh can carry it). */
 export async function meshReady(nodes: MeshNode[], topic: string, ms = 15_000): Promise<void> {
-  await until(
-    () => nodes.every((n) => nodes.every((m) => m === n || n.services.pubsub.getSubscribers(topic).some((p) => p.equals(m.peerId)))),
-    ms,
-    `subscribers of ${topic}`,
-  )
+  await vi.waitFor(() => expect(nodes.every((n) => nodes.every((m) => m === n || n.services.pubsub.getSubscribers(topic).some((p) => p.equals(m.peerId)))), `subscribers of ${topic}`).toBe(true), { timeout: ms })
 }
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s)

@@ -1,11 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { hasCode } from '../../src/errors.js'
 import {
   ERR_CAP_RELEASED, ERR_MESSAGE_TOO_LARGE, ERR_PUBSUB_LIMIT, ERR_TOPIC_NAME, MAX_MESSAGE_SIZE,
   PubSubBackend, meshTopic, validateTopicName, type PubSubBackendInit,
 } from '../../src/cluster/pubsub.js'
 import type { Message } from '../../src/api.js'
-import { dec, enc, meshNode, meshReady, until, type MeshNode } from './pubsub-helpers.js'
+import { dec, enc, meshNode, meshReady, type MeshNode } from './pubsub-helpers.js'
 
 let nodes: MeshNode[] = []
 let backends: PubSubBackend[] = []
@@ -141,7 +141,7 @@ describe('PubSubBackend on real gossipsub nodes', () => {
     b!.services.pubsub.subscribe(meshTopic('test', '/ww/test/heartbeat'))
     await meshReady([a!, b!], meshTopic('test', '/ww/test/heartbeat'))
     await t.publish(enc('fake heartbeat'))
-    await until(() => heard.length > 0, 10_000, 'the publication')
+    await vi.waitFor(() => expect(heard.length > 0, 'the publication').toBe(true), { timeout: 10_000 })
     expect(heard).toEqual(['/ww/test/pubsub//ww/test/heartbeat'])
     expect(heard).not.toContain(heartbeat)
   })
@@ -153,7 +153,7 @@ describe('PubSubBackend on real gossipsub nodes', () => {
     await meshReady([a!, b!], meshTopic('test', 'slow'))
     const sub = tb.subscribe()
     for (let i = 0; i < 60; i++) await ta.publish(enc(`m${i}`))
-    await until(() => bb!.stats().dropped === 52, 15_000, 'all 60 to arrive')
+    await vi.waitFor(() => expect(bb!.stats().dropped, 'all 60 to arrive').toBe(52), { timeout: 15_000 })
     expect(bb!.stats().buffered).toBe(8)
     expect(bb!.stats().peakBuffered).toBeLessThanOrEqual(8)
     const msgs = await collect(sub, 8)

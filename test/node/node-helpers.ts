@@ -1,22 +1,12 @@
 /**
- * Shared helpers for the membership tests: clusters of real nodes on 127.0.0.1 and bounded
- * polling. Every node started through `Cluster` is killed in `cleanup()`.
+ * Shared helpers for the membership tests: clusters of real nodes on 127.0.0.1.
+ * Every node started through `Cluster` is killed in `cleanup()`.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Statement } from '../../src/lang/ast.js'
 import { startNode, type Node, type NodeInit } from '../../src/node/node.js'
 
 const ALL: Statement = { op: 'ls', selector: { kind: 'all' }, constraints: [], reverse: false }
-
-/** Waits until `cond()` is true, polling every `every` ms, at most `timeout` ms; returns the time it took. */
-export async function waitFor(cond: () => boolean, timeout: number, what = 'condition', every = 25): Promise<number> {
-  const t0 = performance.now()
-  while (!cond()) {
-    if (performance.now() - t0 > timeout) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, every))
-  }
-  return performance.now() - t0
-}
 
 /** Peers in a node's table, sorted. */
 export function peersOf(n: Node): string[] {

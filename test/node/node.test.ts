@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -11,7 +11,7 @@ import { encodeHeartbeat } from '../../src/cluster/heartbeat.js'
 import { heartbeatTopic } from '../../src/cluster/membership.js'
 import { ERR_BAD_MULTIADDR, type Node } from '../../src/node/node.js'
 import { connect } from '../../src/proto/client/client.js'
-import { Cluster, peersOf, waitFor } from './node-helpers.js'
+import { Cluster, peersOf } from './node-helpers.js'
 
 const cluster = new Cluster()
 afterEach(async () => {
@@ -36,7 +36,7 @@ describe('startNode', () => {
     const a = await cluster.start({ listen: 'ws://127.0.0.1:0', host: 'a', meta: { region: 'eu' }, token: 's3cret' })
     const b = await cluster.start({ host: 'b', meta: { region: 'us' }, bootstrap: [a.multiaddrs[0]!] })
     expect(a.addr).toMatch(/^ws:\/\/127\.0\.0\.1:\d+/)
-    await waitFor(() => a.table.size === 2, 10_000, 'convergence')
+    await vi.waitFor(() => expect(a.table.size, 'convergence').toBe(2), { timeout: 10_000 })
     const session = await connect(a.addr!, { token: 's3cret' })
     try {
       expect(session.peer).toBe(a.peer)
@@ -63,7 +63,7 @@ describe('startNode', () => {
   it('five nodes bootstrapped as a chain converge to the same five records', async () => {
     const nodes = await cluster.chain(5, (i) => ({ ttl: 2000, host: `host-${i}`, meta: { idx: String(i), region: i % 2 === 0 ? 'eu' : 'us' } }))
     const want = sorted(nodes)
-    await waitFor(() => nodes.every((n) => n.table.size === 5), 15_000, 'convergence')
+    await vi.waitFor(() => expect(nodes.every((n) => n.table.size === 5), 'convergence').toBe(true), { timeout: 15_000 })
     for (const n of nodes) {
       expect(peersOf(n)).toEqual(want)
       for (const [i, m] of nodes.entries()) {
@@ -75,26 +75,26 @@ describe('startNode', () => {
   it('a node killed without leaving is gone from every table within TTL + 1 s', async () => {
     const ttl = 1500
     const nodes = await cluster.chain(4, () => ({ ttl }))
-    await waitFor(() => nodes.every((n) => n.table.size === 4), 15_000, 'convergence')
+    await vi.waitFor(() => expect(nodes.every((n) => n.table.size === 4), 'convergence').toBe(true), { timeout: 15_000 })
     const victim = nodes[3]!
     await victim.kill()
     const t0 = performance.now()
     const rest = nodes.slice(0, 3)
     // Not removed at once: without a leave the others must wait for the TTL.
     expect(rest.every((n) => n.table.get(victim.peer) !== undefined)).toBe(true)
-    await waitFor(() => rest.every((n) => n.table.get(victim.peer) === undefined), ttl + 3000, 'expiry')
+    await vi.waitFor(() => expect(rest.every((n) => n.table.get(victim.peer) === undefined), 'expiry').toBe(true), { timeout: ttl + 3000 })
     expect(performance.now() - t0).toBeLessThanOrEqual(ttl + 1000)
     for (const n of rest) expect(peersOf(n)).toEqual(sorted(rest))
   })
 
   it('a graceful stop is gone from every table within 1 s', async () => {
     const nodes = await cluster.chain(4, () => ({ ttl: 10_000 }))
-    await waitFor(() => nodes.every((n) => n.table.size === 4), 15_000, 'convergence')
+    await vi.waitFor(() => expect(nodes.every((n) => n.table.size === 4), 'convergence').toBe(true), { timeout: 15_000 })
     const leaver = nodes[1]!
     const t0 = performance.now()
     await leaver.stop()
     const rest = nodes.filter((n) => n !== leaver)
-    await waitFor(() => rest.every((n) => n.table.get(leaver.peer) === undefined), 3000, 'leave')
+    await vi.waitFor(() => expect(rest.every((n) => n.table.get(leaver.peer) === undefined), 'leave').toBe(true), { timeout: 3000 })
     expect(performance.now() - t0).toBeLessThanOrEqual(1000 + 1200) // stop() itself waits ≤ 1.1 s
     // With a TTL of 10 s only the leave heartbeat can explain this.
     for (const n of rest) expect(n.table.size).toBe(3)
@@ -104,14 +104,14 @@ describe('startNode', () => {
     const key = await generateKeyPair('Ed25519')
     const [a, b] = await cluster.chain(2, () => ({ ttl: 10_000 }))
     const first = await cluster.start({ identity: key, ttl: 10_000, bootstrap: [a!.multiaddrs[0]!] })
-    await waitFor(() => [a!, b!, first].every((n) => n.table.size === 3), 15_000, 'convergence')
+    await vi.waitFor(() => expect([a!, b!, first].every((n) => n.table.size === 3), 'convergence').toBe(true), { timeout: 15_000 })
     const oldSeq = a!.table.get(first.peer)!.seq
     await first.kill()
     const second = await cluster.start({ identity: key, ttl: 10_000, bootstrap: [b!.multiaddrs[0]!], host: 'reborn' })
     expect(second.peer).toBe(first.peer)
     expect(second.server).not.toBe(first.server)
     // Well before the old record's 10 s TTL could run out.
-    await waitFor(() => [a!, b!].every((n) => n.table.get(second.peer)?.server === second.server), 5000, 'replacement')
+    await vi.waitFor(() => expect([a!, b!].every((n) => n.table.get(second.peer)?.server === second.server), 'replacement').toBe(true), { timeout: 5000 })
     for (const n of [a!, b!]) {
       expect(n.table.size).toBe(3)
       expect(n.table.get(second.peer)!.host).toBe('reborn')
@@ -125,11 +125,11 @@ describe('startNode', () => {
     const b1 = await cluster.start({ ns: 'beta', ttl: 2000, bootstrap: boot })
     const a2 = await cluster.start({ ns: 'alpha', ttl: 2000, bootstrap: boot })
     const b2 = await cluster.start({ ns: 'beta', ttl: 2000, bootstrap: boot })
-    await waitFor(() => a1.table.size === 2 && a2.table.size === 2, 15_000, 'alpha convergence')
+    await vi.waitFor(() => expect(a1.table.size === 2 && a2.table.size === 2, 'alpha convergence').toBe(true), { timeout: 15_000 })
     // b2 reaches b1 only through peers they share with alpha (a1): wait for a direct link.
-    await waitFor(() => b1.libp2p.getConnections().length > 0 && b2.libp2p.getConnections().length > 0, 10_000, 'beta connections')
+    await vi.waitFor(() => expect(b1.libp2p.getConnections().length > 0 && b2.libp2p.getConnections().length > 0, 'beta connections').toBe(true), { timeout: 10_000 })
     await b2.libp2p.dial(b1.libp2p.getMultiaddrs()[0]!)
-    await waitFor(() => b1.table.size === 2 && b2.table.size === 2, 15_000, 'beta convergence')
+    await vi.waitFor(() => expect(b1.table.size === 2 && b2.table.size === 2, 'beta convergence').toBe(true), { timeout: 15_000 })
     // Give stray heartbeats time to arrive (two heartbeat periods) before asserting they did not.
     await new Promise((r) => setTimeout(r, 1200))
     expect(peersOf(a1)).toEqual(sorted([a1, a2]))
@@ -165,7 +165,7 @@ describe('a rogue peer on the heartbeat topic', () => {
   it('gets nothing into any table and crashes no node', async () => {
     const ttl = 2000
     const nodes = await cluster.chain(3, (i) => ({ ttl, host: `n${i}` }))
-    await waitFor(() => nodes.every((n) => n.table.size === 3), 15_000, 'convergence')
+    await vi.waitFor(() => expect(nodes.every((n) => n.table.size === 3), 'convergence').toBe(true), { timeout: 15_000 })
     const topic = heartbeatTopic('ww')
     const target = nodes[0]!
     const signer = await rogue('StrictSign')
@@ -174,14 +174,14 @@ describe('a rogue peer on the heartbeat topic', () => {
       r.services.pubsub.subscribe(topic)
       await r.dial(target.libp2p.getMultiaddrs()[0]!)
     }
-    await waitFor(() => target.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(signer.peerId)), 10_000, 'rogue subscription')
-    await waitFor(() => signer.services.pubsub.getSubscribers(topic).some((p) => p.equals(target.libp2p.peerId)), 10_000, 'target subscription')
+    await vi.waitFor(() => expect(target.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(signer.peerId)), 'rogue subscription').toBe(true), { timeout: 10_000 })
+    await vi.waitFor(() => expect(signer.services.pubsub.getSubscribers(topic).some((p) => p.equals(target.libp2p.peerId)), 'target subscription').toBe(true), { timeout: 10_000 })
 
     // Control: the rogue's own, valid record gets in everywhere, so the channel works.
     const roguePeer = signer.peerId.toString()
     const own = { peer: roguePeer, server: 'aaaaaaaaaaaaaaaa', seq: 1, ttl: 60_000, host: 'rogue', meta: {} }
     await signer.services.pubsub.publish(topic, encodeHeartbeat(own))
-    await waitFor(() => nodes.every((n) => n.table.get(roguePeer) !== undefined), 10_000, 'control record')
+    await vi.waitFor(() => expect(nodes.every((n) => n.table.get(roguePeer) !== undefined), 'control record').toBe(true), { timeout: 10_000 })
     const rejectedBefore = target.membership.stats.rejected
     const publishedBefore = nodes.map((n) => n.membership.stats.published)
 
@@ -197,12 +197,12 @@ describe('a rogue peer on the heartbeat topic', () => {
       new Uint8Array([0x97, 0x02, 0xa0, 0x00, 0x00, 0x00, 0xa0, 0x90]), // unknown version
     ]
     for (const data of bad) await signer.services.pubsub.publish(topic, data)
-    await waitFor(() => unsigned.services.pubsub.getSubscribers(topic).length > 0, 10_000, 'unsigned rogue subscription')
+    await vi.waitFor(() => expect(unsigned.services.pubsub.getSubscribers(topic).length > 0, 'unsigned rogue subscription').toBe(true), { timeout: 10_000 })
     await unsigned.services.pubsub.publish(topic, encodeHeartbeat({ ...own, peer: unsigned.peerId.toString(), host: 'unsigned' }))
 
-    await waitFor(() => target.membership.stats.rejected - rejectedBefore >= bad.length, 10_000, 'rejections')
+    await vi.waitFor(() => expect(target.membership.stats.rejected - rejectedBefore >= bad.length, 'rejections').toBe(true), { timeout: 10_000 })
     // Every node keeps heartbeating after the attack.
-    await waitFor(() => nodes.every((n, i) => n.membership.stats.published > publishedBefore[i]! + 1), 10_000, 'heartbeats after the attack')
+    await vi.waitFor(() => expect(nodes.every((n, i) => n.membership.stats.published > publishedBefore[i]! + 1), 'heartbeats after the attack').toBe(true), { timeout: 10_000 })
     const want = [...nodes.map((n) => n.peer), roguePeer].sort()
     for (const n of nodes) {
       expect(peersOf(n)).toEqual(want)

@@ -3,7 +3,7 @@
  * transport's frame log), pipelining, cancellation, session end, and a misbehaving node
  * (a hand-written one on the memory transport: the real node can't be made to overrun).
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { decode } from '@msgpack/msgpack'
 import { connect, type ConnectInit } from '../../src/proto/client/client.js'
 import { serve, type Server } from '../../src/proto/server/server.js'
@@ -12,7 +12,7 @@ import { defaultTransports, TransportRegistry } from '../../src/transport/regist
 import { MemoryNetwork, memoryTransport, type MemoryConnection } from '../../src/transport/memory.js'
 import type { Connection } from '../../src/transport/types.js'
 import { encodeBatch, encodeFrame, encodeItem } from '../../src/proto/wire/frames.js'
-import { filledTable, peerId, record, serveTable, until } from './helpers.js'
+import { filledTable, peerId, record, serveTable } from './helpers.js'
 import { hasCode } from '../../src/errors.js'
 import { cleanupAfterEach } from '../cleanup.js'
 
@@ -115,7 +115,7 @@ describe('client', () => {
     ac.abort()
     expect(await cur.next()).toBeUndefined()
     expect(hasCode(cur.err(), 'ERR_ABORTED')).toBe(true)
-    await until(() => server.stats().streams === 0, 5000, 'stream freed')
+    await vi.waitFor(() => expect(server.stats().streams, 'stream freed').toBe(0), { timeout: 5000 })
     expect(log(conn).some((x) => x.dir === 'out' && x.f.t === 'cancel' && x.f.id === 1)).toBe(true)
   })
 
@@ -131,7 +131,7 @@ describe('client', () => {
     const cur = rev.iter()
     expect(await cur.next()).toBeUndefined()
     expect(hasCode(cur.err(), 'ERR_CAP_RELEASED')).toBe(true)
-    await until(() => server.stats().caps === 2, 5000)
+    await vi.waitFor(() => expect(server.stats().caps).toBe(2), { timeout: 5000 })
   })
 
   it('close(): closed settles with undefined, open streams and later calls fail with ERR_SESSION_CLOSED', async () => {
@@ -149,7 +149,7 @@ describe('client', () => {
     const later = s.view.iter()
     expect(await later.next()).toBeUndefined()
     expect(hasCode(later.err(), 'ERR_SESSION_CLOSED')).toBe(true)
-    await until(() => server.stats().connections === 0, 5000)
+    await vi.waitFor(() => expect(server.stats().connections).toBe(0), { timeout: 5000 })
   })
 
   it('connect errors carry codes', async () => {

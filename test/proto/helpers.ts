@@ -45,15 +45,6 @@ export function serveTable(table: RoutingTable, init: Partial<ServeInit> = {}): 
   return serve({ listen: 'ws://127.0.0.1:0', table, peer: peerId(999_999), ...init })
 }
 
-/** Polls `cond` until true (bounded): no fixed sleeps in tests. */
-export async function until(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
-
 import { webSockets } from '../../src/transport/ws.js'
 import type { Connection } from '../../src/transport/types.js'
 import { decodeNodeFrame, encodeFrame, type NodeFrame, type ClientFrame } from '../../src/proto/wire/frames.js'

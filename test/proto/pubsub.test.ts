@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Message, Session } from '../../src/api.js'
 import { hasCode } from '../../src/errors.js'
 import { RoutingTable } from '../../src/table/table.js'
@@ -9,7 +9,7 @@ import { serve, type Server } from '../../src/proto/server/server.js'
 import { connect } from '../../src/proto/client/client.js'
 import { pubsubCaps } from '../../src/proto/server/pubsub-cap.js'
 import { remotePubSub, Slots } from '../../src/proto/client/remote-pubsub.js'
-import { dec, enc, meshNode, meshReady, until, type MeshNode } from '../cluster/pubsub-helpers.js'
+import { dec, enc, meshNode, meshReady, type MeshNode } from '../cluster/pubsub-helpers.js'
 
 interface Served {
   node: MeshNode
@@ -59,7 +59,7 @@ describe('PubSub over the wire', () => {
     const pub = (await client(a.url)).pubsub.join('news')
     const sub = (await client(b.url)).pubsub.join('news').subscribe()
     const got = take(sub, 100)
-    await until(() => b.backend.subscribers('news') === 1, 10_000, 'the subscription on B')
+    await vi.waitFor(() => expect(b.backend.subscribers('news'), 'the subscription on B').toBe(1), { timeout: 10_000 })
     await meshReady([a.node, b.node], meshTopic('wire', 'news'))
     for (let i = 0; i < 100; i++) await pub.publish(enc(`n${i}`))
     const msgs = await got
@@ -72,7 +72,7 @@ describe('PubSub over the wire', () => {
     const s = await client(a.url)
     const t = s.pubsub.join('big')
     const sub = t.subscribe()
-    await until(() => a.backend.subscribers('big') === 1, 10_000, 'the subscription')
+    await vi.waitFor(() => expect(a.backend.subscribers('big'), 'the subscription').toBe(1), { timeout: 10_000 })
     const data = new Uint8Array(MAX_MESSAGE_SIZE).map((_, i) => i & 0xff)
     await t.publish(data)
     const m = (await sub.next())!
@@ -105,7 +105,7 @@ describe('PubSub over the wire', () => {
     const sub = t.subscribe()
     // The first next() opens the stream; then the consumer stops reading.
     const first = sub.next()
-    await until(() => a.backend.subscribers('flood') === 1, 10_000, 'the subscription')
+    await vi.waitFor(() => expect(a.backend.subscribers('flood'), 'the subscription').toBe(1), { timeout: 10_000 })
     const payload = new Uint8Array(1024)
     for (let i = 0; i < 2000; i++) await t.publish(payload)
     await first
@@ -139,24 +139,24 @@ describe('PubSub over the wire', () => {
     const c2 = t2.subscribe()
     const p1 = c1.next()
     const p2 = c2.next()
-    await until(() => a.backend.subscribers('x') === 2, 10_000, 'two subscriptions')
+    await vi.waitFor(() => expect(a.backend.subscribers('x'), 'two subscriptions').toBe(2), { timeout: 10_000 })
     expect(a.backend.stats()).toMatchObject({ topics: 1, handles: 2 })
     expect(a.node.services.pubsub.getTopics()).toContain(meshTopic('wire', 'x'))
     c1.cancel()
     expect(await p1).toBeUndefined()
-    await until(() => a.backend.subscribers('x') === 1, 10_000, 'the cancel to reach the node')
+    await vi.waitFor(() => expect(a.backend.subscribers('x'), 'the cancel to reach the node').toBe(1), { timeout: 10_000 })
     t1.release()
-    await until(() => a.backend.stats().handles === 1, 10_000, 'the release to reach the node')
+    await vi.waitFor(() => expect(a.backend.stats().handles, 'the release to reach the node').toBe(1), { timeout: 10_000 })
     expect(a.node.services.pubsub.getTopics()).toContain(meshTopic('wire', 'x'))
     // A second client on the same topic, then the first connection drops.
     const other = (await client(a.url)).pubsub.join('x')
-    await until(() => a.backend.stats().handles === 2, 10_000, 'the second join')
+    await vi.waitFor(() => expect(a.backend.stats().handles, 'the second join').toBe(2), { timeout: 10_000 })
     await s.close()
     expect(await p2).toBeUndefined()
-    await until(() => a.backend.stats().handles === 1 && a.backend.subscribers('x') === 0, 10_000, 'the drop to free everything')
+    await vi.waitFor(() => expect(a.backend.stats().handles === 1 && a.backend.subscribers('x') === 0, 'the drop to free everything').toBe(true), { timeout: 10_000 })
     expect(a.node.services.pubsub.getTopics()).toContain(meshTopic('wire', 'x'))
     other.release()
-    await until(() => a.backend.stats().topics === 0, 10_000, 'the last release')
+    await vi.waitFor(() => expect(a.backend.stats().topics, 'the last release').toBe(0), { timeout: 10_000 })
     expect(a.node.services.pubsub.getTopics()).not.toContain(meshTopic('wire', 'x'))
   })
 
@@ -167,10 +167,10 @@ describe('PubSub over the wire', () => {
     s.pubsub.join('q')
     const c = t.subscribe()
     const pending = c.next()
-    await until(() => a.backend.stats().subscriptions === 1 && a.backend.stats().topics === 2, 10_000, 'joins')
+    await vi.waitFor(() => expect(a.backend.stats().subscriptions === 1 && a.backend.stats().topics === 2, 'joins').toBe(true), { timeout: 10_000 })
     s.pubsub.release()
     expect(await pending).toBeUndefined()
-    await until(() => a.backend.stats().topics === 0, 10_000, 'the release')
+    await vi.waitFor(() => expect(a.backend.stats().topics, 'the release').toBe(0), { timeout: 10_000 })
     await expect(t.publish(enc('late'))).rejects.toMatchObject({ code: 'ERR_CAP_RELEASED' })
     expect(() => s.pubsub.join('r')).toThrow(expect.objectContaining({ code: 'ERR_CAP_RELEASED' }))
   })
@@ -197,7 +197,7 @@ describe('PubSub over the wire', () => {
     const ok = await client(a.url, 'secret')
     expect(ok.pubsub.isNull).toBe(false)
     ok.pubsub.join('t')
-    await until(() => a.backend.stats().topics === 1, 10_000, 'the join')
+    await vi.waitFor(() => expect(a.backend.stats().topics, 'the join').toBe(1), { timeout: 10_000 })
   })
 
   it('bounds the publishes in flight per session', async () => {
@@ -207,7 +207,7 @@ describe('PubSub over the wire', () => {
     const t = s.pubsub.join('burst')
     const sub = t.subscribe()
     const got = take(sub, 50)
-    await until(() => a.backend.subscribers('burst') === 1, 10_000, 'the subscription')
+    await vi.waitFor(() => expect(a.backend.subscribers('burst'), 'the subscription').toBe(1), { timeout: 10_000 })
     // Count what the node is working on at once (a spy around the real gossipsub publish).
     const gs = a.node.services.pubsub
     const realPublish = gs.publish.bind(gs)

@@ -2,7 +2,7 @@
  * The node side of the protocol over real WebSockets on 127.0.0.1, with a real RoutingTable:
  * query results, flow control, cancel, cleanup, limits, capabilities and every malformed frame.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { encode } from '@msgpack/msgpack'
@@ -14,7 +14,7 @@ import type { Statement } from '../../src/lang/ast.js'
 import { RoutingTable } from '../../src/table/table.js'
 import { parseQuery } from '../../src/lang/index.js'
 import type { ServedTable } from '../../src/proto/server/view-cap.js'
-import { filledTable, peerId, RawClient, record, serveTable, until } from './helpers.js'
+import { filledTable, peerId, RawClient, record, serveTable } from './helpers.js'
 import { hasCode } from '../../src/errors.js'
 import { cleanupAfterEach } from '../cleanup.js'
 
@@ -192,7 +192,7 @@ describe('flow control', () => {
     // beyond what the consumer took, not the 200k of the table.
     expect(table.pulled).toBeLessThan(read + cap / 60)
     cur.cancel()
-    await until(() => server.stats().streams === 0, 10_000, 'stream freed')
+    await vi.waitFor(() => expect(server.stats().streams, 'stream freed').toBe(0), { timeout: 10_000 })
     expect(table.closed).toBe(1)
   })
 
@@ -215,18 +215,14 @@ describe('flow control', () => {
     const s = await session(server.url)
     const cur = s.view.iter()
     await cur.next()
-    await until(() => server.stats().perStream[0]?.inFlight === server.stats().perStream[0]?.window || table.pulled > 0, 5000)
+    await vi.waitFor(() => expect(server.stats().perStream[0]?.inFlight === server.stats().perStream[0]?.window || table.pulled > 0).toBe(true), { timeout: 5000 })
     // Let the node run until it is blocked on credit.
     let last = -1
-    await until(
-      () => {
+    await vi.waitUntil(() => {
         const same = table.pulled === last
         last = table.pulled
         return same
-      },
-      5000,
-      'node stalled',
-    )
+      }, { timeout: 5000 })
     const stalled = table.pulled
     await new Promise((r) => setTimeout(r, 200))
     expect(table.pulled).toBe(stalled)
@@ -243,16 +239,16 @@ describe('flow control', () => {
     for (let i = 0; i < 1000; i++) await cur.next()
     // Wait until the node is blocked on credit, so the count at cancel time is settled.
     let last = -1
-    await until(() => {
+    await vi.waitUntil(() => {
       const same = table.pulled === last
       last = table.pulled
       return same
-    }, 5000)
+    }, { timeout: 5000 })
     const atCancel = table.pulled
     cur.cancel()
-    await until(() => table.closed === 1, 5000, 'scan closed')
+    await vi.waitFor(() => expect(table.closed, 'scan closed').toBe(1), { timeout: 5000 })
     expect(table.pulled - atCancel).toBeLessThanOrEqual(256)
-    await until(() => server.stats().streams === 0, 5000, 'stream freed')
+    await vi.waitFor(() => expect(server.stats().streams, 'stream freed').toBe(0), { timeout: 5000 })
     // The session still works after the cancel.
     expect(await s.view.lookup(`WHERE peer=${peerId(5)}`)).toEqual(record(5))
   })
@@ -263,7 +259,7 @@ describe('flow control', () => {
     const s = await session(server.url)
     let n = 0
     for await (const _ of s.view.iter()) if (++n === 10) break
-    await until(() => table.closed === 1 && server.stats().streams === 0, 5000, 'stream freed')
+    await vi.waitFor(() => expect(table.closed === 1 && server.stats().streams === 0, 'stream freed').toBe(true), { timeout: 5000 })
     expect(table.pulled).toBeLessThan(50_000)
   })
 })
@@ -289,7 +285,7 @@ describe('connection lifecycle', () => {
         await s.close()
       }
     }
-    await until(() => server.stats().connections === 0, 20_000, 'all connections gone')
+    await vi.waitFor(() => expect(server.stats().connections, 'all connections gone').toBe(0), { timeout: 20_000 })
     expect(server.stats()).toMatchObject({ connections: 0, streams: 0, caps: 0 })
   }, 120_000)
 
@@ -301,7 +297,7 @@ describe('connection lifecycle', () => {
     let out = ''
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (d: string) => (out += d))
-    await until(() => out.includes('\n'), 30_000, 'child node to listen')
+    await vi.waitFor(() => expect(out.includes('\n'), 'child node to listen').toBe(true), { timeout: 30_000 })
     const s = await connect(out.trim())
     cleanups.push(() => s.close())
     const cur = s.view.iter()
@@ -413,7 +409,7 @@ describe('limits', () => {
     expect(hasCode(c.err(), 'ERR_TOO_MANY_STREAMS')).toBe(true)
     expect(await a.next()).toBeDefined()
     a.cancel()
-    await until(() => server.stats().streams === 1, 5000)
+    await vi.waitFor(() => expect(server.stats().streams).toBe(1), { timeout: 5000 })
     const d = s.view.iter('LIMIT 3')
     expect(await d.toArray()).toHaveLength(3)
     b.cancel()
@@ -432,7 +428,7 @@ describe('limits', () => {
     // releasing one makes room
     r1.release()
     await expect(r1.lookup()).rejects.toMatchObject({ code: 'ERR_CAP_RELEASED' })
-    await until(() => server.stats().caps === 2, 5000)
+    await vi.waitFor(() => expect(server.stats().caps).toBe(2), { timeout: 5000 })
     expect(await s.view.reverse().lookup()).toBeDefined()
   })
 
@@ -442,7 +438,7 @@ describe('limits', () => {
     cleanups.push(() => r.close())
     expect(await r.read()).toMatchObject({ t: 'error', code: 'ERR_HANDSHAKE_TIMEOUT' })
     expect(await r.ended()).toBe(true)
-    await until(() => server.stats().connections === 0, 5000)
+    await vi.waitFor(() => expect(server.stats().connections).toBe(0), { timeout: 5000 })
   })
 
   it('a version mismatch: ERR_PROTOCOL_VERSION naming both versions', async () => {
@@ -481,7 +477,7 @@ describe('malformed frames: an error frame naming the problem, that connection c
     expect(otherCur.err()).toBeUndefined()
     expect(n).toBe(2000)
     expect(await other.view.iter('LIMIT 5').toArray()).toHaveLength(5)
-    await until(() => server.stats().connections === 1, 5000)
+    await vi.waitFor(() => expect(server.stats().connections).toBe(1), { timeout: 5000 })
   }
 
   it('random bytes', async () => {
@@ -592,11 +588,11 @@ describe('generic capabilities (the extension point PubSub uses)', () => {
     expect(await cur.next()).toEqual({ i: 0 })
     expect(await cur.next()).toEqual({ i: 1 })
     expect(await cur.next()).toEqual({ i: 2 })
-    await until(() => server.stats().streams === 1, 5000)
+    await vi.waitFor(() => expect(server.stats().streams).toBe(1), { timeout: 5000 })
     cur.cancel()
-    await until(() => server.stats().streams === 0, 5000, 'quiet stream freed')
+    await vi.waitFor(() => expect(server.stats().streams, 'quiet stream freed').toBe(0), { timeout: 5000 })
     expect(produced).toBe(3)
     release!()
-    await until(() => closed === 1, 5000, 'source closed')
+    await vi.waitFor(() => expect(closed, 'source closed').toBe(1), { timeout: 5000 })
   })
 })

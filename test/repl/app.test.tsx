@@ -4,7 +4,7 @@
  * syntax errors with the caret, meta-commands, connection loss and reconnect, leaving.
  */
 import { createServer, type AddressInfo } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import React from 'react'
 import { render } from 'ink-testing-library'
 import { ShellApp } from '../../src/repl/app.js'
@@ -18,14 +18,6 @@ import { fakeRecord, localNode, type LocalNode } from './fixture.js'
 // eslint-disable-next-line no-control-regex
 const plain = (s: string): string => s.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
 const KEY = { enter: '\r', up: '\u001b[A', left: '\u001b[D', tab: '\t', ctrlC: '\u0003', ctrlD: '\u0004', ctrlA: '\u0001', ctrlW: '\u0017', ctrlU: '\u0015' }
-
-async function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 describe('shell (Ink)', () => {
   let node: LocalNode | undefined
@@ -57,16 +49,16 @@ describe('shell (Ink)', () => {
       // Ink handles input on the next turn; give it one before the next key.
       await new Promise((r) => setTimeout(r, 15))
     }
-    await until(() => last().includes('ww>'), 'the prompt')
+    await vi.waitFor(() => expect(last().includes('ww>'), 'the prompt').toBe(true), { timeout: 15_000 })
     return { ui, core, history, all, last, type, exited: () => exited }
   }
 
   it('runs a typed query and prints the rows with a count', async () => {
     const s = await shell(5)
     await s.type('ls WHERE role=web')
-    await until(() => s.last().includes('ww> ls WHERE role=web'), 'the typed line')
+    await vi.waitFor(() => expect(s.last().includes('ww> ls WHERE role=web'), 'the typed line').toBe(true), { timeout: 15_000 })
     await s.type(KEY.enter)
-    await until(() => s.all().includes('(3 records)'), 'the result')
+    await vi.waitFor(() => expect(s.all().includes('(3 records)'), 'the result').toBe(true), { timeout: 15_000 })
     const out = s.all()
     expect(out).toContain(fakeRecord(0).host)
     expect(out).toContain(fakeRecord(2).host)
@@ -79,23 +71,23 @@ describe('shell (Ink)', () => {
     await s.type('WHERE host=a')
     await s.type(KEY.ctrlA)
     await s.type('ls ')
-    await until(() => s.last().includes('ww> ls WHERE host=a'), 'insert at home')
+    await vi.waitFor(() => expect(s.last().includes('ww> ls WHERE host=a'), 'insert at home').toBe(true), { timeout: 15_000 })
     await s.type('\u0005') // Ctrl-E
     await s.type(KEY.ctrlW)
-    await until(() => /ww> ls WHERE\s*$/m.test(s.last()), 'delete word')
+    await vi.waitFor(() => expect(/ww> ls WHERE\s*$/m.test(s.last()), 'delete word').toBe(true), { timeout: 15_000 })
     await s.type(KEY.left)
     await s.type(KEY.left)
     await s.type('X')
-    await until(() => s.last().includes('ww> ls WHERXE'), 'insert after moving left')
+    await vi.waitFor(() => expect(s.last().includes('ww> ls WHERXE'), 'insert after moving left').toBe(true), { timeout: 15_000 })
     await s.type(KEY.ctrlU)
-    await until(() => /ww> E\s*$/m.test(s.last()), 'kill to start')
+    await vi.waitFor(() => expect(/ww> E\s*$/m.test(s.last()), 'kill to start').toBe(true), { timeout: 15_000 })
   })
 
   it('shows a syntax error with the caret under the column and the hint', async () => {
     const s = await shell(1)
     await s.type('ls WHERE host=a LIMT 3')
     await s.type(KEY.enter)
-    await until(() => s.all().includes('did you mean LIMIT'), 'the hint')
+    await vi.waitFor(() => expect(s.all().includes('did you mean LIMIT'), 'the hint').toBe(true), { timeout: 15_000 })
     const lines = s.all().split('\n')
     const q = lines.findIndex((l) => l === 'ls WHERE host=a LIMT 3')
     expect(q).toBeGreaterThanOrEqual(0)
@@ -106,23 +98,23 @@ describe('shell (Ink)', () => {
     const s = await shell(60_000, { flushMs: 50 })
     await s.type('ls')
     await s.type(KEY.enter)
-    await until(() => /[1-9][0-9]* records · /.test(s.last()), 'the live count', 15_000)
+    await vi.waitFor(() => expect(/[1-9][0-9]* records · /.test(s.last()), 'the live count').toBe(true), { timeout: 15_000 })
     await s.type(KEY.ctrlC)
-    await until(() => s.all().includes('cancelled'), 'the cancel')
-    await until(() => s.last().includes('ww>'), 'the prompt back')
+    await vi.waitFor(() => expect(s.all().includes('cancelled'), 'the cancel').toBe(true), { timeout: 15_000 })
+    await vi.waitFor(() => expect(s.last().includes('ww>'), 'the prompt back').toBe(true), { timeout: 15_000 })
     const m = /\((\d+) records\)/.exec(s.all())
     expect(m).not.toBeNull()
     expect(Number(m![1])).toBeLessThan(60_000)
-    await until(() => node!.server.stats().streams === 0, 'the node to stop streaming')
+    await vi.waitFor(() => expect(node!.server.stats().streams, 'the node to stop streaming').toBe(0), { timeout: 15_000 })
   })
 
   it('recalls history with the up arrow', async () => {
     const s = await shell(2)
     await s.type('ls LIMIT 1')
     await s.type(KEY.enter)
-    await until(() => s.all().includes('(1 record)'), 'the first result')
+    await vi.waitFor(() => expect(s.all().includes('(1 record)'), 'the first result').toBe(true), { timeout: 15_000 })
     await s.type(KEY.up)
-    await until(() => s.last().includes('ww> ls LIMIT 1'), 'the recalled line')
+    await vi.waitFor(() => expect(s.last().includes('ww> ls LIMIT 1'), 'the recalled line').toBe(true), { timeout: 15_000 })
     expect(s.history.entries).toEqual(['ls LIMIT 1'])
   })
 
@@ -130,51 +122,51 @@ describe('shell (Ink)', () => {
     const s = await shell(3)
     await s.type('ls WHERE reg')
     await s.type(KEY.tab)
-    await until(() => s.last().includes('ww> ls WHERE region='), 'the completed key')
+    await vi.waitFor(() => expect(s.last().includes('ww> ls WHERE region='), 'the completed key').toBe(true), { timeout: 15_000 })
     await s.type('eu')
     await s.type(KEY.tab)
-    await until(() => s.last().includes('ww> ls WHERE region=eu-west-1'), 'the completed value')
+    await vi.waitFor(() => expect(s.last().includes('ww> ls WHERE region=eu-west-1'), 'the completed value').toBe(true), { timeout: 15_000 })
   })
 
   it('treats a final Enter or Tab in a chunk of typed text as the key (paste, tmux send-keys)', async () => {
     const s = await shell(3)
     await s.type('ls WHERE reg\t')
-    await until(() => s.last().includes('ww> ls WHERE region='), 'completion from a chunk')
+    await vi.waitFor(() => expect(s.last().includes('ww> ls WHERE region='), 'completion from a chunk').toBe(true), { timeout: 15_000 })
     await s.type('\u0015')
     await s.type('ls LIMIT 1\r')
-    await until(() => s.all().includes('(1 record)'), 'a query submitted from a chunk')
+    await vi.waitFor(() => expect(s.all().includes('(1 record)'), 'a query submitted from a chunk').toBe(true), { timeout: 15_000 })
   })
 
   it('switches format and timing with meta-commands', async () => {
     const s = await shell(2)
     await s.type('\\format ndjson')
     await s.type(KEY.enter)
-    await until(() => s.all().includes('format is ndjson'), 'format switched')
+    await vi.waitFor(() => expect(s.all().includes('format is ndjson'), 'format switched').toBe(true), { timeout: 15_000 })
     await s.type('\\timing')
     await s.type(KEY.enter)
-    await until(() => s.all().includes('timing is on'), 'timing on')
+    await vi.waitFor(() => expect(s.all().includes('timing is on'), 'timing on').toBe(true), { timeout: 15_000 })
     await s.type('ls LIMIT 1')
     await s.type(KEY.enter)
-    await until(() => /\(1 record, [0-9.]+ (ms|s)\)/.test(s.all()), 'timed result')
+    await vi.waitFor(() => expect(/\(1 record, [0-9.]+ (ms|s)\)/.test(s.all()), 'timed result').toBe(true), { timeout: 15_000 })
     expect(s.all()).toContain(`{"peer":"${fakeRecord(0).peer}"`)
     await s.type('help')
     await s.type(KEY.enter)
-    await until(() => s.all().includes('Meta-commands:'), 'help')
+    await vi.waitFor(() => expect(s.all().includes('Meta-commands:'), 'help').toBe(true), { timeout: 15_000 })
   })
 
   it('reports a lost connection and reconnects on Enter', async () => {
     const s = await shell(2)
     const url = node!.url
     await node!.server.close()
-    await until(() => s.all().includes('lost'), 'the loss notice')
+    await vi.waitFor(() => expect(s.all().includes('lost'), 'the loss notice').toBe(true), { timeout: 15_000 })
     expect(s.all()).toContain('press Enter to reconnect')
     const again = await serve({ listen: url, table: node!.table, peer: fakeRecord(0).peer, transports: node!.transports })
     cleanup.push(() => void again.close())
     await s.type(KEY.enter)
-    await until(() => s.all().includes(`connected to ${url}`), 'the reconnect')
+    await vi.waitFor(() => expect(s.all().includes(`connected to ${url}`), 'the reconnect').toBe(true), { timeout: 15_000 })
     await s.type('ls')
     await s.type(KEY.enter)
-    await until(() => s.all().includes('(2 records)'), 'a query after reconnecting')
+    await vi.waitFor(() => expect(s.all().includes('(2 records)'), 'a query after reconnecting').toBe(true), { timeout: 15_000 })
   })
 
   it('Ctrl-C stops a \\connect to a node that never answers', async () => {
@@ -186,23 +178,23 @@ describe('shell (Ink)', () => {
     const started = Date.now()
     await s.type(`\\connect ws://127.0.0.1:${port}`)
     await s.type(KEY.enter)
-    await until(() => /… 0 records/.test(s.last()), 'the dial in progress')
+    await vi.waitFor(() => expect(/… 0 records/.test(s.last()), 'the dial in progress').toBe(true), { timeout: 15_000 })
     await s.type(KEY.ctrlC)
-    await until(() => s.all().includes(`cannot connect to ws://127.0.0.1:${port}`), 'the aborted dial')
+    await vi.waitFor(() => expect(s.all().includes(`cannot connect to ws://127.0.0.1:${port}`), 'the aborted dial').toBe(true), { timeout: 15_000 })
     expect(Date.now() - started).toBeLessThan(8000)
-    await until(() => s.last().includes('ww>'), 'the prompt back')
+    await vi.waitFor(() => expect(s.last().includes('ww>'), 'the prompt back').toBe(true), { timeout: 15_000 })
   })
 
   it('leaves on Ctrl-D at an empty prompt, and on Ctrl-C pressed twice', async () => {
     const a = await shell(1)
     await a.type(KEY.ctrlD)
-    await until(() => a.exited() !== undefined, 'exit on Ctrl-D')
+    await vi.waitFor(() => expect(a.exited(), 'exit on Ctrl-D').toBeDefined(), { timeout: 15_000 })
 
     const b = await shell(1)
     await b.type(KEY.ctrlC)
-    await until(() => b.last().includes('press Ctrl-C again'), 'the warning')
+    await vi.waitFor(() => expect(b.last().includes('press Ctrl-C again'), 'the warning').toBe(true), { timeout: 15_000 })
     expect(b.exited()).toBeUndefined()
     await b.type(KEY.ctrlC)
-    await until(() => b.exited() !== undefined, 'exit on the second Ctrl-C')
+    await vi.waitFor(() => expect(b.exited(), 'exit on the second Ctrl-C').toBeDefined(), { timeout: 15_000 })
   })
 })

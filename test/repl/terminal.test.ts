@@ -22,13 +22,19 @@ class Pty {
   readonly child: ChildProcess
   raw = ''
   readonly exited: Promise<number | null>
+  #closed = false
 
   constructor(args: string[], env: NodeJS.ProcessEnv) {
     const cmd = `stty cols 160 rows 50; exec ${[process.execPath, ...args].map(quote).join(' ')}`
     this.child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env })
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.raw += d))
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.raw += d))
-    this.exited = new Promise((r) => this.child.on('close', (code) => r(code)))
+    this.exited = new Promise((r) =>
+      this.child.on('close', (code) => {
+        this.#closed = true
+        r(code)
+      }),
+    )
   }
 
   /** The output so far, escape sequences removed. */
@@ -36,15 +42,36 @@ class Pty {
     return this.raw.slice(from).replace(ANSI, '')
   }
 
-  /** Waits until the plain output after `from` matches. */
-  async waitFor(re: RegExp | string, what: string, from = 0, ms = 30_000): Promise<void> {
-    const end = Date.now() + ms
+  /**
+   * Waits until the plain output after `from` matches: checked on each chunk of output the
+   * program writes, failing at once if it exits first, or after `ms`.
+   */
+  waitFor(re: RegExp | string, what: string, from = 0, ms = 60_000): Promise<void> {
     const ok = (): boolean => (typeof re === 'string' ? this.text(from).includes(re) : re.test(this.text(from)))
-    while (!ok()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen so far:\n${this.text(from).slice(-3000)}`)
-      if (this.child.exitCode !== null) throw new Error(`exited (${this.child.exitCode}) while waiting for ${what}:\n${this.text(from).slice(-3000)}`)
-      await new Promise((r) => setTimeout(r, 25))
-    }
+    if (ok()) return Promise.resolve()
+    if (this.#closed) return Promise.reject(new Error(`exited (${this.child.exitCode}) before ${what}:\n${this.text(from).slice(-3000)}`))
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer)
+        this.child.stdout!.off('data', check)
+        this.child.stderr!.off('data', check)
+        this.child.off('close', closed)
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      // Listeners added after the constructor's: `raw` already holds the chunk when they run.
+      const check = (): void => {
+        if (ok()) done()
+      }
+      const closed = (code: number | null): void => {
+        if (ok()) done()
+        else done(new Error(`exited (${code}) while waiting for ${what}:\n${this.text(from).slice(-3000)}`))
+      }
+      const timer = setTimeout(() => done(new Error(`timed out waiting for ${what}; screen so far:\n${this.text(from).slice(-3000)}`)), ms)
+      this.child.stdout!.on('data', check)
+      this.child.stderr!.on('data', check)
+      this.child.on('close', closed)
+    })
   }
 
   /** Types keys one write at a time, the way a person does. */
@@ -97,7 +124,7 @@ describe('shell in a real terminal', () => {
 
     let m = p.mark
     await p.type('ls', KEY.enter)
-    await p.waitFor('(3 records)', 'the result', m)
+    await p.waitFor(/\(3 records\)[\s\S]*ww>/, 'the result and the prompt back', m)
     expect(p.text(m)).toMatch(/PEER\s+SERVER\s+HOST\s+META/)
     for (const host of ['web-1', 'db-2', 'cache-3']) expect(p.text(m)).toContain(host)
 
@@ -108,7 +135,7 @@ describe('shell in a real terminal', () => {
     await p.waitFor('ls WHERE region=us-east-1', 'the completed value', m)
     m = p.mark
     await p.type(KEY.enter)
-    await p.waitFor('(1 record)', 'the filtered result', m)
+    await p.waitFor(/\(1 record\)[\s\S]*ww>/, 'the filtered result and the prompt back', m)
     expect(p.text(m)).toMatch(/web-1\s+az=us-east-1a env=dev region=us-east-1 role=web/)
 
     m = p.mark
@@ -146,7 +173,7 @@ describe('shell in a real terminal', () => {
     // The shell is usable again at once.
     m = p.mark
     await p.type('ls WHERE host=big', KEY.enter)
-    await p.waitFor('(1 record)', 'a query after the cancel', m)
+    await p.waitFor(/\(1 record\)[\s\S]*ww>/, 'a query after the cancel, and the prompt back', m)
 
     await p.type(KEY.ctrlC)
     await p.waitFor('press Ctrl-C again', 'the first Ctrl-C at an empty prompt')
