@@ -3,7 +3,7 @@
  * never overwritten without --force; two `ww start` processes holding the same key form a
  * cluster and print the same fingerprint; a node with another key never joins them.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -12,7 +12,6 @@ import { startCommand } from '../../src/cli/start.js'
 import { ERR_SWARM_KEY_INVALID } from '../../src/cluster/swarm-key.js'
 import type { Node } from '../../src/node/node.js'
 import { cleanupAfterEach } from '../cleanup.js'
-import { waitFor } from '../node/node-helpers.js'
 import { ROOT, runWw, tempHome, wwArgv, wwEnv } from './helpers.js'
 
 const cleanups = cleanupAfterEach()
@@ -78,10 +77,10 @@ describe('ww start --swarm-key', () => {
     for (const p of [key, other]) expect((await runWw(['keygen', p], { home: dir })).code).toBe(0)
 
     const a = wwStart(['--listen', 'none', '--ttl', '1s', '--host', 'a', '--identity', join(dir, 'a.id'), '--swarm-key', key], dir)
-    await waitFor(() => field(a.lines, 'listen') !== undefined, 30_000, `a's banner (${a.stderr()})`)
+    await vi.waitFor(() => expect(field(a.lines, 'listen'), `a's banner (${a.stderr()})`).toBeDefined(), { timeout: 30_000 })
     const boot = field(a.lines, 'p2p')!
     const b = wwStart(['--listen', 'none', '--ttl', '1s', '--host', 'b', '--identity', join(dir, 'b.id'), '--swarm-key', key, '--bootstrap', boot], dir)
-    await waitFor(() => field(b.lines, 'peer') !== undefined && a.lines.some((l) => l.startsWith(`joined  ${field(b.lines, 'peer')}`)), 30_000, `b to join a (${b.stderr()})`)
+    await vi.waitFor(() => expect(field(b.lines, 'peer') !== undefined && a.lines.some((l) => l.startsWith(`joined  ${field(b.lines, 'peer')}`)), `b to join a (${b.stderr()})`).toBe(true), { timeout: 30_000 })
     expect(field(a.lines, 'swarm')).toMatch(/^[0-9a-f]{8}$/)
     expect(field(b.lines, 'swarm')).toBe(field(a.lines, 'swarm'))
 
@@ -96,7 +95,7 @@ describe('ww start --swarm-key', () => {
       stopC.abort()
       await running
     })
-    await waitFor(() => errText.includes('unreachable'), 20_000, 'the refused bootstrap dial')
+    await vi.waitFor(() => expect(errText.includes('unreachable'), 'the refused bootstrap dial').toBe(true), { timeout: 20_000 })
     expect(c!.table.size).toBe(1)
     expect(a.lines.some((l) => l.includes(c!.peer))).toBe(false)
   })

@@ -4,7 +4,7 @@
  * nodes on 127.0.0.1: a node without the key, or with another key, cannot connect to a node
  * that has one; two nodes with the same key form a cluster.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,7 +29,7 @@ import {
 } from '../../src/cluster/swarm-key.js'
 import { heartbeatTopic } from '../../src/cluster/membership.js'
 import { cleanupAfterEach } from '../cleanup.js'
-import { Cluster, waitFor } from '../node/node-helpers.js'
+import { Cluster } from '../node/node-helpers.js'
 
 const cleanups = cleanupAfterEach()
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -122,7 +122,7 @@ describe('a private cluster (swarm key)', () => {
     const key = generateSwarmKey()
     const a = await cluster.start({ swarmKey: key, ttl: 2000 })
     const b = await cluster.start({ swarmKey: key, ttl: 2000, bootstrap: [a.multiaddrs[0]!] })
-    await waitFor(() => a.table.size === 2 && b.table.size === 2, 15_000, 'the keyed pair to converge')
+    await vi.waitFor(() => expect(a.table.size === 2 && b.table.size === 2, 'the keyed pair to converge').toBe(true), { timeout: 15_000 })
 
     const open = await rogue()
     const other = await rogue(generateSwarmKey())
@@ -144,7 +144,7 @@ describe('a private cluster (swarm key)', () => {
     const warnings: string[] = []
     const c = await cluster.start({ swarmKey: generateSwarmKey(), ttl: 2000, bootstrap: [a.multiaddrs[0]!], logger: { info: () => {}, warn: (m) => warnings.push(m) } })
     // The node's redial loop reports the failed dial to its bootstrap peer.
-    await waitFor(() => warnings.some((w) => w.includes('unreachable')), 15_000, 'the failed bootstrap dial')
+    await vi.waitFor(() => expect(warnings.some((w) => w.includes('unreachable')), 'the failed bootstrap dial').toBe(true), { timeout: 15_000 })
     expect(c.libp2p.getPeers()).toHaveLength(0)
     expect(a.libp2p.services.pubsub.getSubscribers(heartbeatTopic('ww')).map(String)).toEqual([b.peer])
     expect(c.table.size).toBe(1)
