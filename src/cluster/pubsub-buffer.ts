@@ -6,9 +6,12 @@
  * wants the freshest data, and dropping at the tail would starve it forever), and the
  * number dropped is reported in the `dropped` field of the next message taken out.
  *
- * A pure class: no timers, no I/O, so its accounting is tested directly.
+ * It is the shared {@link BoundedQueue} (src/queue.ts) with that policy (`'drop-oldest'`,
+ * never pausing: the mesh cannot be paused), plus the `dropped` count. A pure class: no
+ * timers, no I/O, so its accounting is tested directly.
  */
 import type { Message } from '../api.js'
+import { BoundedQueue } from '../queue.js'
 
 /** Bounds of one subscription buffer. */
 export interface MessageBufferInit {
@@ -24,88 +27,88 @@ export const DEFAULT_BUFFER = { maxMessages: 1024, maxBytes: 4 * 1024 * 1024 } a
 /** A received message before the dropped count is attached. */
 export type Incoming = Omit<Message, 'dropped'>
 
+/** One subscription's buffer: drop-oldest past its bounds, the losses reported on the next message. */
 export class MessageBuffer {
   readonly maxMessages: number
   readonly maxBytes: number
-  // A ring would avoid shift()'s cost, but V8's arrays handle queue use well at these sizes
-  // and a head index keeps shift O(1) anyway.
-  #items: Incoming[] = []
-  #head = 0
-  #bytes = 0
+  readonly #q: BoundedQueue<Incoming>
+  // Messages dropped since the last one taken out: the next one taken carries the count.
   #pendingDropped = 0
-  #totalDropped = 0
-  #peak = 0
 
   constructor(init: MessageBufferInit = {}) {
     this.maxMessages = init.maxMessages ?? DEFAULT_BUFFER.maxMessages
     this.maxBytes = init.maxBytes ?? DEFAULT_BUFFER.maxBytes
     if (!Number.isSafeInteger(this.maxMessages) || this.maxMessages < 1) throw new RangeError('maxMessages must be a whole number ≥ 1')
     if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes < 1) throw new RangeError('maxBytes must be a whole number ≥ 1')
+    this.#q = new BoundedQueue<Incoming>({
+      sizeOf: (m) => m.data.byteLength,
+      maxItems: this.maxMessages,
+      maxSize: this.maxBytes,
+      overflow: 'drop-oldest',
+      onDrop: () => this.#pendingDropped++,
+    })
   }
 
   /** Messages currently held. */
   get length(): number {
-    return this.#items.length - this.#head
+    return this.#q.length
   }
 
   /** Payload bytes currently held. */
   get bytes(): number {
-    return this.#bytes
+    return this.#q.size
   }
 
   /** Highest `length` ever reached (never above `maxMessages`). */
   get peak(): number {
-    return this.#peak
+    return this.#q.peak
   }
 
   /** Messages dropped since the buffer was made. */
   get totalDropped(): number {
-    return this.#totalDropped
+    return this.#q.dropped
   }
 
-  /** Appends a message, dropping the oldest ones first when a bound would be exceeded. */
+  /** True once `end()` was called. */
+  get ended(): boolean {
+    return this.#q.ended
+  }
+
+  /**
+   * Appends a message, dropping the oldest ones first when a bound would be exceeded; a
+   * waiting reader takes it at once. Ignored after `end()`.
+   */
   push(m: Incoming): void {
-    const size = m.data.byteLength
-    while (this.length > 0 && (this.length + 1 > this.maxMessages || this.#bytes + size > this.maxBytes)) {
-      this.#dropOldest()
-    }
-    this.#items.push(m)
-    this.#bytes += size
-    if (this.length > this.#peak) this.#peak = this.length
+    this.#q.push(m)
   }
 
   /** Takes the oldest message, with the count of messages lost since the previous take. */
   shift(): Message | undefined {
-    if (this.length === 0) return undefined
-    const m = this.#take()
+    const m = this.#q.shift()
+    return m === undefined ? undefined : this.#stamp(m)
+  }
+
+  /**
+   * The next message: at once while one is held, a promise when the reader has to wait; done
+   * after `end()`.
+   */
+  poll(): IteratorResult<Message> | Promise<IteratorResult<Message>> {
+    const r = this.#q.poll()
+    return r instanceof Promise ? r.then((x) => this.#result(x)) : this.#result(r)
+  }
+
+  /** Ends the buffer: held messages are freed, pending and later reads see the end. */
+  end(): void {
+    this.#q.fail()
+  }
+
+  #result(r: IteratorResult<Incoming, undefined>): IteratorResult<Message> {
+    return r.done === true ? { done: true, value: undefined } : { done: false, value: this.#stamp(r.value) }
+  }
+
+  #stamp(m: Incoming): Message {
     const dropped = this.#pendingDropped
     this.#pendingDropped = 0
     return { ...m, dropped }
-  }
-
-  /** Empties the buffer (the subscription ended). */
-  clear(): void {
-    this.#items = []
-    this.#head = 0
-    this.#bytes = 0
-  }
-
-  #dropOldest(): void {
-    this.#take()
-    this.#pendingDropped++
-    this.#totalDropped++
-  }
-
-  #take(): Incoming {
-    const m = this.#items[this.#head]!
-    this.#items[this.#head] = undefined as unknown as Incoming
-    this.#head++
-    this.#bytes -= m.data.byteLength
-    // Compact once the consumed prefix dominates, so memory follows the live length.
-    if (this.#head > 64 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head)
-      this.#head = 0
-    }
-    return m
   }
 }

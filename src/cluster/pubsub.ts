@@ -245,7 +245,6 @@ export class PubSubBackend {
 export class Subscription implements AsyncIterator<Message> {
   readonly #buf: MessageBuffer
   readonly #onEnd: (s: Subscription) => void
-  #waiter: ((r: IteratorResult<Message>) => void) | undefined
   #ended = false
 
   constructor(buf: MessageBuffer, onEnd: (s: Subscription) => void) {
@@ -263,15 +262,8 @@ export class Subscription implements AsyncIterator<Message> {
     return this.#buf.totalDropped
   }
 
+  /** A message from the mesh (or a local publish); a waiting reader takes it at once. */
   push(m: Omit<Message, 'dropped'>): void {
-    if (this.#ended) return
-    if (this.#waiter !== undefined) {
-      // The consumer is already waiting: hand over directly, the buffer stays empty.
-      const w = this.#waiter
-      this.#waiter = undefined
-      w({ done: false, value: { ...m, dropped: 0 } })
-      return
-    }
     this.#buf.push(m)
   }
 
@@ -281,17 +273,13 @@ export class Subscription implements AsyncIterator<Message> {
    * batch) and with a promise only when it has to wait.
    */
   next(): Promise<IteratorResult<Message>> {
-    return this.poll() as Promise<IteratorResult<Message>>
+    const r = this.#buf.poll()
+    return r instanceof Promise ? r : Promise.resolve(r)
   }
 
   /** {@link next}, typed honestly: a plain result when one is ready, a promise otherwise. */
   poll(): IteratorResult<Message> | Promise<IteratorResult<Message>> {
-    const m = this.#buf.shift()
-    if (m !== undefined) return { done: false, value: m }
-    if (this.#ended) return { done: true, value: undefined }
-    return new Promise((resolve) => {
-      this.#waiter = resolve
-    })
+    return this.#buf.poll()
   }
 
   return(): Promise<IteratorResult<Message>> {
@@ -303,10 +291,7 @@ export class Subscription implements AsyncIterator<Message> {
   end(): void {
     if (this.#ended) return
     this.#ended = true
-    this.#buf.clear()
-    const w = this.#waiter
-    this.#waiter = undefined
-    w?.({ done: true, value: undefined })
+    this.#buf.end()
     this.#onEnd(this)
   }
 }

@@ -13,164 +13,58 @@
  * of empty frames is bounded too). Past it, `push` refuses the frame and the transport resets
  * the connection with ERR_READ_BUFFER_FULL: the written overflow policy is "reset", never
  * "grow".
+ *
+ * It is the shared {@link BoundedQueue} (src/queue.ts) with that policy: `'refuse'` past
+ * `hardMaxBytes`, pause at `maxFrames`/`maxBytes`, resume at half of both.
  */
+import { BoundedQueue } from '../queue.js'
+
 /** Bytes charged per queued frame on top of its payload, for the hard bound. */
 export const FRAME_OVERHEAD = 32
 
 /** Limits and callbacks of a FrameQueue. */
 export interface FrameQueueInit {
-  /** Pause reading at this many queued frames. */
+  /** Pause reading at this many queued frames (≥ 1); resume at half. */
   maxFrames: number
-  /** Pause reading at this many queued payload bytes. */
+  /** Pause reading at this many queued payload bytes (≥ 0); resume at half. */
   maxBytes: number
-  /** Refuse frames past this many accounted bytes (payload + FRAME_OVERHEAD per frame). */
+  /**
+   * Refuse frames past this many accounted bytes (payload + FRAME_OVERHEAD per frame);
+   * at least `maxBytes`. `hardReadBound(limits)` gives the one the built-ins use.
+   */
   hardMaxBytes: number
-  /** Called when the transport should stop reading from the network. */
+  /** Called when the transport should stop reading from the network. @default undefined */
   onPause?: () => void
-  /** Called when the transport may read again. */
+  /** Called when the transport may read again. @default undefined */
   onResume?: () => void
 }
 
-interface Waiter {
-  resolve: (r: IteratorResult<Uint8Array, undefined>) => void
-  reject: (err: Error) => void
-}
-
-/** A FIFO of received frames with pause/resume thresholds and a hard bound; an async iterator. */
-export class FrameQueue implements AsyncIterator<Uint8Array, undefined> {
-  readonly #init: FrameQueueInit
-  #frames: Uint8Array[] = []
-  #head = 0
-  #bytes = 0
-  #paused = false
-  #ended = false
-  #finished = false
-  #error: Error | undefined
-  #waiters: Waiter[] = []
-
+/**
+ * A FIFO of received frames with pause/resume thresholds and a hard bound; an async iterator.
+ *
+ * The transport calls `push(frame)` for each frame it reads (false: past the hard bound,
+ * reset the connection), `end(err?)` when the peer is done (queued frames are still read) and
+ * `fail(err?)` when the connection is gone at once (queued frames are dropped); the reader
+ * calls `next()` (or `poll()`, see {@link BoundedQueue}).
+ */
+export class FrameQueue extends BoundedQueue<Uint8Array> {
   constructor(init: FrameQueueInit) {
     if (!(init.maxFrames >= 1) || !(init.maxBytes >= 0) || !(init.hardMaxBytes >= init.maxBytes)) {
       throw new RangeError('FrameQueue: need maxFrames >= 1, maxBytes >= 0, hardMaxBytes >= maxBytes')
     }
-    this.#init = init
+    super({
+      sizeOf: (f) => f.byteLength,
+      maxSize: init.hardMaxBytes,
+      itemOverhead: FRAME_OVERHEAD,
+      overflow: 'refuse',
+      pauseAt: { items: init.maxFrames, size: init.maxBytes },
+      ...(init.onPause === undefined ? {} : { onPause: init.onPause }),
+      ...(init.onResume === undefined ? {} : { onResume: init.onResume }),
+    })
   }
 
-  /** Frames waiting for the reader. */
-  get length(): number {
-    return this.#frames.length - this.#head
-  }
-
-  /** Payload bytes waiting for the reader. */
+  /** Payload bytes waiting for the reader (`size`). */
   get bytes(): number {
-    return this.#bytes
-  }
-
-  /** True while the transport has been asked to stop reading. */
-  get paused(): boolean {
-    return this.#paused
-  }
-
-  /** True once `end` or `fail` was called: no more frames will be accepted. */
-  get ended(): boolean {
-    return this.#ended
-  }
-
-  /**
-   * Hands one received frame to the reader. Returns false (and drops the frame) when the
-   * queue is past its hard bound; the caller then resets the connection. Frames pushed after
-   * `end`/`fail` are ignored (true is returned: nothing to reset).
-   */
-  push(frame: Uint8Array): boolean {
-    if (this.#ended) return true
-    const waiter = this.#waiters.shift()
-    if (waiter !== undefined) {
-      // Someone is already waiting: the frame never sits in the queue.
-      waiter.resolve({ done: false, value: frame })
-      return true
-    }
-    const accounted = this.#bytes + frame.byteLength + (this.length + 1) * FRAME_OVERHEAD
-    if (accounted > this.#init.hardMaxBytes) return false
-    this.#frames.push(frame)
-    this.#bytes += frame.byteLength
-    if (!this.#paused && (this.length >= this.#init.maxFrames || this.#bytes >= this.#init.maxBytes)) {
-      this.#paused = true
-      this.#init.onPause?.()
-    }
-    return true
-  }
-
-  /**
-   * The source has ended: frames already queued are still read, then the iterator ends,
-   * cleanly or by throwing `err`.
-   */
-  end(err?: Error): void {
-    if (this.#ended) return
-    this.#ended = true
-    this.#error = err
-    if (this.length === 0) this.#settleWaiters()
-  }
-
-  /** Ends at once: queued frames are dropped and the reader gets `err` (or a clean end). */
-  fail(err?: Error): void {
-    if (this.#finished) return
-    this.#ended = true
-    this.#error = err
-    this.#frames = []
-    this.#head = 0
-    this.#bytes = 0
-    this.#settleWaiters()
-  }
-
-  /** The next frame; throws the end error once, then reports done. */
-  next(): Promise<IteratorResult<Uint8Array, undefined>> {
-    if (this.length > 0) {
-      const frame = this.#frames[this.#head] as Uint8Array
-      this.#frames[this.#head] = EMPTY
-      this.#head++
-      this.#bytes -= frame.byteLength
-      // Compact now and then so a long-lived queue does not keep a growing dead prefix.
-      if (this.#head > 1024 && this.#head * 2 > this.#frames.length) {
-        this.#frames = this.#frames.slice(this.#head)
-        this.#head = 0
-      }
-      this.#maybeResume()
-      return Promise.resolve({ done: false, value: frame })
-    }
-    if (this.#ended) return this.#finish()
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }))
-  }
-
-  #maybeResume(): void {
-    if (!this.#paused || this.#ended) return
-    if (this.length <= Math.floor(this.#init.maxFrames / 2) && this.#bytes <= Math.floor(this.#init.maxBytes / 2)) {
-      this.#paused = false
-      this.#init.onResume?.()
-    }
-  }
-
-  #finish(): Promise<IteratorResult<Uint8Array, undefined>> {
-    if (this.#finished || this.#error === undefined) {
-      this.#finished = true
-      return Promise.resolve({ done: true, value: undefined })
-    }
-    this.#finished = true
-    return Promise.reject(this.#error)
-  }
-
-  #settleWaiters(): void {
-    const waiters = this.#waiters
-    this.#waiters = []
-    for (const [i, w] of waiters.entries()) {
-      // Only the first pending read sees the error; the rest see the end.
-      if (i === 0 && this.#error !== undefined && !this.#finished) {
-        this.#finished = true
-        w.reject(this.#error)
-      } else {
-        this.#finished = true
-        w.resolve({ done: true, value: undefined })
-      }
-    }
+    return this.size
   }
 }
-
-const EMPTY = new Uint8Array(0)

@@ -7,9 +7,12 @@
  * that cancels while the node is silent (a quiet subscription) would not reach the node.
  * Here `return()` sends `cancel` at once and settles any pending `next()`.
  *
- * The buffer holds at most one window of bytes: the node may not send past the credit it
- * was given, and a node that does ends the session with ERR_FLOW_CONTROL.
+ * The buffer is the shared {@link BoundedQueue} (src/queue.ts); its bound is the credit
+ * window, checked before anything is queued: it holds at most one window of bytes, because
+ * the node may not send past the credit it was given, and a node that does ends the session
+ * with ERR_FLOW_CONTROL (nothing of that batch is queued).
  */
+import { BoundedQueue } from '../../queue.js'
 import { CreditWindow, type Credit, type CreditWindowInit } from '../wire/window.js'
 
 /** What a stream needs from its connection. */
@@ -22,27 +25,22 @@ export interface StreamLink {
   overrun(): void
 }
 
-interface Batch {
-  items: unknown[]
-  /** Bytes of the batch frame; spread over its items as they are consumed. */
+/** One received item and its share of its batch's bytes (credit returned when it is taken). */
+interface Entry {
+  item: unknown
   bytes: number
-  next: number
 }
 
 /**
  * `next()` answers synchronously when an item is buffered and with a promise only when it
  * must wait: the Cursor takes a plain result as is (no promise, no race against its cancel
- * per item), which keeps a long stream cheap and keeps nothing per item alive.
+ * per item), which keeps a long stream cheap.
  */
 export class RemoteStream<T> {
   readonly #link: StreamLink
   readonly #decode: (item: unknown) => T
   readonly #window: CreditWindow
-  readonly #queue: Batch[] = []
-  #ended = false
-  #error: Error | undefined
-  #waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: Error) => void } | undefined
-
+  readonly #queue: BoundedQueue<Entry>
   readonly #mapError: ((e: Error) => Error) | undefined
 
   /** `mapError` may replace the error the stream ends with. */
@@ -51,6 +49,8 @@ export class RemoteStream<T> {
     this.#link = link
     this.#decode = decode
     this.#window = new CreditWindow(window)
+    // Bounded by the window check in push(); the consumer's return() cancels the stream.
+    this.#queue = new BoundedQueue<Entry>({ sizeOf: (e) => e.bytes, onReturn: () => this.#link.cancel() })
   }
 
   /** The window the stream opens with (sent in the call frame). */
@@ -65,7 +65,7 @@ export class RemoteStream<T> {
 
   /** A `batch` frame of `bytes` arrived. */
   push(items: unknown[], bytes: number): void {
-    if (this.#ended) return
+    if (this.#queue.ended) return
     if (!this.#window.onReceive(bytes)) {
       this.#link.overrun()
       return
@@ -75,74 +75,40 @@ export class RemoteStream<T> {
       this.#consumed(bytes)
       return
     }
-    this.#queue.push({ items, bytes, next: 0 })
-    if (this.#waiter !== undefined) {
-      const w = this.#waiter
-      this.#waiter = undefined
-      try {
-        w.resolve(this.#take())
-      } catch (err) {
-        w.reject(err as Error)
-      }
+    // The batch's bytes, spread over its items; the last one carries the remainder.
+    const share = Math.floor(bytes / items.length)
+    const last = items.length - 1
+    for (let i = 0; i < items.length; i++) {
+      this.#queue.push({ item: items[i], bytes: i === last ? bytes - share * last : share })
     }
   }
 
   /** The stream ended (an `end` frame, a failed call, or the connection went away). */
   end(error?: Error): void {
-    if (this.#ended) return
-    this.#ended = true
-    this.#error = error !== undefined && this.#mapError !== undefined ? this.#mapError(error) : error
-    const w = this.#waiter
-    this.#waiter = undefined
-    if (w === undefined) return
-    // Items already received are still delivered; the waiter only exists when none are.
-    if (this.#error !== undefined) {
-      w.reject(this.#error)
-      this.#error = undefined
-    } else w.resolve({ done: true, value: undefined })
+    if (this.#queue.ended) return
+    // Items already received are still delivered, then the error once.
+    this.#queue.end(error !== undefined && this.#mapError !== undefined ? this.#mapError(error) : error)
   }
 
   #consumed(bytes: number): void {
     const c = this.#window.onConsume(bytes)
-    if (c !== undefined && !this.#ended) this.#link.credit(c)
+    if (c !== undefined && !this.#queue.ended) this.#link.credit(c)
   }
 
-  #take(): IteratorResult<T> {
-    const b = this.#queue[0]!
-    const i = b.next++
-    const item = b.items[i]
-    // The batch's bytes, spread over its items; the last one carries the remainder.
-    const share = Math.floor(b.bytes / b.items.length)
-    this.#consumed(b.next === b.items.length ? b.bytes - share * (b.items.length - 1) : share)
-    if (b.next === b.items.length) this.#queue.shift()
-    return { done: false, value: this.#decode(item) }
+  #result(r: IteratorResult<Entry, undefined>): IteratorResult<T> {
+    if (r.done === true) return { done: true, value: undefined }
+    this.#consumed(r.value.bytes)
+    return { done: false, value: this.#decode(r.value.item) }
   }
 
   next(): IteratorResult<T> | Promise<IteratorResult<T>> {
-    if (this.#queue.length > 0) return this.#take()
-    if (this.#ended) {
-      if (this.#error !== undefined) {
-        const e = this.#error
-        this.#error = undefined
-        return Promise.reject(e)
-      }
-      return Promise.resolve({ done: true, value: undefined })
-    }
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject }
-    })
+    const r = this.#queue.poll()
+    return r instanceof Promise ? r.then((x) => this.#result(x)) : this.#result(r)
   }
 
   /** The consumer stopped (break, cancel, abort): tell the node, drop the buffer. */
   return(): Promise<IteratorResult<T>> {
-    if (!this.#ended) {
-      this.#ended = true
-      this.#link.cancel()
-    }
-    this.#queue.length = 0
-    const w = this.#waiter
-    this.#waiter = undefined
-    w?.resolve({ done: true, value: undefined })
+    void this.#queue.return()
     return Promise.resolve({ done: true, value: undefined })
   }
 }
