@@ -153,7 +153,11 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const peers = boot.filter((b) => !b.peer.equals(self))
   const swarm = typeof init.swarmKey === 'string' ? await loadSwarmKey(init.swarmKey) : init.swarmKey
 
-  const table = new RoutingTable()
+  // A 'change' listener that throws is reported, never thrown into gossipsub: to the node's
+  // logger when it has one, else as a process warning (the table's default).
+  const table = new RoutingTable(
+    init.logger === undefined ? {} : { onListenerError: (err, c) => log.warn(`a routing table 'change' listener threw on '${c.kind}' of ${c.record.peer}: ${String(err)}`) },
+  )
   const discovery: Array<(c: any) => PeerDiscovery> = []
   if (peers.length > 0) {
     discovery.push(bootstrap({ list: peers.map((b) => b.addr.toString()), timeout: 10, tagName: `${KEEP_ALIVE}-ww-bootstrap`, tagValue: 50 }))

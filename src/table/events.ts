@@ -24,9 +24,30 @@ export type ChangeListener = (c: TableChange) => void
 /** `on`/`off` was given an event other than 'change'. */
 export const ERR_UNKNOWN_EVENT = 'ERR_UNKNOWN_EVENT'
 
+/** The code of the process warning the default `onListenerError` emits: a listener threw. */
+export const ERR_LISTENER_THREW = 'ERR_LISTENER_THREW'
+
+/** Told what a 'change' listener threw, and the change it was handling. */
+export type ListenerErrorHandler = (error: unknown, change: TableChange) => void
+
+/** The default `onListenerError`: a process warning (printed on stderr by Node), never a throw. */
+export function warnListenerError(error: unknown, change: TableChange): void {
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  process.emitWarning(`ww: a routing table 'change' listener threw on '${change.kind}' of ${change.record.peer}: ${what}`, {
+    type: 'WwTableWarning',
+    code: ERR_LISTENER_THREW,
+  })
+}
+
 /** The 'change' listeners of one table. */
 export class ChangeEvents {
   #listeners: ChangeListener[] = []
+  readonly #onError: ListenerErrorHandler
+
+  /** @param onError Told of every error a listener throws. */
+  constructor(onError: ListenerErrorHandler = warnListenerError) {
+    this.#onError = onError
+  }
 
   /** True when someone listens: a write builds change objects only then. */
   get active(): boolean {
@@ -46,9 +67,13 @@ export class ChangeEvents {
     if (i >= 0) this.#listeners = this.#listeners.filter((_, j) => j !== i)
   }
 
-  // Listeners run after the table is consistent. A listener that throws doesn't stop the
-  // others nor undo the change; its error is rethrown on its own, like EventTarget does.
-  /** Calls every listener with every change, in order. */
+  /**
+   * Calls every listener with every change, in order, after the table is consistent. Never
+   * throws: writes run inside callers such as the gossipsub validator, where an exception
+   * (or one rethrown later, uncaught) would take the node down. A listener that throws
+   * doesn't stop the others nor undo the change; its error goes to `onError`, and an
+   * `onError` that throws itself is ignored.
+   */
   emit(changes: readonly TableChange[] | undefined): void {
     if (changes === undefined || changes.length === 0) return
     const ls = this.#listeners
@@ -57,11 +82,17 @@ export class ChangeEvents {
         try {
           l(c)
         } catch (err) {
-          queueMicrotask(() => {
-            throw err
-          })
+          this.#report(err, c)
         }
       }
+    }
+  }
+
+  #report(err: unknown, c: TableChange): void {
+    try {
+      this.#onError(err, c)
+    } catch {
+      // The reporter failed too; the write must still complete, so there is nowhere left.
     }
   }
 }

@@ -32,15 +32,15 @@ import { Cursor, type CursorOptions } from '../iter.js'
 import type { Statement } from '../lang/ast.js'
 import { parseQuery, validateStatement } from '../lang/index.js'
 import { compareVersion, type RoutingRecord, validateRecord } from '../record/record.js'
-import { ChangeEvents, type ChangeListener, type TableChange } from './events.js'
+import { ChangeEvents, type ChangeListener, type ListenerErrorHandler, type TableChange } from './events.js'
 import { ExpiryIndex, monotonicNow, SweepTimer, Tombstones } from './expiry.js'
 import { FieldIndexes, sameFields } from './fields.js'
 import { Entry, Version } from './indexes.js'
 import { type Snapshot, TableSnapshot } from './snapshot.js'
 import { Generations } from './versions.js'
 
-export type { ChangeKind, ChangeListener, TableChange } from './events.js'
-export { ERR_UNKNOWN_EVENT } from './events.js'
+export type { ChangeKind, ChangeListener, ListenerErrorHandler, TableChange } from './events.js'
+export { ERR_LISTENER_THREW, ERR_UNKNOWN_EVENT } from './events.js'
 export type { Snapshot } from './snapshot.js'
 
 /** Options of a routing table. */
@@ -55,6 +55,13 @@ export interface TableInit {
   sweep?: boolean
   /** How long the version of a leave (ttl 0) is remembered, in ms. @default 60_000 */
   leaveMemory?: number
+  /**
+   * Told of every error a 'change' listener throws (with the change it was handling). A
+   * throwing listener never reaches the writer: the write completes, the other listeners
+   * run, and the error comes here. A handler that throws is ignored.
+   * @default a process warning of type 'WwTableWarning', code ERR_LISTENER_THREW
+   */
+  onListenerError?: ListenerErrorHandler
 }
 
 /** The routing table: live records by peer, indexed for queries; see the file comment. */
@@ -66,11 +73,12 @@ export class RoutingTable {
   readonly #gens = new Generations()
   readonly #tombs: Tombstones
   readonly #timer: SweepTimer
-  readonly #events = new ChangeEvents()
+  readonly #events: ChangeEvents
 
   constructor(init: TableInit = {}) {
     this.#now = init.now ?? monotonicNow
     this.#tombs = new Tombstones(init.leaveMemory ?? 60_000)
+    this.#events = new ChangeEvents(init.onListenerError)
     this.#timer = new SweepTimer(
       init.sweep ?? true,
       this.#now,
@@ -218,7 +226,10 @@ export class RoutingTable {
     return undefined
   }
 
-  /** Adds a listener of membership changes, called synchronously after each change. */
+  /**
+   * Adds a listener of membership changes, called synchronously after each change. What it
+   * throws goes to `onListenerError`, never to the writer.
+   */
   on(event: 'change', listener: ChangeListener): this {
     this.#events.on(event, listener)
     return this

@@ -502,27 +502,100 @@ describe('text queries (through parseQuery)', () => {
 })
 
 describe('change listeners', () => {
-  it('off() removes a listener; a throwing listener neither stops the others nor the change', async () => {
-    const t = table(clock().now)
-    const seen: string[] = []
-    const l1 = (): void => {
-      throw new Error('listener bug')
-    }
-    const l2 = (c: TableChange): void => void seen.push(c.kind)
+  // Catches what would otherwise crash the process, so the test can assert none arrived.
+  async function uncaughtDuring(f: () => void | Promise<void>): Promise<unknown[]> {
     const uncaught: unknown[] = []
     const onErr = (e: unknown): void => void uncaught.push(e)
     process.on('uncaughtException', onErr)
+    process.on('unhandledRejection', onErr)
     try {
-      t.on('change', l1).on('change', l2)
-      expect(t.upsert(rec(1))).toBe(true)
-      t.off('change', l2)
-      t.upsert(rec(2))
-      await new Promise((r) => setTimeout(r, 10))
+      await f()
+      // Anything deferred (a microtask or timer rethrow) has run by now.
+      await new Promise((r) => setTimeout(r, 20))
     } finally {
       process.off('uncaughtException', onErr)
+      process.off('unhandledRejection', onErr)
     }
-    expect(seen).toEqual(['joined'])
+    return uncaught
+  }
+
+  it('a throwing listener reaches neither the writer nor the process; the table is right and the error is reported', async () => {
+    const reported: Array<{ error: unknown; change: TableChange }> = []
+    const t = new RoutingTable({ now: clock().now, sweep: false, onListenerError: (error, change) => void reported.push({ error, change }) })
+    tables.push(t)
+    const seen: string[] = []
+    const bug = new Error('listener bug')
+    const l1 = (): void => {
+      throw bug
+    }
+    const l2 = (c: TableChange): void => void seen.push(`${c.kind} ${c.record.peer}`)
+    const uncaught = await uncaughtDuring(() => {
+      t.on('change', l1).on('change', l2)
+      expect(t.upsert(rec(1))).toBe(true)
+      expect(t.upsert(rec(1, { seq: 11, host: 'moved' }))).toBe(true)
+      expect(t.upsert(rec(2))).toBe(true)
+      expect(t.upsert(rec(2, { seq: 11, ttl: 0 }))).toBe(true)
+      t.off('change', l2)
+      expect(t.upsert(rec(3))).toBe(true)
+    })
+    expect(uncaught).toEqual([])
+    // Every write completed: the state is what the writes say, indexes included.
     expect(t.size).toBe(2)
-    expect(uncaught.length).toBe(2)
+    expect(t.get(peer(1))?.host).toBe('moved')
+    expect(t.get(peer(2))).toBeUndefined()
+    expect((await t.query('ls WHERE host=moved').toArray()).map((r) => r.peer)).toEqual([peer(1)])
+    expect((await t.query(ALL).toArray()).map((r) => r.peer)).toEqual([peer(1), peer(3)])
+    // The listener after the throwing one saw each change it was registered for.
+    expect(seen).toEqual([`joined ${peer(1)}`, `updated ${peer(1)}`, `joined ${peer(2)}`, `left ${peer(2)}`])
+    expect(reported.map((x) => x.change.kind)).toEqual(['joined', 'updated', 'joined', 'left', 'joined'])
+    expect(reported.every((x) => x.error === bug)).toBe(true)
+  })
+
+  it('a listener that throws during the timer sweep, and a reporter that throws too, crash nothing', async () => {
+    const t = new RoutingTable({
+      onListenerError: () => {
+        throw new Error('reporter bug')
+      },
+    })
+    tables.push(t)
+    const expired: string[] = []
+    t.on('change', (c) => {
+      if (c.kind === 'expired') expired.push(c.record.peer)
+      throw new Error('listener bug')
+    })
+    const uncaught = await uncaughtDuring(async () => {
+      expect(t.upsert(rec(1, { ttl: 20 }))).toBe(true)
+      expect(t.upsert(rec(2, { ttl: 30 }))).toBe(true)
+      await vi.waitFor(() => expect(expired).toEqual([peer(1), peer(2)]), { timeout: 10_000, interval: 10 })
+    })
+    expect(uncaught).toEqual([])
+    expect(t.size).toBe(0)
+    // The timer kept working after the throws: a later record is swept too.
+    t.upsert(rec(3, { ttl: 10 }))
+    await vi.waitFor(() => expect(expired).toContain(peer(3)), { timeout: 10_000, interval: 10 })
+  })
+
+  it('without onListenerError, the error becomes a process warning with code ERR_LISTENER_THREW', async () => {
+    const t = table(clock().now)
+    t.on('change', () => {
+      throw new Error('listener bug')
+    })
+    const warnings: Error[] = []
+    const onWarn = (w: Error): void => void warnings.push(w)
+    process.on('warning', onWarn)
+    try {
+      const uncaught = await uncaughtDuring(() => {
+        expect(t.upsert(rec(1))).toBe(true)
+      })
+      expect(uncaught).toEqual([])
+      await vi.waitFor(() => expect(warnings.length).toBeGreaterThan(0), { timeout: 5000, interval: 5 })
+    } finally {
+      process.off('warning', onWarn)
+    }
+    const w = warnings.find((x) => x.name === 'WwTableWarning')
+    expect(w).toBeDefined()
+    expect(hasCode(w, 'ERR_LISTENER_THREW')).toBe(true)
+    expect(w?.message).toContain(peer(1))
+    expect(t.get(peer(1))).toBeDefined()
   })
 })
