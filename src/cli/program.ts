@@ -91,6 +91,8 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .option('--host <name>', 'host name to announce (default: the OS host name)')
     .option('--meta <k=v...>', 'meta entries to announce (repeatable)')
     .option('--ttl <duration>', 'heartbeat TTL: 500ms, 10s, 1m; a bare number is ms', '10s')
+    .option('--max-ttl <duration>', 'longest heartbeat TTL accepted from any node', '5m')
+    .option('--max-clock-skew <duration>', 'how far another node\'s clock may be off; older or further-ahead heartbeats are ignored', '5m')
     .option('--identity <path>', 'private key file (default: in the config folder)')
     .option('--swarm-key <path>', 'private cluster: only nodes holding this key file can connect (see ww keygen)')
     .addOption(new Option('--token <token>', 'clients must present this token to read the table').env('WW_TOKEN'))

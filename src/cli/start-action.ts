@@ -27,6 +27,8 @@ export async function runStart(opts: Record<string, unknown>): Promise<number> {
     host: opts.host as string | undefined,
     meta: opts.meta as string[] | undefined,
     ttl: opts.ttl as string | undefined,
+    maxTtl: opts.maxTtl as string | undefined,
+    maxClockSkew: opts.maxClockSkew as string | undefined,
     identity: opts.identity as string | undefined,
     swarmKey: opts.swarmKey as string | undefined,
     token: opts.token as string | undefined,

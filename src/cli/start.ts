@@ -41,6 +41,10 @@ export interface StartOptions {
   meta?: string[] | Record<string, string>
   /** `--ttl`: a duration (`500ms`, `10s`, `1m`; bare number = ms). @default '10s' */
   ttl?: string | number
+  /** `--max-ttl`: longest ttl accepted in a heartbeat (a duration). @default '5m' */
+  maxTtl?: string | number
+  /** `--max-clock-skew`: how far another node's clock may be off (a duration). @default '5m' */
+  maxClockSkew?: string | number
   /** `--identity PATH`. @default `$XDG_CONFIG_HOME/ww/identity.key` */
   identity?: string
   /** `--swarm-key PATH`: the private cluster's key file (`ww keygen`). @default undefined */
@@ -77,7 +81,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     // A closed stdout (piped into something that exited) must not take the node down.
     if (!to.destroyed && to.writable) to.write(`${s}\n`)
   }
-  const logger: Logger = { info: (m) => write(`ww: ${m}`, err), warn: (m) => write(`ww: warning: ${m}`, err) }
+  const logger: Logger = { info: (m) => write(`ww: ${m}`, err), warn: (m) => write(`ww: warning: ${m}`, err), error: (m) => write(`ww: error: ${m}`, err) }
   const meta = Array.isArray(opts.meta) ? parseMeta(opts.meta) : opts.meta ?? {}
   let swarm: LoadedSwarmKey | undefined
   if (opts.swarmKey !== undefined) {
@@ -94,6 +98,8 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     host: opts.host,
     meta,
     ttl: opts.ttl !== undefined ? parseDuration(opts.ttl) : undefined,
+    maxTtl: opts.maxTtl !== undefined ? parseDuration(opts.maxTtl) : undefined,
+    maxClockSkew: opts.maxClockSkew !== undefined ? parseDuration(opts.maxClockSkew) : undefined,
     identity: opts.identity,
     swarmKey: swarm,
     token: opts.token,

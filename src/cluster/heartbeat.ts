@@ -7,7 +7,8 @@
  * - `1`      format version (positive fixint). Any other version is rejected.
  * - `peer`   str: base58btc peer ID; must equal the gossipsub message's signing `from`.
  * - `server` uint (normally uint64): the 64 random bits of the instance, shown as 16 hex digits.
- * - `seq`    uint (normally uint64): logical clock (boot time in µs + heartbeats sent), at most 2^53 - 1.
+ * - `seq`    uint (normally uint64): the sender's clock in µs when it made the heartbeat (never
+ *            decreasing), at most 2^53 - 1.
  * - `ttl`    uint: ms until the next heartbeat is due; 0 = leaving now.
  *
  * Integers are read whatever their MessagePack width (fixint … uint64, and integral float64,
@@ -164,25 +165,35 @@ export function newServerId(): string {
   return Buffer.from(b).toString('hex')
 }
 
+/** The wall clock in whole microseconds since the Unix epoch. */
+export function wallMicros(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * 1000)
+}
+
 /**
- * The logical clock of one process: starts at the boot time in microseconds and grows by one
- * per heartbeat, so a restarted instance outranks every record of its previous life.
+ * The sequence numbers of one process: the sender's wall clock in microseconds, and never
+ * less than one more than the last number handed out. So seq says when a heartbeat was made
+ * (receivers check that against their own clock: see docs/design.md, "Membership"), a
+ * restarted instance outranks every record of its previous life, and a clock stepped back
+ * never makes seq go backwards.
  */
 export class SeqClock {
   private value: number
+  readonly #clock: () => number
 
-  /** @param bootMicros start value. @default the current time in µs */
-  constructor(bootMicros: number = Math.floor((performance.timeOrigin + performance.now()) * 1000)) {
-    this.value = bootMicros - 1
+  /** @param clock the time in µs. @default wallMicros */
+  constructor(clock: () => number = wallMicros) {
+    this.#clock = clock
+    this.value = Math.floor(clock()) - 1
   }
 
-  /** The next sequence number (the first call returns the boot time). */
+  /** The next sequence number: the clock's time, or the last number plus one if that is larger. */
   next(): number {
-    this.value += 1
+    this.value = Math.max(this.value + 1, Math.floor(this.#clock()))
     return this.value
   }
 
-  /** The last number handed out. */
+  /** The last number handed out (before the first call: the start time minus one). */
   get current(): number {
     return this.value
   }

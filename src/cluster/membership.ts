@@ -10,11 +10,18 @@
  * node would wait up to TTL/2 to learn each existing peer.
  *
  * Receiving. A topic validator is the only way in to the table. It rejects unsigned
- * messages, payloads over 8 KiB, undecodable ones, records that break docs/design.md#records, and records
- * whose `peer` is not the signing `from` (a node can't speak for another). Rejection makes
- * gossipsub drop the message and penalise the sender's score. Records older than (or equal
- * to) what the table holds are ignored (dropped without penalty). Everything else is upserted
- * and accepted, so gossipsub forwards it. The validator never throws.
+ * messages, payloads over 8 KiB, undecodable ones, records that break the record rules (docs/design.md#records),
+ * records whose `peer` is not the signing `from` (a node can't speak for another), and
+ * records whose ttl exceeds the cluster's `maxTtl`. Rejection makes gossipsub drop the
+ * message and penalise the sender's score. Ignored (dropped without penalty, not forwarded):
+ * records older than (or equal to) what the table holds; records from the future, whose seq
+ * (the sender's clock in µs) is more than `maxClockSkew` ahead of this node's clock; and
+ * replays, records already older than their ttl plus `maxClockSkew`. Everything else is
+ * upserted and accepted, so gossipsub forwards it. The validator never throws.
+ *
+ * Self-clash. A heartbeat signed with this node's own key but another server ID, made after
+ * this instance started, means another process runs with this identity: logged as an error
+ * (once per other instance). Older ones are this identity's previous life and are ignored.
  *
  * Failures. A failed publish is retried with exponential backoff (250 ms doubling up to the
  * regular interval); the failure is logged once, and the recovery once. Publishing while no
@@ -27,6 +34,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { RoutingRecord } from '../record/record.js'
 import type { RoutingTable, TableChange } from '../table/table.js'
 import { decodeHeartbeat, encodeHeartbeat, MAX_HEARTBEAT_BYTES, newServerId, nextHeartbeatDelay, SeqClock } from './heartbeat.js'
+import { DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL } from './options.js'
 import { silentLogger, type Logger } from './options.js'
 
 /** The gossipsub topic carrying the heartbeats of namespace `ns`. */
@@ -58,6 +66,12 @@ export interface MembershipInit {
   logger?: Logger
   /** Randomness for jitter, in [0, 1). @default Math.random */
   random?: () => number
+  /** Longest ttl accepted in a heartbeat, in ms; longer ones are rejected. @default DEFAULT_MAX_TTL (5 min) */
+  maxTtl?: number
+  /** How far a sender's clock may be off, in ms (see the freshness rules above). @default DEFAULT_MAX_CLOCK_SKEW (5 min) */
+  maxClockSkew?: number
+  /** This node's wall clock in ms, for the freshness rules. @default Date.now */
+  now?: () => number
 }
 
 /** Counters of one membership instance (for tests, benchmarks and operators). */
@@ -72,8 +86,12 @@ export interface MembershipStats {
   accepted: number
   /** Messages rejected by the validator. */
   rejected: number
-  /** Messages ignored as stale or duplicate. */
+  /** Messages ignored: stale or duplicate, from the future, or replays (the two below included). */
   ignored: number
+  /** Of the ignored: seq more than maxClockSkew ahead of this node's clock. */
+  future: number
+  /** Of the ignored: older than their ttl plus maxClockSkew. */
+  replayed: number
 }
 
 type PublishState = 'unknown' | 'ok' | 'alone' | 'failing'
@@ -89,7 +107,7 @@ export class Membership {
   /** This instance's 16-hex-digit server ID. */
   readonly server: string
   /** Counters; read-only for callers. */
-  readonly stats: MembershipStats = { published: 0, publishedBytes: 0, publishFailures: 0, accepted: 0, rejected: 0, ignored: 0 }
+  readonly stats: MembershipStats = { published: 0, publishedBytes: 0, publishFailures: 0, accepted: 0, rejected: 0, ignored: 0, future: 0, replayed: 0 }
 
   readonly #pubsub: GossipSub
   readonly #table: RoutingTable
@@ -109,7 +127,13 @@ export class Membership {
   #failures = 0
   #running = false
   #sending: Promise<void> = Promise.resolve()
-  #warnedTwin = false
+  readonly #maxTtl: number
+  readonly #maxSkew: number
+  readonly #now: () => number
+  // The first seq of this instance: own-key heartbeats of another server below it are from a
+  // previous life, above it from a twin.
+  readonly #bootSeq: number
+  readonly #twins = new Set<string>()
 
   readonly #onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
     if (evt.detail.subscriptions.some((s) => s.subscribe && s.topic === this.topic)) this.#bringForward()
@@ -127,6 +151,10 @@ export class Membership {
     this.#host = init.host ?? ''
     this.#meta = { ...(init.meta ?? {}) }
     this.#clock = init.clock ?? new SeqClock()
+    this.#bootSeq = this.#clock.current + 1
+    this.#maxTtl = init.maxTtl ?? DEFAULT_MAX_TTL
+    this.#maxSkew = init.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW
+    this.#now = init.now ?? Date.now
     this.#log = init.logger ?? silentLogger
     this.#random = init.random ?? Math.random
     this.server = init.server ?? newServerId()
@@ -224,11 +252,24 @@ export class Membership {
       return TopicValidatorResult.Reject
     }
     if (record.peer !== msg.from.toString()) return TopicValidatorResult.Reject
+    if (record.ttl > this.#maxTtl) return TopicValidatorResult.Reject
+    // seq is the sender's clock in µs (exact as a double to well past the year 2200).
+    const made = record.seq / 1000
+    const now = this.#now()
+    if (made > now + this.#maxSkew) {
+      this.stats.future++
+      return TopicValidatorResult.Ignore
+    }
+    if (made + record.ttl + this.#maxSkew < now) {
+      this.stats.replayed++
+      return TopicValidatorResult.Ignore
+    }
     if (record.peer === this.#peer) {
-      // Our own key: a replay of our old heartbeats, or another process using our identity.
-      if (record.server !== this.server && record.seq > this.#clock.current && !this.#warnedTwin) {
-        this.#warnedTwin = true
-        this.#log.warn(`another process (server ${record.server}) is using this node's identity ${this.#peer}`)
+      // Our own key: a replay of our previous life, or another process using our identity.
+      if (record.server !== this.server && record.seq >= this.#bootSeq && !this.#twins.has(record.server)) {
+        this.#twins.add(record.server)
+        const log = this.#log.error?.bind(this.#log) ?? this.#log.warn.bind(this.#log)
+        log(`another instance (server ${record.server}) runs with this node's identity ${this.#peer}: stop it, or give each node its own --identity file`)
       }
       return TopicValidatorResult.Ignore
     }

@@ -18,6 +18,20 @@ export const DEFAULT_TTL = 10_000
 export const MIN_TTL = 100
 /** Longest TTL (one day, as the record rules allow). @default 86_400_000 */
 export const MAX_TTL = 86_400_000
+/**
+ * Longest TTL a node accepts in a heartbeat, and allows for its own (`--max-ttl`): a cluster
+ * maximum, so a record signed once can't stay listed for a day after its node died. The
+ * library's record rules allow up to {@link MAX_TTL} for local tables. @default 300_000 (5 min)
+ */
+export const DEFAULT_MAX_TTL = 300_000
+/**
+ * How far a sender's clock may be from the receiver's (`--max-clock-skew`): a heartbeat whose
+ * seq (µs) is further than this ahead of the receiver's clock is ignored, and so is one older
+ * than its ttl plus this. @default 300_000 (5 min)
+ */
+export const DEFAULT_MAX_CLOCK_SKEW = 300_000
+/** Connections to other nodes a node keeps (`--min-peers`), dialled from its table. @default 6 */
+export const DEFAULT_MIN_PEERS = 6
 /** Where the client protocol listens unless told otherwise (docs/protocol.md). @default 'ws://127.0.0.1:8420' */
 export const DEFAULT_LISTEN = 'ws://127.0.0.1:8420'
 /**
@@ -53,11 +67,12 @@ export function parseDuration(text: string | number): number {
 
 /**
  * Checks a TTL for a node's own heartbeats: whole milliseconds from {@link MIN_TTL} to
- * {@link MAX_TTL}. Returns it; throws ERR_BAD_DURATION otherwise.
+ * `max`. Returns it; throws ERR_BAD_DURATION otherwise.
+ * @param max longest TTL allowed. @default MAX_TTL
  */
-export function validateTtl(ttl: number): number {
-  if (!Number.isSafeInteger(ttl) || ttl < MIN_TTL || ttl > MAX_TTL) {
-    throw new WwError(ERR_BAD_DURATION, `ttl must be from ${MIN_TTL} ms to ${MAX_TTL} ms, got ${ttl}`)
+export function validateTtl(ttl: number, max: number = MAX_TTL): number {
+  if (!Number.isSafeInteger(ttl) || ttl < MIN_TTL || ttl > max) {
+    throw new WwError(ERR_BAD_DURATION, `ttl must be from ${MIN_TTL} ms to ${max} ms${max < MAX_TTL ? ' (--max-ttl)' : ''}, got ${ttl}`)
   }
   return ttl
 }
@@ -100,6 +115,11 @@ export interface Logger {
   info(message: string): void
   /** Something an operator should look at (publishing failing, bootstrap peer unreachable). */
   warn(message: string): void
+  /**
+   * Something that is wrong and won't fix itself (another process runs with this node's
+   * identity). @default warn
+   */
+  error?(message: string): void
 }
 
 /** A logger that drops everything: the library default. */

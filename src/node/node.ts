@@ -34,7 +34,7 @@ import { WwError } from '../errors.js'
 import { serve, type ServeInit, type Server } from '../proto/server/server.js'
 import { loadIdentity } from '../cluster/identity.js'
 import { Membership } from '../cluster/membership.js'
-import { DEFAULT_LISTEN, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, silentLogger, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
+import { DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, ERR_BAD_DURATION, silentLogger, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
 import { RoutingTable } from '../table/table.js'
 import { loadSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
 import { PubSubBackend, type PubSubBackendInit } from '../cluster/pubsub.js'
@@ -81,8 +81,12 @@ export interface NodeInit {
   host?: string
   /** Meta announced. @default {} */
   meta?: Record<string, string>
-  /** Heartbeat TTL in ms (100 … 86 400 000). @default 10_000 */
+  /** Heartbeat TTL in ms (100 … maxTtl). @default 10_000 */
   ttl?: number
+  /** Longest ttl accepted in a heartbeat (and for this node's own), in ms (100 … 86 400 000). @default 300_000 */
+  maxTtl?: number
+  /** How far another node's clock may be off, in ms: see docs/design.md, "Membership". @default 300_000 */
+  maxClockSkew?: number
   /** Identity file path, or the key itself. @default `$XDG_CONFIG_HOME/ww/identity.key` (or ~/.config/ww) */
   identity?: string | PrivateKey
   /**
@@ -144,7 +148,10 @@ const LEAVE_FLUSH = 100
 /** Starts a node; see {@link NodeInit}. Everything started is stopped again if a later step fails. */
 export async function startNode(init: NodeInit = {}): Promise<Node> {
   const ns = validateNamespace(init.ns ?? DEFAULT_NAMESPACE)
-  const ttl = validateTtl(init.ttl ?? DEFAULT_TTL)
+  const maxTtl = validateTtl(init.maxTtl ?? DEFAULT_MAX_TTL)
+  const ttl = validateTtl(init.ttl ?? DEFAULT_TTL, maxTtl)
+  const maxClockSkew = init.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW
+  if (!Number.isSafeInteger(maxClockSkew) || maxClockSkew < 0) throw new WwError(ERR_BAD_DURATION, `max clock skew must be whole milliseconds ≥ 0, got ${maxClockSkew}`)
   const log = init.logger ?? silentLogger
   const p2p = (init.p2p ?? [...DEFAULT_P2P]).map((a) => parseAddr(a, '--p2p'))
   const boot = (init.bootstrap ?? []).map(parseBootstrap)
@@ -231,6 +238,8 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       host: init.host ?? hostname(),
       meta: init.meta ?? {},
       logger: log,
+      maxTtl,
+      maxClockSkew,
     })
     await membership.start()
     redial.start()

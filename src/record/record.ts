@@ -10,7 +10,7 @@ export interface RoutingRecord {
   peer: string
   /** 16 lowercase hex digits, random per process start. */
   server: string
-  /** Logical clock: boot time in µs plus one per heartbeat; a safe non-negative integer. */
+  /** Version: the sender's clock in µs when it made the record (never decreasing); a safe non-negative integer. */
   seq: number
   /** Milliseconds within which the next heartbeat is due; 0 means "leaving now". */
   ttl: number

@@ -15,7 +15,7 @@ afterEach(async () => {
 
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = []
-  return { lines, info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`) }
+  return { lines, info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), error: (m) => lines.push(`error ${m}`) }
 }
 
 async function signedFrom(data: Uint8Array, from?: PeerId): Promise<Message> {
@@ -29,46 +29,76 @@ describe('Membership validator', () => {
     const n = await cluster.start({ ttl: 5000 })
     const key = await generateKeyPair('Ed25519')
     const id = peerIdFromPrivateKey(key)
-    const rec = { peer: id.toString(), server: '00000000000000aa', seq: 10, ttl: 5000, host: 'h', meta: { a: 'b' } }
+    const t0 = Date.now() * 1000
+    const rec = { peer: id.toString(), server: '00000000000000aa', seq: t0 + 10, ttl: 5000, host: 'h', meta: { a: 'b' } }
     const v = n.membership.validate
     expect(v(id, await signedFrom(encodeHeartbeat(rec), id))).toBe(TopicValidatorResult.Accept)
-    expect(n.table.get(id.toString())).toMatchObject({ seq: 10, host: 'h' })
+    expect(n.table.get(id.toString())).toMatchObject({ seq: t0 + 10, host: 'h' })
     // Same version again, and an older one: stale.
     expect(v(id, await signedFrom(encodeHeartbeat(rec), id))).toBe(TopicValidatorResult.Ignore)
-    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: 9 }), id))).toBe(TopicValidatorResult.Ignore)
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: t0 + 9 }), id))).toBe(TopicValidatorResult.Ignore)
     // Someone else speaking for `id`.
-    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: 11, host: 'forged' })))).toBe(TopicValidatorResult.Reject)
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: t0 + 11, host: 'forged' })))).toBe(TopicValidatorResult.Reject)
     // Unsigned.
-    expect(v(id, { type: 'unsigned', topic: heartbeatTopic('ww'), data: encodeHeartbeat({ ...rec, seq: 12 }) })).toBe(TopicValidatorResult.Reject)
+    expect(v(id, { type: 'unsigned', topic: heartbeatTopic('ww'), data: encodeHeartbeat({ ...rec, seq: t0 + 12 }) })).toBe(TopicValidatorResult.Reject)
     // Garbage and oversized.
     expect(v(id, await signedFrom(new Uint8Array([1, 2, 3]), id))).toBe(TopicValidatorResult.Reject)
     expect(v(id, await signedFrom(new Uint8Array(8193), id))).toBe(TopicValidatorResult.Reject)
     // A message whose fields are not what gossipsub promises must not throw either.
     expect(v(id, { type: 'signed' } as unknown as Message)).toBe(TopicValidatorResult.Reject)
-    expect(n.table.get(id.toString())).toMatchObject({ seq: 10, host: 'h' })
+    expect(n.table.get(id.toString())).toMatchObject({ seq: t0 + 10, host: 'h' })
     expect(n.membership.stats).toMatchObject({ accepted: 1, ignored: 2, rejected: 5 })
     // Newer: accepted, and a leave removes it.
-    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: 20 }), id))).toBe(TopicValidatorResult.Accept)
-    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: 21, ttl: 0 }), id))).toBe(TopicValidatorResult.Accept)
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: t0 + 20 }), id))).toBe(TopicValidatorResult.Accept)
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: t0 + 21, ttl: 0 }), id))).toBe(TopicValidatorResult.Accept)
     expect(n.table.get(id.toString())).toBeUndefined()
   })
 
-  it('ignores heartbeats carrying its own peer ID, and warns once about a twin', async () => {
+  it('ignores heartbeats carrying its own peer ID, and logs an error once per twin instance', async () => {
     const log = recordingLogger()
     const key = await generateKeyPair('Ed25519')
     const n = await cluster.start({ identity: key, ttl: 5000, logger: log })
     const id = peerIdFromPrivateKey(key)
-    const twin = { peer: n.peer, server: 'ffffffffffffffff', seq: Number.MAX_SAFE_INTEGER - 10, ttl: 5000, host: 'twin', meta: {} }
+    const nowUs = Date.now() * 1000
+    // The previous life of this identity (made before this instance started): no error.
+    const old = { peer: n.peer, server: 'eeeeeeeeeeeeeeee', seq: nowUs - 2_000_000, ttl: 5000, host: 'old', meta: {} }
+    const errors = () => log.lines.filter((l) => l.startsWith('error'))
+    expect(n.membership.validate(id, await signedFrom(encodeHeartbeat(old), id))).toBe(TopicValidatorResult.Ignore)
+    expect(errors()).toEqual([])
+    // Another instance running now with the same key.
+    const twin = { peer: n.peer, server: 'ffffffffffffffff', seq: nowUs + 1000, ttl: 5000, host: 'twin', meta: {} }
     for (let i = 0; i < 3; i++) {
       expect(n.membership.validate(id, await signedFrom(encodeHeartbeat({ ...twin, seq: twin.seq + i }), id))).toBe(TopicValidatorResult.Ignore)
     }
     expect(n.table.get(n.peer)!.server).toBe(n.server)
-    expect(log.lines.filter((l) => l.includes('identity'))).toHaveLength(1)
+    expect(errors()).toEqual([expect.stringMatching(/^error another instance \(server ffffffffffffffff\) runs with this node's identity/)])
+  })
+
+  it('ignores a far-future seq and a replay, and rejects a ttl over maxTtl', async () => {
+    const n = await cluster.start({ ttl: 5000, maxClockSkew: 60_000, maxTtl: 120_000 })
+    const key = await generateKeyPair('Ed25519')
+    const id = peerIdFromPrivateKey(key)
+    const v = n.membership.validate
+    const at = (ms: number, ttl = 5000) => ({ peer: id.toString(), server: '00000000000000aa', seq: ms * 1000, ttl, host: 'h', meta: {} })
+    const now = Date.now()
+    // Ahead of this node's clock by more than the skew: ignored (signed by its owner, so no penalty).
+    expect(v(id, await signedFrom(encodeHeartbeat(at(now + 61_000)), id))).toBe(TopicValidatorResult.Ignore)
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...at(0), seq: Number.MAX_SAFE_INTEGER }), id))).toBe(TopicValidatorResult.Ignore)
+    // Older than its ttl plus the skew: a replay.
+    expect(v(id, await signedFrom(encodeHeartbeat(at(now - 66_000)), id))).toBe(TopicValidatorResult.Ignore)
+    expect(n.membership.stats).toMatchObject({ future: 2, replayed: 1, accepted: 0 })
+    expect(n.table.get(id.toString())).toBeUndefined()
+    // Within the skew either way: taken.
+    expect(v(id, await signedFrom(encodeHeartbeat(at(now - 60_000)), id))).toBe(TopicValidatorResult.Accept)
+    expect(v(id, await signedFrom(encodeHeartbeat(at(now + 50_000)), id))).toBe(TopicValidatorResult.Accept)
+    // A ttl above the cluster's maximum: rejected, though the record rules allow a day.
+    expect(v(id, await signedFrom(encodeHeartbeat(at(now + 55_000, 120_001)), id))).toBe(TopicValidatorResult.Reject)
+    expect(n.membership.stats).toMatchObject({ accepted: 2, rejected: 1 })
   })
 })
 
 describe('Membership heartbeats', () => {
-  it('sends the first heartbeat at start, then every TTL/4..TTL/2 with seq + 1', async () => {
+  it('sends the first heartbeat at start, then every TTL/4..TTL/2 with seq = its clock in µs', async () => {
     const ttl = 400
     const n = await cluster.start({ ttl })
     const first = n.table.get(n.peer)!.seq
@@ -77,8 +107,10 @@ describe('Membership heartbeats', () => {
     await vi.waitFor(() => expect(n.membership.stats.published >= 5, 'heartbeats').toBe(true), { timeout: 10_000 })
     const perBeat = (performance.now() - t0) / 4
     expect(perBeat).toBeGreaterThanOrEqual(ttl / 4 - 20)
-    expect(n.table.get(n.peer)!.seq).toBeGreaterThanOrEqual(first + 4)
-    expect(n.table.get(n.peer)!.seq).toBeLessThanOrEqual(first + n.membership.stats.published - 1)
+    // seq advanced with the clock: by at least the time of 4 heartbeats, at most to now.
+    const last = n.table.get(n.peer)!.seq
+    expect(last - first).toBeGreaterThanOrEqual(4 * (ttl / 4 - 20) * 1000)
+    expect(last).toBeLessThanOrEqual(Date.now() * 1000 + 1000)
   })
 
   it('brings the next heartbeat forward when a peer joins, so a newcomer learns everyone fast', async () => {

@@ -6,6 +6,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { encodeHeartbeat } from '../../src/cluster/heartbeat.js'
 import { heartbeatTopic } from '../../src/cluster/membership.js'
@@ -149,9 +150,9 @@ describe('a rogue peer on the heartbeat topic', () => {
     rogues.length = 0
   })
 
-  async function rogue(policy: 'StrictSign' | 'StrictNoSign') {
+  async function rogue(policy: 'StrictSign' | 'StrictNoSign', privateKey?: PrivateKey) {
     const r = await createLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
+      privateKey: privateKey ?? (await generateKeyPair('Ed25519')),
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
@@ -179,7 +180,7 @@ describe('a rogue peer on the heartbeat topic', () => {
 
     // Control: the rogue's own, valid record gets in everywhere, so the channel works.
     const roguePeer = signer.peerId.toString()
-    const own = { peer: roguePeer, server: 'aaaaaaaaaaaaaaaa', seq: 1, ttl: 60_000, host: 'rogue', meta: {} }
+    const own = { peer: roguePeer, server: 'aaaaaaaaaaaaaaaa', seq: Date.now() * 1000, ttl: 60_000, host: 'rogue', meta: {} }
     await signer.services.pubsub.publish(topic, encodeHeartbeat(own))
     await vi.waitFor(() => expect(nodes.every((n) => n.table.get(roguePeer) !== undefined), 'control record').toBe(true), { timeout: 10_000 })
     const rejectedBefore = target.membership.stats.rejected
@@ -210,5 +211,31 @@ describe('a rogue peer on the heartbeat topic', () => {
       expect(n.table.get(forgedJoin.peer)).toBeUndefined()
       expect(n.table.get(unsigned.peerId.toString())).toBeUndefined()
     }
+  })
+
+  it('a replayed old heartbeat and a far-future seq get nowhere, and the real node is listed at once when it starts', async () => {
+    const ttl = 2000
+    const nodes = await cluster.chain(3, (i) => ({ ttl, host: `n${i}` }))
+    await waitFor(() => nodes.every((n) => n.table.size === 3), 15_000, 'convergence')
+    const topic = heartbeatTopic('ww')
+    // Someone holding the heartbeats this identity signed in the past (or its key, once).
+    const key = await generateKeyPair('Ed25519')
+    const replayer = await rogue('StrictSign', key)
+    replayer.services.pubsub.subscribe(topic)
+    await replayer.dial(nodes[0]!.libp2p.getMultiaddrs()[0]!)
+    await waitFor(() => replayer.services.pubsub.getSubscribers(topic).length > 0, 10_000, 'replayer subscription')
+    const peer = replayer.peerId.toString()
+    const base = { peer, ttl: 60_000, host: 'ghost', meta: {} }
+    const oneHourAgo = (Date.now() - 3_600_000) * 1000
+    await replayer.services.pubsub.publish(topic, encodeHeartbeat({ ...base, server: '1111111111111111', seq: oneHourAgo }))
+    await replayer.services.pubsub.publish(topic, encodeHeartbeat({ ...base, server: 'ffffffffffffffff', seq: Number.MAX_SAFE_INTEGER }))
+    await waitFor(() => nodes[0]!.membership.stats.replayed >= 1 && nodes[0]!.membership.stats.future >= 1, 10_000, 'both ignored')
+    for (const n of nodes) expect(n.table.get(peer)).toBeUndefined()
+    await replayer.stop()
+
+    // The real node with that identity starts: every node lists it at once, with its own server.
+    const real = await cluster.start({ identity: key, ttl, bootstrap: [nodes[1]!.multiaddrs[0]!], host: 'real' })
+    await waitFor(() => nodes.every((n) => n.table.get(peer)?.server === real.server), ttl / 2, 'the real node listed')
+    for (const n of nodes) expect(n.table.get(peer)!.host).toBe('real')
   })
 })
