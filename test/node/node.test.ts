@@ -216,27 +216,27 @@ describe('a rogue peer on the heartbeat topic', () => {
   it('a replayed old heartbeat and a far-future seq get nowhere, and the real node is listed at once when it starts', async () => {
     const ttl = 2000
     const nodes = await cluster.chain(3, (i) => ({ ttl, host: `n${i}` }))
-    await waitFor(() => nodes.every((n) => n.table.size === 3), 15_000, 'convergence')
+    await vi.waitFor(() => expect(nodes.every((n) => n.table.size === 3), 'convergence').toBe(true), { timeout: 15_000 })
     const topic = heartbeatTopic('ww')
     // Someone holding the heartbeats this identity signed in the past (or its key, once).
     const key = await generateKeyPair('Ed25519')
     const replayer = await rogue('StrictSign', key)
     replayer.services.pubsub.subscribe(topic)
     await replayer.dial(nodes[0]!.libp2p.getMultiaddrs()[0]!)
-    await waitFor(() => replayer.services.pubsub.getSubscribers(topic).length > 0, 10_000, 'replayer subscription')
+    await vi.waitFor(() => expect(replayer.services.pubsub.getSubscribers(topic).length > 0, 'replayer subscription').toBe(true), { timeout: 10_000 })
     const peer = replayer.peerId.toString()
     const base = { peer, ttl: 60_000, host: 'ghost', meta: {} }
     const oneHourAgo = (Date.now() - 3_600_000) * 1000
     await replayer.services.pubsub.publish(topic, encodeHeartbeat({ ...base, server: '1111111111111111', seq: oneHourAgo }))
     await replayer.services.pubsub.publish(topic, encodeHeartbeat({ ...base, server: 'ffffffffffffffff', seq: Number.MAX_SAFE_INTEGER }))
-    await waitFor(() => nodes[0]!.membership.stats.replayed >= 1 && nodes[0]!.membership.stats.future >= 1, 10_000, 'both ignored')
+    await vi.waitFor(() => expect(nodes[0]!.membership.stats.replayed >= 1 && nodes[0]!.membership.stats.future >= 1, 'both ignored').toBe(true), { timeout: 10_000 })
     for (const n of nodes) expect(n.table.get(peer)).toBeUndefined()
     await replayer.stop()
 
     // The real node with that identity starts: every node lists it at once, with its own server.
     const real = await cluster.start({ identity: key, ttl, bootstrap: [nodes[1]!.multiaddrs[0]!], host: 'real' })
     // Well within the 60 s the forged far-future record would have locked it out for.
-    await waitFor(() => nodes.every((n) => n.table.get(peer)?.server === real.server), 10_000, 'the real node listed')
+    await vi.waitFor(() => expect(nodes.every((n) => n.table.get(peer)?.server === real.server), 'the real node listed').toBe(true), { timeout: 10_000 })
     for (const n of nodes) expect(n.table.get(peer)!.host).toBe('real')
   })
 })
