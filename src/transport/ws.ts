@@ -18,13 +18,22 @@
  * ERR_TEXT_FRAME, 1009 ERR_FRAME_TOO_LARGE, 1002/1007 ERR_PROTOCOL_VIOLATION, anything else
  * (1006: the connection dropped without a close frame) ERR_CONNECTION_CLOSED.
  *
- * There is no ping/heartbeat at this layer: a silently dead peer is noticed by the protocol's
- * own request timeouts, or by TCP when the next write fails.
+ * Keepalive: a listener pings each accepted connection every `pingInterval` and drops one that
+ * has not answered the previous ping (a silently dead peer, or one that stopped reading).
+ *
+ * A listener is a door for strangers (docs/security.md): it holds at most `maxConnections`
+ * sockets, upgraded or not, and `maxConnectionsPerIp` from one address; a socket must finish
+ * the WebSocket upgrade within `upgradeTimeout` (slowloris, silent sockets); an upgrade
+ * carrying an `Origin` header is refused unless the origin is in `allowOrigins`. A refused
+ * socket gets an HTTP answer whose `x-ww-error` header names the code, which `connect()`
+ * reports: 503 ERR_TOO_MANY_CONNECTIONS, 403 ERR_ORIGIN_FORBIDDEN (over TLS, a socket over
+ * the connection caps is closed before the TLS handshake: ERR_CONNECT_FAILED).
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import { createRequire } from 'node:module'
 import type { Duplex } from 'node:stream'
-import type { SecureContextOptions } from 'node:tls'
+import type { Socket } from 'node:net'
+import type { SecureContextOptions, TlsOptions } from 'node:tls'
 import type WebSocket from 'ws'
 import type { WebSocketServer } from 'ws'
 import { abortError } from '../errors.js'
@@ -70,10 +79,43 @@ export interface WebSocketsInit extends ConnectionLimits {
   connectTimeout?: number
   /**
    * Server TLS for `listen('wss://…')`: at least `cert` and `key` (PEM). Required to listen on
-   * wss.
+   * wss. With `ca`, `requestCert: true` and `rejectUnauthorized: true`, clients must present
+   * a certificate signed by that CA (mTLS).
    * @default undefined
    */
-  tls?: SecureContextOptions
+  tls?: TlsOptions
+  /**
+   * Listener: most sockets open at once, upgraded or not; one more is refused (HTTP 503,
+   * `x-ww-error: ERR_TOO_MANY_CONNECTIONS`).
+   * @default 1024
+   */
+  maxConnections?: number
+  /**
+   * Listener: most sockets open at once from one IP address; one more is refused like
+   * `maxConnections`.
+   * @default 256
+   */
+  maxConnectionsPerIp?: number
+  /**
+   * Listener: milliseconds a socket has, from accept, to complete the WebSocket upgrade
+   * (headers included); then it is closed (HTTP 408 when it can still be told).
+   * @default 10000
+   */
+  upgradeTimeout?: number
+  /**
+   * Listener: milliseconds between pings on each accepted connection; a connection that has
+   * not answered a ping (nor sent anything) by the next one is dropped. 0: no pings.
+   * @default 30000
+   */
+  pingInterval?: number
+  /**
+   * Listener: origins (`scheme://host[:port]`, as browsers send them) whose upgrades are
+   * accepted. An upgrade carrying any other `Origin` header is refused (HTTP 403,
+   * `x-ww-error: ERR_ORIGIN_FORBIDDEN`); one without the header (any non-browser client)
+   * is not affected.
+   * @default []
+   */
+  allowOrigins?: readonly string[]
   /**
    * Client TLS for `connect('wss://…')`, e.g. `{ ca }` to trust a private CA or self-signed
    * server certificate. Node's default trust store is used when absent.
@@ -93,6 +135,20 @@ export interface WebSocketsInit extends ConnectionLimits {
 function warnServerError(err: Error, url: string): void {
   process.emitWarning(`ww: listener ${url}: ${err.message}`, { type: 'WwListenerWarning', code: (err as { code?: string }).code ?? 'UNKNOWN' })
 }
+
+/** A listener refused the connection: it holds its maximum of sockets (in all, or from this IP). */
+export const ERR_TOO_MANY_CONNECTIONS = 'ERR_TOO_MANY_CONNECTIONS'
+/** A listener refused an upgrade whose `Origin` header is not in its `allowOrigins`. */
+export const ERR_ORIGIN_FORBIDDEN = 'ERR_ORIGIN_FORBIDDEN'
+
+/** Default most sockets per listener. */
+export const DEFAULT_MAX_CONNECTIONS = 1024
+/** Default most sockets per listener from one IP address. */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 256
+/** Default time for a socket to complete the upgrade: 10 s. */
+export const DEFAULT_UPGRADE_TIMEOUT = 10_000
+/** Default ping interval of a listener's connections: 30 s. */
+export const DEFAULT_PING_INTERVAL = 30_000
 
 /** Default time allowed for `connect()`: 10 s. */
 export const DEFAULT_CONNECT_TIMEOUT = 10_000
@@ -134,7 +190,11 @@ class WsConnection implements Connection {
   #rejectOpened!: (err: Error) => void
   readonly #iterator: AsyncIterator<Uint8Array, undefined>
 
-  constructor(ws: WebSocket, remoteAddress: string, limits: ResolvedLimits) {
+  // Keepalive (listener side): whether the peer showed life since the last ping.
+  #alive = true
+  #pingTimer: ReturnType<typeof setInterval> | undefined
+
+  constructor(ws: WebSocket, remoteAddress: string, limits: ResolvedLimits, pingInterval = 0) {
     this.#ws = ws
     this.remoteAddress = remoteAddress
     this.#limits = limits
@@ -169,6 +229,13 @@ class WsConnection implements Connection {
       this.#state = 'open'
       this.#resolveOpened()
     })
+    if (pingInterval > 0) {
+      ws.on('pong', () => {
+        this.#alive = true
+      })
+      this.#pingTimer = setInterval(() => this.#ping(pingInterval), pingInterval)
+      this.#pingTimer.unref?.()
+    }
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary))
     ws.on('error', (err) => {
       this.#error ??= mapWsError(err)
@@ -236,7 +303,22 @@ class WsConnection implements Connection {
     this.#ws.close(code, reason)
   }
 
+  #ping(interval: number): void {
+    if (this.#state !== 'open') return
+    if (!this.#alive) {
+      this.abort(transportError(ERR_CONNECTION_CLOSED, `no answer to a ping within ${interval} ms: the peer is gone or not reading`))
+      return
+    }
+    this.#alive = false
+    try {
+      this.#ws.ping()
+    } catch {
+      // the socket is closing; its close event ends the connection
+    }
+  }
+
   #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    this.#alive = true
     if (this.#discardIncoming || this.#state === 'closed') return
     if (!isBinary) {
       this.#violation(transportError(ERR_TEXT_FRAME, 'received a text frame; only binary frames are allowed'), CloseCode.unsupportedData, 'binary frames only')
@@ -269,6 +351,7 @@ class WsConnection implements Connection {
   #finish(err: Error | undefined, queued: 'keep' | 'drop'): void {
     this.#state = 'closed'
     clearTimeout(this.#closeTimer)
+    clearInterval(this.#pingTimer)
     this.#sendBuffer.fail(err ?? transportError(ERR_CONNECTION_CLOSED, 'the connection is closed'))
     if (queued === 'drop') this.#queue.fail(err)
     else this.#queue.end(err)
@@ -323,6 +406,90 @@ function checkScheme(u: URL): 'ws' | 'wss' {
   throw transportError(ERR_UNSUPPORTED_SCHEME, `the WebSocket transport cannot handle ${u.protocol}// URLs`)
 }
 
+/** Answers a refused socket over HTTP, naming the code in `x-ww-error`, and closes it. */
+function refuse(socket: Duplex, status: number, text: string, code: string, why: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nx-ww-error: ${code}\r\n\r\n${code}: ${why}\n`)
+  // A peer that doesn't read must not keep the socket: it is destroyed after a short grace.
+  setTimeout(() => socket.destroy(), 1000).unref()
+}
+
+/** The address a socket came from, IPv4-mapped IPv6 written as IPv4. */
+function ipOf(socket: Socket): string {
+  const a = socket.remoteAddress ?? '?'
+  return a.startsWith('::ffff:') ? a.slice(7) : a
+}
+
+/**
+ * A listener's admission of raw sockets: the connection caps (in all, and per IP address)
+ * and the upgrade deadline. Every socket counts, from accept to close, whether or not it
+ * ever upgrades: those are what hold file descriptors.
+ */
+class SocketGate {
+  readonly #tls: boolean
+  readonly #max: number
+  readonly #maxPerIp: number
+  readonly #upgradeTimeout: number
+  #open = 0
+  readonly #perIp = new Map<string, number>()
+  // Sockets still expected to upgrade, by remote address:port (the same on a TLS socket
+  // and the TCP socket under it), with their deadline.
+  readonly #pending = new Map<string, ReturnType<typeof setTimeout>>()
+  // Sockets already answered with a refusal: a request they still send is ignored.
+  readonly #refused = new WeakSet<object>()
+
+  constructor(tls: boolean, max: number, maxPerIp: number, upgradeTimeout: number) {
+    this.#tls = tls
+    this.#max = max
+    this.#maxPerIp = maxPerIp
+    this.#upgradeTimeout = upgradeTimeout
+  }
+
+  admit(socket: Socket): void {
+    socket.on('error', () => {})
+    const ip = ipOf(socket)
+    const fromIp = this.#perIp.get(ip) ?? 0
+    if (this.#open >= this.#max || fromIp >= this.#maxPerIp) {
+      const why = this.#open >= this.#max ? `the listener holds its maximum of ${this.#max} connections` : `the listener holds its maximum of ${this.#maxPerIp} connections from ${ip}`
+      // Over TLS the socket cannot be answered before a handshake we won't spend: drop it.
+      this.#refused.add(socket)
+      if (this.#tls) socket.destroy()
+      else refuse(socket, 503, 'Service Unavailable', ERR_TOO_MANY_CONNECTIONS, why)
+      return
+    }
+    this.#open++
+    this.#perIp.set(ip, fromIp + 1)
+    const key = `${socket.remoteAddress}:${socket.remotePort}`
+    const timer = setTimeout(() => {
+      this.#pending.delete(key)
+      this.#refused.add(socket)
+      if (this.#tls) socket.destroy()
+      else refuse(socket, 408, 'Request Timeout', ERR_CONNECT_FAILED, `no WebSocket upgrade within ${this.#upgradeTimeout} ms`)
+    }, this.#upgradeTimeout)
+    timer.unref?.()
+    this.#pending.set(key, timer)
+    socket.once('close', () => {
+      clearTimeout(this.#pending.get(key))
+      this.#pending.delete(key)
+      this.#open--
+      const n = (this.#perIp.get(ip) ?? 1) - 1
+      if (n === 0) this.#perIp.delete(ip)
+      else this.#perIp.set(ip, n)
+    })
+  }
+
+  /** Whether `socket` (the TCP socket of a request) was already refused. */
+  isRefused(socket: object): boolean {
+    return this.#refused.has(socket)
+  }
+
+  /** The socket completed the upgrade: its deadline is off. */
+  upgraded(socket: Socket): void {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`
+    clearTimeout(this.#pending.get(key))
+    this.#pending.delete(key)
+  }
+}
+
 /** A listening HTTP(S) server that upgrades to WebSocket. */
 class WsListener implements Listener {
   readonly url: string
@@ -371,6 +538,15 @@ class WsListener implements Listener {
 export function webSockets(init: WebSocketsInit = {}): Transport {
   const limits = resolveLimits(init)
   const connectTimeout = init.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT
+  const maxConnections = init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  const maxPerIp = init.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP
+  const upgradeTimeout = init.upgradeTimeout ?? DEFAULT_UPGRADE_TIMEOUT
+  const pingInterval = init.pingInterval ?? DEFAULT_PING_INTERVAL
+  const allowOrigins = new Set(init.allowOrigins ?? [])
+  for (const [k, v] of Object.entries({ maxConnections, maxConnectionsPerIp: maxPerIp, upgradeTimeout })) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`transport option ${k} must be a positive integer, got ${String(v)}`)
+  }
+  if (!Number.isSafeInteger(pingInterval) || pingInterval < 0) throw new RangeError(`transport option pingInterval must be a non-negative integer, got ${String(pingInterval)}`)
   const onServerError = init.onServerError ?? warnServerError
 
   return {
@@ -389,6 +565,13 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
         ...(scheme === 'wss' ? (init.clientTls ?? {}) : {}),
       })
       const conn = new WsConnection(ws, `${host}:${port}`, limits)
+      // A listener that refuses us says why in an HTTP answer (x-ww-error): report its code.
+      ws.on('unexpected-response', (_req, res) => {
+        const named = res.headers['x-ww-error']
+        const code = typeof named === 'string' && /^ERR_[A-Z0-9_]+$/.test(named) ? named : ERR_CONNECT_FAILED
+        res.resume()
+        conn.abort(transportError(code, `${url} refused the connection: HTTP ${res.statusCode ?? '?'}${code === ERR_CONNECT_FAILED ? '' : ` (${code})`}`))
+      })
       const onAbort = (): void => conn.abort(abortError(signal))
       const timer = setTimeout(() => {
         conn.abort(transportError(ERR_CONNECT_FAILED, `connecting to ${url} timed out after ${connectTimeout} ms`))
@@ -417,10 +600,16 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
         scheme === 'wss'
           ? (require('node:https') as typeof import('node:https')).createServer(init.tls ?? {})
           : (require('node:http') as typeof import('node:http')).createServer()
+      // Node's own HTTP timeouts bound a request that is slow to send its headers; the
+      // upgrade timer below also covers a socket that sends nothing at all.
+      server.headersTimeout = upgradeTimeout
+      server.requestTimeout = upgradeTimeout
       server.on('request', (_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' })
         res.end('this endpoint speaks WebSocket only\n')
       })
+      const gate = new SocketGate(scheme === 'wss', maxConnections, maxPerIp, upgradeTimeout)
+      server.on('connection', (socket: Socket) => gate.admit(socket))
       const wss = new (loadWs().WebSocketServer)({
         noServer: true,
         perMessageDeflate: false,
@@ -467,13 +656,23 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
 
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         socket.on('error', () => {})
+        if (gate.isRefused(req.socket)) {
+          socket.destroy()
+          return
+        }
         if (!listener.isOpen || !wss.shouldHandle(req)) {
           socket.end(`HTTP/1.1 ${listener.isOpen ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\n\r\n`)
           return
         }
+        const origin = req.headers.origin
+        if (origin !== undefined && !allowOrigins.has(origin)) {
+          refuse(socket, 403, 'Forbidden', ERR_ORIGIN_FORBIDDEN, `origin ${origin.slice(0, 200)} is not allowed`)
+          return
+        }
         wss.handleUpgrade(req, socket, head, (ws) => {
+          gate.upgraded(req.socket)
           const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`
-          const conn = new WsConnection(ws, remote, limits)
+          const conn = new WsConnection(ws, remote, limits, pingInterval)
           listener.accept(conn)
           if (!listener.isOpen) return
           try {

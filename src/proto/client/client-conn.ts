@@ -84,14 +84,21 @@ export class ClientConn {
     let onAbort: (() => void) | undefined
     try {
       signal?.throwIfAborted()
-      conn.send(encodeFrame(options.token === undefined ? { t: 'hello', v: PROTOCOL_VERSION } : { t: 'hello', v: PROTOCOL_VERSION, token: options.token }))
+      // A node that refuses us at once (ERR_TOO_MANY_CONNECTIONS) may have closed before our
+      // hello goes out: its error frame, already received, is still the answer to read.
+      let sendError: unknown
+      try {
+        conn.send(encodeFrame(options.token === undefined ? { t: 'hello', v: PROTOCOL_VERSION } : { t: 'hello', v: PROTOCOL_VERSION, token: options.token }))
+      } catch (err) {
+        sendError = err
+      }
       const aborted = new Promise<never>((_, reject) => {
         onAbort = () => reject(abortError(signal))
         signal?.addEventListener('abort', onAbort, { once: true })
       })
       aborted.catch(() => {})
       const r = await Promise.race([it.next(), aborted])
-      if (r.done === true) throw new WwError(ERR_CONNECTION_LOST, 'the node closed the connection during the handshake')
+      if (r.done === true) throw sendError ?? new WwError(ERR_CONNECTION_LOST, 'the node closed the connection during the handshake')
       const f = decodeNodeFrame(r.value, { maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
       if (f.t === 'error') throw fromWireError(f)
       if (f.t !== 'welcome') throw new WwError(ERR_BAD_FRAME, `expected welcome, got ${f.t}`)

@@ -42,6 +42,8 @@ import { DEFAULT_INITIAL_WINDOW } from '../wire/window.js'
 
 /** No `hello` arrived within the handshake timeout. */
 export const ERR_HANDSHAKE_TIMEOUT = 'ERR_HANDSHAKE_TIMEOUT'
+/** The connection had nothing open (no stream, no call in progress) and sent nothing for the idle timeout. */
+export const ERR_IDLE_TIMEOUT = 'ERR_IDLE_TIMEOUT'
 /** The node is shutting down; sent in an `error` frame to every client. */
 export const ERR_NODE_CLOSING = 'ERR_NODE_CLOSING'
 
@@ -53,6 +55,7 @@ export interface ResolvedServeLimits {
   maxCaps: number
   maxCalls: number
   handshakeTimeout: number
+  idleTimeout: number
   maxWindow: number
   batch: BatchLimits
 }
@@ -92,6 +95,8 @@ export class NodeConnection {
   #closing = false
   #cleaned = false
   #maxInFlightDone = 0
+  #lastFrame = performance.now()
+  #idleTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(conn: Connection, init: NodeConnectionInit) {
     this.conn = conn
@@ -130,6 +135,7 @@ export class NodeConnection {
     try {
       for await (const bytes of this.conn) {
         if (this.#closing) break
+        this.#lastFrame = performance.now()
         let frame: ClientFrame
         try {
           // Before hello the client is nobody: its one frame must be small (and the scan in
@@ -140,6 +146,7 @@ export class NodeConnection {
             clearTimeout(timer)
             this.#hello(frame)
             welcomed = true
+            this.#armIdle(limits.idleTimeout)
           } else {
             this.#handle(frame)
           }
@@ -169,6 +176,22 @@ export class NodeConnection {
     // A graceful close flushes the error frame; a client that doesn't read is dropped after 2 s.
     this.conn.close({ signal: AbortSignal.timeout(2000) }).catch(() => this.conn.abort(new WwError(e.code, e.message)))
     this.#cleanup()
+  }
+
+  // Closes the connection once it has had nothing open and sent nothing for `ms`: a
+  // stream (a quiet subscription too) or a call in progress keeps it.
+  #armIdle(ms: number): void {
+    const wait = Math.max(1, ms - (performance.now() - this.#lastFrame))
+    this.#idleTimer = setTimeout(() => {
+      if (this.#closing) return
+      if (this.#streams.size === 0 && this.#calls.size === 0 && performance.now() - this.#lastFrame >= ms) {
+        this.fail(new WwError(ERR_IDLE_TIMEOUT, `nothing open and no frame for ${ms} ms`))
+        return
+      }
+      if (this.#streams.size > 0 || this.#calls.size > 0) this.#lastFrame = performance.now()
+      this.#armIdle(ms)
+    }, wait)
+    this.#idleTimer.unref?.()
   }
 
   #hello(f: ClientFrame): void {
@@ -309,6 +332,7 @@ export class NodeConnection {
     if (this.#cleaned) return
     this.#cleaned = true
     this.#closing = true
+    clearTimeout(this.#idleTimer)
     if (!this.#abort.signal.aborted) this.#abort.abort()
     for (const s of this.#streams.values()) {
       this.#maxInFlightDone = Math.max(this.#maxInFlightDone, s.stats().maxInFlight)

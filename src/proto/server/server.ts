@@ -11,14 +11,17 @@
 import { WwError } from '../../errors.js'
 import type { Listener } from '../../transport/types.js'
 import { defaultTransports, type TransportRegistry } from '../../transport/registry.js'
-import { DEFAULT_MAX_FRAME_BYTES } from '../wire/frames.js'
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame } from '../wire/frames.js'
 import { NullPubSubCap, type ServerCap } from './caps.js'
 import { ERR_NODE_CLOSING, NodeConnection, type ResolvedServeLimits } from './node-conn.js'
 import type { StreamStats } from './server-stream.js'
 import { NullViewCap, type ServedTable, ViewCap } from './view-cap.js'
 import { DEFAULT_MAX_WINDOW } from '../wire/window.js'
 
-export { ERR_HANDSHAKE_TIMEOUT, ERR_NODE_CLOSING } from './node-conn.js'
+export { ERR_HANDSHAKE_TIMEOUT, ERR_NODE_CLOSING, ERR_IDLE_TIMEOUT } from './node-conn.js'
+
+/** The node already serves its maximum of connections (ServeLimits.maxConnections). */
+export const ERR_TOO_MANY_CONNECTIONS = 'ERR_TOO_MANY_CONNECTIONS'
 
 /** Per-connection limits of a node. */
 export interface ServeLimits {
@@ -34,6 +37,19 @@ export interface ServeLimits {
   maxCalls?: number
   /** Milliseconds a new connection has to send `hello` → ERR_HANDSHAKE_TIMEOUT, closed. @default 10_000 */
   handshakeTimeout?: number
+  /**
+   * Milliseconds a connection with nothing open (no stream, no call in progress) may stay
+   * silent → ERR_IDLE_TIMEOUT, closed. The shell reconnects on its next command.
+   * @default 300_000
+   */
+  idleTimeout?: number
+  /**
+   * Connections served at once, over every transport; one more gets `error
+   * ERR_TOO_MANY_CONNECTIONS` and is closed. (The WebSocket transport also caps its raw
+   * sockets, upgraded or not: WebSocketsInit.maxConnections.)
+   * @default 1024
+   */
+  maxConnections?: number
   /** Largest credit window honoured per stream, in bytes (larger credits are clamped). @default 1_048_576 */
   maxWindow?: number
   /** Most items per batch frame. @default 256 */
@@ -102,6 +118,7 @@ export function resolveServeLimits(l: ServeLimits = {}): ResolvedServeLimits {
     maxCaps: l.maxCaps ?? 1024,
     maxCalls: l.maxCalls ?? 256,
     handshakeTimeout: l.handshakeTimeout ?? 10_000,
+    idleTimeout: l.idleTimeout ?? 300_000,
     maxWindow: l.maxWindow ?? DEFAULT_MAX_WINDOW,
     batch: { items: l.batchItems ?? 256, bytes: l.batchBytes ?? 64 * 1024 },
   }
@@ -110,6 +127,7 @@ export function resolveServeLimits(l: ServeLimits = {}): ResolvedServeLimits {
 /** Starts serving `init.table` on `init.listen`. Rejects with the transport's error (e.g. ERR_LISTEN_FAILED). */
 export async function serve(init: ServeInit): Promise<Server> {
   const limits = resolveServeLimits(init.limits)
+  const maxConnections = init.limits?.maxConnections ?? 1024
   const transports = init.transports ?? defaultTransports()
   const conns = new Map<NodeConnection, number>()
   let nextConn = 0
@@ -122,6 +140,16 @@ export async function serve(init: ServeInit): Promise<Server> {
   const listener: Listener = await transports.listen(init.listen, (conn) => {
     if (closing) {
       conn.abort(new WwError(ERR_NODE_CLOSING, 'the node is shutting down'))
+      return
+    }
+    if (conns.size >= maxConnections) {
+      const e = new WwError(ERR_TOO_MANY_CONNECTIONS, `the node serves its maximum of ${maxConnections} connections`)
+      try {
+        conn.send(encodeFrame({ t: 'error', code: e.code, message: e.message }))
+        conn.close({ signal: AbortSignal.timeout(1000) }).catch(() => conn.abort(e))
+      } catch {
+        conn.abort(e)
+      }
       return
     }
     const nc = new NodeConnection(conn, {
