@@ -1,6 +1,20 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
+const src = (path: string): string => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
+
 export default defineConfig({
+  // The package's own entry points, as plugins/ import them (`ww/transport`), from the
+  // sources rather than a build in dist/ that may be stale or absent (tsconfig.json `paths`
+  // does the same for the type checker and tsx).
+  resolve: {
+    alias: [
+      { find: /^ww$/, replacement: src('index.ts') },
+      { find: /^ww\/transport$/, replacement: src('transport/index.ts') },
+      { find: /^ww\/transport\/conformance$/, replacement: src('transport/conformance.ts') },
+      { find: /^ww\/plugin$/, replacement: src('plugin.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx', 'plugins/**/*.test.ts'],
     testTimeout: 30_000,

@@ -11,18 +11,24 @@
  * (plugins/tcp.test.ts):
  * - outgoing backpressure: `send()` returns false once the socket's unsent bytes
  *   (`bufferedAmount`) reach `highWaterMark`; `onDrain()` resolves when they fall below it;
- * - incoming backpressure: received frames wait in a bounded queue (`readBufferFrames`,
- *   `readBufferBytes`); when it is full the socket is paused, so TCP's own window stops the
- *   sender, and reading resumes as the consumer catches up;
+ * - incoming backpressure: received frames wait in ww's bounded read queue (`FrameQueue` from
+ *   `ww/transport`); when it holds `readBufferFrames` frames or `readBufferBytes` bytes the
+ *   socket is paused, so TCP's own window stops the sender, and reading resumes once the
+ *   consumer has brought it down to half of both. One chunk already read may hold many
+ *   frames, so the queue takes frames past those levels up to a hard bound
+ *   (`hardReadBound`: `readBufferBytes + maxPayload + 1 MiB`, 32 bytes counted per frame);
+ *   past it the connection is reset with ERR_READ_BUFFER_FULL;
  * - a frame longer than `maxPayload` is refused on send (ERR_FRAME_TOO_LARGE) and, announced
  *   by a peer, resets the connection with that error;
  * - `close()` flushes what was sent and ends both directions (bounded by `closeTimeout`);
  *   `abort(err)` resets the connection (TCP RST), so the peer ends with an error.
  *
- * The plugin is plain ESM with JSDoc types so it loads without a build step, and it depends
- * on nothing from ww: errors are ordinary Errors carrying ww's stable `code`s.
+ * The plugin is plain ESM with JSDoc types so it loads without a build step. From ww it uses
+ * only the public building blocks of `ww/transport` (the read queue); errors are ordinary
+ * Errors carrying ww's stable `code`s.
  */
 import { connect as netConnect, createServer } from 'node:net'
+import { FrameQueue, hardReadBound } from 'ww/transport'
 
 /**
  * Options of the tcp transport.
@@ -33,11 +39,25 @@ import { connect as netConnect, createServer } from 'node:net'
  * @property {number} [maxPayload] largest frame in either direction (default 4194304).
  * @property {number} [connectTimeout] ms before a dial fails (default 10000).
  * @property {number} [closeTimeout] ms a graceful close may take before the socket is destroyed (default 5000).
+ * @property {(err: Error, url: string) => void} [onServerError] called with every error the listening
+ *   server reports after `listen()` resolved (a failed accept), and with every error thrown by the
+ *   `onConnection` callback (that connection is reset); default: a process warning.
  */
 
-/** @typedef {import('../src/transport/types.js').Transport} Transport */
-/** @typedef {import('../src/transport/types.js').Connection} Connection */
-/** @typedef {import('../src/transport/types.js').Listener} Listener */
+/** @typedef {Omit<Required<TcpInit>, 'onServerError'>} TcpOptions */
+
+/**
+ * The default `onServerError`: a process warning naming the listener.
+ * @param {Error} err
+ * @param {string} url
+ */
+function warnServerError(err, url) {
+  process.emitWarning(`ww: listener ${url}: ${err.message}`, { type: 'WwListenerWarning', code: /** @type {any} */ (err).code ?? 'UNKNOWN' })
+}
+
+/** @typedef {import('ww/transport').Transport} Transport */
+/** @typedef {import('ww/transport').Connection} Connection */
+/** @typedef {import('ww/transport').Listener} Listener */
 
 /**
  * @param {string} code
@@ -78,12 +98,10 @@ function abortedError(signal) {
 /** @implements {Connection} */
 class TcpConnection {
   /** @type {import('node:net').Socket} */ #socket
-  /** @type {Required<TcpInit>} */ #opts
+  /** @type {TcpOptions} */ #opts
   /** @type {Buffer[]} */ #pending = []
   #pendingLen = 0
-  /** @type {Uint8Array[]} */ #queue = []
-  #queueBytes = 0
-  /** @type {{ resolve: (r: IteratorResult<Uint8Array, undefined>) => void, reject: (e: Error) => void } | undefined} */ #reader
+  /** @type {FrameQueue} */ #queue
   #ended = false
   /** @type {Error | undefined} */ #error
   /** @type {'open' | 'closing' | 'closed'} */ #state = 'open'
@@ -94,18 +112,25 @@ class TcpConnection {
 
   /**
    * @param {import('node:net').Socket} socket
-   * @param {Required<TcpInit>} opts
+   * @param {TcpOptions} opts
    */
   constructor(socket, opts) {
     this.#socket = socket
     this.#opts = opts
+    this.#queue = new FrameQueue({
+      maxFrames: opts.readBufferFrames,
+      maxBytes: opts.readBufferBytes,
+      hardMaxBytes: hardReadBound(opts),
+      onPause: () => socket.pause(),
+      onResume: () => socket.resume(),
+    })
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
     socket.setNoDelay(true)
     socket.on('data', (chunk) => this.#onData(/** @type {Buffer} */ (chunk)))
     socket.on('end', () => {
       this.#ended = true
-      this.#wake()
+      this.#queue.end()
     })
     socket.on('drain', () => this.#notifyDrain())
     socket.on('error', (err) => this.#fail(wwError('ERR_CONNECTION_CLOSED', `connection to ${this.remoteAddress} failed: ${err.message}`, err)))
@@ -117,7 +142,7 @@ class TcpConnection {
         this.#ended = true
         this.#resolveClosed(this.#error)
       }
-      this.#wake()
+      this.#queue.end(this.#error)
       this.#notifyDrain()
     })
   }
@@ -191,65 +216,24 @@ class TcpConnection {
     if (this.#state === 'closed') return
     this.#error = err
     this.#state = 'closed'
-    this.#queue = []
-    this.#queueBytes = 0
+    this.#queue.fail(err)
     this.#ended = true
     // RST rather than FIN: the peer must see an error, not a clean end.
     if (typeof this.#socket.resetAndDestroy === 'function' && this.#socket.readyState !== 'closed') this.#socket.resetAndDestroy()
     else this.#socket.destroy()
     this.#resolveClosed(err)
-    this.#wake()
     this.#notifyDrain()
   }
 
   /** @returns {AsyncIterator<Uint8Array, undefined>} */
   [Symbol.asyncIterator]() {
     return {
-      next: () => this.#next(),
+      next: () => this.#queue.next(),
       return: async () => {
         // The reader stopped: the connection is no longer wanted.
         if (this.#state === 'open') this.close().catch(() => {})
         return { done: true, value: undefined }
       },
-    }
-  }
-
-  /** @returns {Promise<IteratorResult<Uint8Array, undefined>>} */
-  #next() {
-    const frame = this.#queue.shift()
-    if (frame !== undefined) {
-      this.#queueBytes -= frame.byteLength
-      this.#maybeResume()
-      return Promise.resolve({ done: false, value: frame })
-    }
-    if (this.#error !== undefined) return Promise.reject(this.#error)
-    if (this.#ended) return Promise.resolve({ done: true, value: undefined })
-    return new Promise((resolve, reject) => {
-      this.#reader = { resolve, reject }
-    })
-  }
-
-  #wake() {
-    const r = this.#reader
-    if (r === undefined) return
-    const frame = this.#queue.shift()
-    if (frame !== undefined) {
-      this.#reader = undefined
-      this.#queueBytes -= frame.byteLength
-      this.#maybeResume()
-      r.resolve({ done: false, value: frame })
-    } else if (this.#error !== undefined) {
-      this.#reader = undefined
-      r.reject(this.#error)
-    } else if (this.#ended) {
-      this.#reader = undefined
-      r.resolve({ done: true, value: undefined })
-    }
-  }
-
-  #maybeResume() {
-    if (this.#socket.isPaused() && this.#queue.length < this.#opts.readBufferFrames && this.#queueBytes < this.#opts.readBufferBytes) {
-      this.#socket.resume()
     }
   }
 
@@ -274,11 +258,11 @@ class TcpConnection {
       if (head.length === 4 + len) this.#pending.shift()
       else this.#pending[0] = head.subarray(4 + len)
       this.#pendingLen -= 4 + len
-      this.#queue.push(frame)
-      this.#queueBytes += len
+      if (!this.#queue.push(frame)) {
+        this.abort(wwError('ERR_READ_BUFFER_FULL', 'read buffer full: the connection was reset'))
+        return
+      }
     }
-    if (this.#queue.length >= this.#opts.readBufferFrames || this.#queueBytes >= this.#opts.readBufferBytes) this.#socket.pause()
-    this.#wake()
   }
 
   #compact() {
@@ -293,7 +277,8 @@ class TcpConnection {
     this.#ended = true
     this.#socket.destroy()
     this.#resolveClosed(err)
-    this.#wake()
+    // Frames already received are still read, then the error.
+    this.#queue.end(err)
     this.#notifyDrain()
   }
 
@@ -311,7 +296,7 @@ class TcpConnection {
  * @returns {Transport}
  */
 export function tcpTransport(init = {}) {
-  /** @type {Required<TcpInit>} */
+  /** @type {TcpOptions} */
   const opts = {
     highWaterMark: init.highWaterMark ?? 1 << 20,
     readBufferFrames: init.readBufferFrames ?? 64,
@@ -320,6 +305,7 @@ export function tcpTransport(init = {}) {
     connectTimeout: init.connectTimeout ?? 10_000,
     closeTimeout: init.closeTimeout ?? 5_000,
   }
+  const onServerError = init.onServerError ?? warnServerError
   return {
     schemes: ['tcp'],
 
@@ -368,20 +354,48 @@ export function tcpTransport(init = {}) {
       if (options.signal?.aborted === true) return Promise.reject(abortedError(options.signal))
       /** @type {Set<TcpConnection>} */
       const conns = new Set()
+      let listenUrl = url
+      /** @param {Error} err */
+      const report = (err) => {
+        try {
+          onServerError(err, listenUrl)
+        } catch {
+          // a throwing reporter must not turn the error into a crash after all
+        }
+      }
       const server = createServer((socket) => {
-        const conn = new TcpConnection(socket, opts)
-        conns.add(conn)
-        conn.closed.finally(() => conns.delete(conn))
-        onConnection(conn)
+        // Runs in a net.Server event: anything thrown here would be an uncaught exception that
+        // ends the whole process, so a failing onConnection only costs its own connection.
+        socket.on('error', () => {}) // until TcpConnection takes over the socket's errors
+        /** @type {TcpConnection | undefined} */
+        let conn
+        try {
+          conn = new TcpConnection(socket, opts)
+          const c = conn
+          conns.add(c)
+          c.closed.finally(() => conns.delete(c))
+          onConnection(c)
+        } catch (e) {
+          const err = e instanceof Error ? e : new Error(String(e))
+          report(err)
+          if (conn !== undefined) conn.abort(wwError('ERR_CONNECTION_CLOSED', `the connection was refused: ${err.message}`, err))
+          else socket.destroy()
+        }
       })
       return new Promise((resolve, reject) => {
-        server.once('error', (err) => reject(wwError('ERR_LISTEN_FAILED', `cannot listen on ${url}: ${err.message}`, err)))
+        /** @param {Error} err */
+        const onListenError = (err) => reject(wwError('ERR_LISTEN_FAILED', `cannot listen on ${url}: ${err.message}`, err))
+        server.once('error', onListenError)
         server.listen(target.port, target.host, () => {
+          server.off('error', onListenError)
+          // A server error after listening (a failed accept) is reported, never a crash.
+          server.on('error', report)
           const addr = /** @type {import('node:net').AddressInfo} */ (server.address())
           const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+          listenUrl = `tcp://${host}:${addr.port}`
           /** @type {Listener} */
           const listener = {
-            url: `tcp://${host}:${addr.port}`,
+            url: listenUrl,
             async close() {
               const closing = new Promise((r) => server.close(() => r(undefined)))
               await Promise.allSettled([...conns].map((c) => c.close()))

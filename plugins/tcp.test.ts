@@ -2,7 +2,8 @@
  * The tcp plugin: the shared transport conformance suite, plus its own specifics (framing
  * limits, URL checks, loading through the plugin loader).
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { Server as NetServer } from 'node:net'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { transportConformance } from '../src/transport/conformance.js'
 import { loadPlugin } from '../src/client/plugins.js'
 import { hasCode } from '../src/errors.js'
@@ -76,5 +77,56 @@ describe('tcp plugin specifics', () => {
       )
       expect(hasCode(err, 'ERR_INVALID_URL') || hasCode(err, 'ERR_UNSUPPORTED_SCHEME')).toBe(true)
     }
+  })
+
+  it('a throwing onConnection costs only its connection: reset, reported, the listener keeps serving', async () => {
+    const reported: string[] = []
+    const t = tcpTransport({ onServerError: (err, url) => reported.push(`${url} ${err.message}`) })
+    let calls = 0
+    let accept!: (c: Connection) => void
+    const accepted = new Promise<Connection>((r) => (accept = r))
+    const listener = await t.listen('tcp://127.0.0.1:0', (c) => {
+      if (++calls === 1) throw new Error('handler bug')
+      accept(c)
+    })
+    cleanup.push(() => listener.close())
+    // The refused connection is reset: the reset may reach the client before or after its own
+    // connect completed, so it fails to connect or its connection ends with an error.
+    const outcome = await t.connect(listener.url).then(
+      async (c) => {
+        cleanup.push(() => c.abort(new Error('cleanup')))
+        return await c.closed
+      },
+      (e: unknown) => e,
+    )
+    expect(hasCode(outcome, 'ERR_CONNECTION_CLOSED') || hasCode(outcome, 'ERR_CONNECT_FAILED')).toBe(true)
+    expect(reported).toEqual([`${listener.url} handler bug`])
+    const second = await t.connect(listener.url)
+    cleanup.push(() => second.abort(new Error('cleanup')))
+    const server = await accepted
+    second.send(new Uint8Array([1, 2, 3]))
+    const r = await server[Symbol.asyncIterator]().next()
+    expect([...(r.value as Uint8Array)]).toEqual([1, 2, 3])
+  })
+
+  it('reports a server error after listen (a failed accept) and keeps serving', async () => {
+    // A failed accept (EMFILE) cannot be produced on purpose (libuv keeps a spare descriptor
+    // to swallow it), so the test takes hold of the real server and emits what net.Server
+    // emits then.
+    const servers: NetServer[] = []
+    const real = NetServer.prototype.listen
+    const spy = vi.spyOn(NetServer.prototype, 'listen').mockImplementation(function (this: NetServer, ...args: unknown[]) {
+      servers.push(this)
+      return (real as (...a: unknown[]) => NetServer).apply(this, args)
+    })
+    cleanup.push(() => spy.mockRestore())
+    const reported: string[] = []
+    const t = tcpTransport({ onServerError: (err, url) => reported.push(`${url} ${(err as { code?: string }).code}`) })
+    const { listener, client, server } = await pair(t)
+    servers[0]!.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' }))
+    expect(reported).toEqual([`${listener.url} EMFILE`])
+    client.send(new Uint8Array([5]))
+    const r = await server[Symbol.asyncIterator]().next()
+    expect([...(r.value as Uint8Array)]).toEqual([5])
   })
 })

@@ -27,6 +27,8 @@ export {
   resolveLimits,
 } from './limits.js'
 export type { ConnectionLimits, ResolvedLimits } from './limits.js'
+export { BoundedQueue } from '../queue.js'
+export type { BoundedQueueInit, Overflow, QueueLevels } from '../queue.js'
 export { FrameQueue, FRAME_OVERHEAD } from './frame-queue.js'
 export type { FrameQueueInit } from './frame-queue.js'
 export { SendBuffer } from './send-buffer.js'
