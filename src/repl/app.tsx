@@ -234,7 +234,6 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
       // a query is one line.
       const last = input[input.length - 1]
       const body = last === '\r' || last === '\n' || last === '\t' ? input.slice(0, -1) : input
-      // eslint-disable-next-line no-control-regex
       const clean = body.replace(/[\r\n\t]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '')
       const typed = clean === '' ? l : L.insert(l, clean)
       if (last === '\r' || last === '\n') {

@@ -15,7 +15,6 @@ import { FormatRegistry } from '../../src/format/index.js'
 import { serve } from '../../src/proto/server/server.js'
 import { fakeRecord, localNode, type LocalNode } from './fixture.js'
 
-// eslint-disable-next-line no-control-regex
 const plain = (s: string): string => s.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
 const KEY = { enter: '\r', up: '\u001b[A', left: '\u001b[D', tab: '\t', ctrlC: '\u0003', ctrlD: '\u0004', ctrlA: '\u0001', ctrlW: '\u0017', ctrlU: '\u0015' }
 

@@ -8,7 +8,6 @@ const { render } = await import('ink-testing-library')
 const { Prompt, promptSegments } = await import('../../src/repl/prompt.js')
 
 const at = (text: string, cursor: number): Line => ({ text, cursor })
-// eslint-disable-next-line no-control-regex
 const plain = (s: string): string => s.replace(/\u001b\[[0-9;]*m/g, '')
 
 describe('prompt', () => {

@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNode, type Node } from '../../src/node/node.js'
 import { fillTable, ROOT, tempHome, wwArgv, wwEnv } from '../cli/helpers.js'
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[()][0-9A-B]|\u001b[=>78]|\r/g
 const KEY = { enter: '\r', up: '\u001b[A', tab: '\t', ctrlC: '\u0003', ctrlD: '\u0004' }
 
