@@ -19,6 +19,7 @@ import type { AbortOptions } from '../../transport/types.js'
 import { ERR_CAP_RELEASED, ERR_CAP_UNKNOWN } from '../wire/codes.js'
 import type { ClientConn } from './client-conn.js'
 import { ERR_BAD_FRAME } from '../wire/frames.js'
+import { checkMessageSize, validateTopicName } from '../../record/topic.js'
 
 const ALL: Statement = { op: 'ls', selector: { kind: 'all' }, constraints: [], reverse: false }
 
@@ -75,10 +76,12 @@ export class RemoteView implements View {
     if (this.#released) return new ReleasedView()
     const id = this.#conn.newCapId()
     const bound = this.#conn.call(this.#cap, 'reverse', {}, { bind: id })
-    bound.catch(() => {})
-    // A refusal of this View's own binding carries over to its children.
-    const child = new RemoteView(this.#conn, id, this.#bindError !== undefined ? Promise.reject(this.#bindError) : bound)
-    return child
+    // A refusal of this View's own binding carries over to its children: the node answers a
+    // reverse on an unbound id with ERR_CAP_UNKNOWN, which #map turns back into the refusal
+    // (ERR_TOO_MANY_CAPS), even when the whole chain was pipelined before any answer came.
+    return new RemoteView(this.#conn, id, bound.then(undefined, (e: Error) => {
+      throw this.#map(e)
+    }))
   }
 
   async values(index: ValuesIndex, prefix = '', options: AbortOptions & { limit?: number } = {}): Promise<string[]> {
@@ -149,14 +152,18 @@ class ReleasedView extends NullView {
   }
 }
 
-/** The null Topic: `publish` does nothing, `subscribe` is exhausted at once. */
+/**
+ * The null Topic: `publish` checks its payload (ERR_MESSAGE_TOO_LARGE) as a real Topic does,
+ * then does nothing; `subscribe` is exhausted at once.
+ */
 export class NullTopic implements Topic {
   readonly name: string
   #released = false
   constructor(name: string) {
     this.name = name
   }
-  async publish(): Promise<void> {
+  async publish(data: Uint8Array): Promise<void> {
+    checkMessageSize(data)
     if (this.#released) throw released()
   }
   subscribe(options: CursorOptions = {}): Cursor<Message> {
@@ -168,7 +175,10 @@ export class NullTopic implements Topic {
   }
 }
 
-/** The null PubSub: `join` hands a null Topic. */
+/**
+ * The null PubSub: `join` checks the topic name (ERR_TOPIC_NAME, thrown at once) as a real
+ * PubSub does, then hands a null Topic; after `release()` it throws ERR_CAP_RELEASED.
+ */
 export class NullPubSub implements PubSub {
   readonly isNull = true
   readonly #onRelease: (() => void) | undefined
@@ -178,9 +188,9 @@ export class NullPubSub implements PubSub {
     this.#onRelease = onRelease
   }
   join(topic: string): Topic {
-    const t = new NullTopic(topic)
-    if (this.#released) t.release()
-    return t
+    validateTopicName(topic)
+    if (this.#released) throw released()
+    return new NullTopic(topic)
   }
   release(): void {
     if (this.#released) return

@@ -56,28 +56,3 @@ export interface ServerCap {
 export function unknownMethod(kind: string, m: string): WwError {
   return new WwError(ERR_UNKNOWN_METHOD, `${kind} has no method '${m.slice(0, 64)}'`)
 }
-
-/**
- * The null PubSub: what a node without a pubsub backend, or a client without the token, gets.
- * `join` hands a null Topic, on which `subscribe` ends at once and `publish` does nothing.
- */
-export class NullPubSubCap implements ServerCap {
-  readonly isNull = true
-  call(m: string, _args: Record<string, unknown>, ctx: CallContext): CallOutcome {
-    if (m === 'join') {
-      ctx.bind(new NullTopicCap())
-      return { value: null }
-    }
-    throw unknownMethod('PubSub', m)
-  }
-}
-
-/** The null Topic handed by the null PubSub. */
-export class NullTopicCap implements ServerCap {
-  readonly isNull = true
-  call(m: string): CallOutcome {
-    if (m === 'subscribe') return { stream: [][Symbol.iterator]() }
-    if (m === 'publish') return { value: null }
-    throw unknownMethod('Topic', m)
-  }
-}

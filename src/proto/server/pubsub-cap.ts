@@ -13,7 +13,8 @@
  * A bad topic name (ERR_TOPIC_NAME), an oversized message (ERR_MESSAGE_TOO_LARGE) or a full
  * node (ERR_PUBSUB_LIMIT) is answered as the call's error and the connection stays open;
  * arguments of the wrong type (`topic` not a string, `data` not binary) break the protocol
- * (ERR_BAD_FRAME) and close the connection.
+ * (ERR_BAD_FRAME) and close the connection. The null PubSub and Topic check their arguments
+ * the same way (joinArgs, publishArgs), so a client learns of its bug whatever it is allowed.
  *
  * Flow control: `publish` is an ordinary asynchronous call, so the connection's limit on
  * calls in progress bounds how many publishes a client can have the node working on.
@@ -68,6 +69,52 @@ export function pubsubCaps(backend: ServedPubSub): () => ServerCap {
   return () => new PubSubCap(backend.open())
 }
 
+/**
+ * The topic of a `join`: ERR_BAD_FRAME (fatal) when it is not a string, ERR_TOPIC_NAME (an
+ * answer) when it breaks the naming rule.
+ */
+function joinArgs(a: Record<string, unknown>): string {
+  if (typeof a.topic !== 'string') throw new WwError(ERR_BAD_FRAME, "join: 'topic' must be a string")
+  return validateTopicName(a.topic)
+}
+
+/**
+ * The payload of a `publish`: ERR_BAD_FRAME (fatal) when it is not binary,
+ * ERR_MESSAGE_TOO_LARGE (an answer) past the size limit.
+ */
+function publishArgs(a: Record<string, unknown>): Uint8Array {
+  if (!(a.data instanceof Uint8Array)) throw new WwError(ERR_BAD_FRAME, "publish: 'data' must be binary")
+  return checkMessageSize(a.data)
+}
+
+/**
+ * The null PubSub: what a node without a pubsub backend, or a client without the token, gets.
+ * `join` checks its topic as a real PubSub does, then binds a null Topic, on which
+ * `subscribe` ends at once and `publish` checks its payload, then does nothing.
+ */
+export class NullPubSubCap implements ServerCap {
+  readonly isNull = true
+  call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
+    if (m !== 'join') throw unknownMethod('PubSub', m)
+    joinArgs(a)
+    ctx.bind(new NullTopicCap())
+    return { value: null }
+  }
+}
+
+/** The null Topic handed by the null PubSub. */
+export class NullTopicCap implements ServerCap {
+  readonly isNull = true
+  call(m: string, a: Record<string, unknown>): CallOutcome {
+    if (m === 'subscribe') return { stream: [][Symbol.iterator]() }
+    if (m === 'publish') {
+      publishArgs(a)
+      return { value: null }
+    }
+    throw unknownMethod('Topic', m)
+  }
+}
+
 /** A connection's PubSub capability. */
 export class PubSubCap implements ServerCap {
   readonly isNull = false
@@ -79,8 +126,7 @@ export class PubSubCap implements ServerCap {
 
   call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
     if (m !== 'join') throw unknownMethod('PubSub', m)
-    if (typeof a.topic !== 'string') throw new WwError(ERR_BAD_FRAME, "join: 'topic' must be a string")
-    const topic = this.#scope.join(validateTopicName(a.topic))
+    const topic = this.#scope.join(joinArgs(a))
     try {
       ctx.bind(new TopicCap(topic))
     } catch (err) {
@@ -106,11 +152,8 @@ export class TopicCap implements ServerCap {
 
   call(m: string, a: Record<string, unknown>): CallOutcome | Promise<CallOutcome> {
     switch (m) {
-      case 'publish': {
-        if (!(a.data instanceof Uint8Array)) throw new WwError(ERR_BAD_FRAME, "publish: 'data' must be binary")
-        checkMessageSize(a.data)
-        return this.#topic.publish(a.data).then(() => ({ value: null }))
-      }
+      case 'publish':
+        return this.#topic.publish(publishArgs(a)).then(() => ({ value: null }))
       case 'subscribe':
         return { stream: wireSource(this.#topic.open()) }
       default:
