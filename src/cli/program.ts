@@ -95,6 +95,8 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .option('--max-clock-skew <duration>', 'how far another node\'s clock may be off; older or further-ahead heartbeats are ignored', '5m')
     .option('--identity <path>', 'private key file (default: in the config folder)')
     .option('--swarm-key <path>', 'private cluster: only nodes holding this key file can connect (see ww keygen)')
+    .option('--allow-peers <file>', 'only these peer IDs (one per line, # comments) may connect and be listed')
+    .option('--max-peers <n>', 'most peers the table lists; heartbeats of new peers beyond it are refused', positiveInt, 100_000)
     .addOption(new Option('--token <token>', 'clients must present this token to read the table').env('WW_TOKEN'))
     .option('--plugin <path>', 'load a plugin module, e.g. a transport (repeatable)', collect, [] as string[])
     .option('--quiet', 'do not log membership changes')

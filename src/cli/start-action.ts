@@ -31,6 +31,8 @@ export async function runStart(opts: Record<string, unknown>): Promise<number> {
     maxClockSkew: opts.maxClockSkew as string | undefined,
     identity: opts.identity as string | undefined,
     swarmKey: opts.swarmKey as string | undefined,
+    allowPeers: opts.allowPeers as string | undefined,
+    maxPeers: opts.maxPeers as number | undefined,
     token: opts.token as string | undefined,
     quiet: opts.quiet === true,
     ...(withTransports ? { serve: { transports } } : {}),

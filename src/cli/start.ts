@@ -12,6 +12,7 @@
  *     p2p     /ip4/127.0.0.1/tcp/40123/p2p/12D3KooW…
  *     listen  ws://127.0.0.1:8420            (or "listen  none")
  *     swarm   1a2b3c4d                       (with --swarm-key: the key's fingerprint)
+ *     allow   3 peers from /etc/ww/peers     (with --allow-peers)
  *     joined  12D3KooW… host=web-1 region=us-east-1
  *     left    12D3KooW… host=web-1
  *     expired 12D3KooW… host=web-1
@@ -20,6 +21,8 @@ import type { Writable } from 'node:stream'
 import { startNode, type Node, type NodeInit } from '../node/node.js'
 import { parseDuration, parseMeta, type Logger } from '../cluster/options.js'
 import { loadSwarmKey, type LoadedSwarmKey } from '../cluster/swarm-key.js'
+import { ERR_BAD_MAX_PEERS, loadAllowList, validateMaxPeers } from '../cluster/admission.js'
+import { WwError } from '../errors.js'
 import type { RoutingRecord } from '../record/record.js'
 import type { TableChange } from '../table/table.js'
 
@@ -49,6 +52,10 @@ export interface StartOptions {
   identity?: string
   /** `--swarm-key PATH`: the private cluster's key file (`ww keygen`). @default undefined */
   swarmKey?: string
+  /** `--allow-peers FILE`: peer IDs allowed to connect and be listed. @default undefined (everyone) */
+  allowPeers?: string
+  /** `--max-peers N`: most peers the table lists. @default 100_000 */
+  maxPeers?: number | string
   /** `--token`. @default undefined */
   token?: string
   /** `--quiet`: no membership change lines. @default false */
@@ -71,7 +78,7 @@ export interface StartOptions {
  * Runs `ww start`. Resolves with the exit code (0) once the node has stopped after
  * SIGINT/SIGTERM or `signal`; a second SIGINT/SIGTERM during the graceful stop kills the
  * node without the leave heartbeat. Rejects with the WwError of a bad flag or a failed start
- * (ERR_BAD_DURATION, ERR_BAD_META, ERR_BAD_NAMESPACE, ERR_BAD_MULTIADDR, ERR_IDENTITY_…, ERR_SWARM_KEY_…,
+ * (ERR_BAD_DURATION, ERR_BAD_META, ERR_BAD_NAMESPACE, ERR_BAD_MULTIADDR, ERR_IDENTITY_…, ERR_SWARM_KEY_…, ERR_ALLOW_LIST_INVALID, ERR_BAD_MAX_PEERS,
  * ERR_P2P_START, or the server's listen error).
  */
 export async function startCommand(opts: StartOptions = {}): Promise<number> {
@@ -88,6 +95,8 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     swarm = await loadSwarmKey(opts.swarmKey)
     if (swarm.exposed) logger.warn(`swarm key file ${swarm.path} is readable by other users; chmod 600 it`)
   }
+  const allow = opts.allowPeers !== undefined ? await loadAllowList(opts.allowPeers) : undefined
+  const maxPeers = opts.maxPeers === undefined ? undefined : validateMaxPeers(typeof opts.maxPeers === 'number' ? opts.maxPeers : wholeNumber(opts.maxPeers))
   const listen = opts.listen === false || opts.listen === 'none' || opts.listen === 'false' ? false : opts.listen
   const init: NodeInit = {
     listen,
@@ -102,6 +111,8 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     maxClockSkew: opts.maxClockSkew !== undefined ? parseDuration(opts.maxClockSkew) : undefined,
     identity: opts.identity,
     swarmKey: swarm,
+    allowPeers: allow,
+    maxPeers,
     token: opts.token,
     logger,
     serve: opts.serve,
@@ -114,6 +125,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
   for (const a of node.multiaddrs) write(`p2p     ${a}`)
   write(`listen  ${node.addr ?? 'none'}`)
   if (swarm !== undefined) write(`swarm   ${swarm.fingerprint}`)
+  if (allow !== undefined) write(`allow   ${allow.size} peers from ${opts.allowPeers}`)
 
   const onChange = (c: TableChange): void => {
     if (c.kind === 'updated' || c.record.peer === node.peer) return
@@ -149,6 +161,11 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
   })
+}
+
+function wholeNumber(text: string): number {
+  if (!/^\s*\d+\s*$/.test(text)) throw new WwError(ERR_BAD_MAX_PEERS, `--max-peers must be a whole number ≥ 1, got '${text}'`)
+  return Number(text)
 }
 
 function describe(r: RoutingRecord): string {

@@ -36,6 +36,7 @@ import type { RoutingTable, TableChange } from '../table/table.js'
 import { decodeHeartbeat, encodeHeartbeat, MAX_HEARTBEAT_BYTES, newServerId, nextHeartbeatDelay, SeqClock } from './heartbeat.js'
 import { DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL } from './options.js'
 import { silentLogger, type Logger } from './options.js'
+import type { Admission } from './admission.js'
 
 /** The gossipsub topic carrying the heartbeats of namespace `ns`. */
 export function heartbeatTopic(ns: string): string {
@@ -72,6 +73,8 @@ export interface MembershipInit {
   maxClockSkew?: number
   /** This node's wall clock in ms, for the freshness rules. @default Date.now */
   now?: () => number
+  /** The allow-list and table capacity, checked before a record goes into the table. @default undefined (everyone, no limit) */
+  admission?: Admission
 }
 
 /** Counters of one membership instance (for tests, benchmarks and operators). */
@@ -82,16 +85,20 @@ export interface MembershipStats {
   publishedBytes: number
   /** Publish attempts that threw. */
   publishFailures: number
-  /** Messages accepted into the table. */
+  /** Messages accepted (gossipsub forwards them): into the table, except the `full` ones. */
   accepted: number
   /** Messages rejected by the validator. */
   rejected: number
-  /** Messages ignored: stale or duplicate, from the future, or replays (the two below included). */
+  /** Messages ignored: stale or duplicate, from the future, replays, or signed by a peer not on the allow-list (the counters below). */
   ignored: number
   /** Of the ignored: seq more than maxClockSkew ahead of this node's clock. */
   future: number
   /** Of the ignored: older than their ttl plus maxClockSkew. */
   replayed: number
+  /** Of the ignored: signed by a peer not on the allow-list. */
+  notAllowed: number
+  /** Of the accepted: a new peer's heartbeat forwarded but not listed, the table being full (`maxPeers`). */
+  full: number
 }
 
 type PublishState = 'unknown' | 'ok' | 'alone' | 'failing'
@@ -107,7 +114,7 @@ export class Membership {
   /** This instance's 16-hex-digit server ID. */
   readonly server: string
   /** Counters; read-only for callers. */
-  readonly stats: MembershipStats = { published: 0, publishedBytes: 0, publishFailures: 0, accepted: 0, rejected: 0, ignored: 0, future: 0, replayed: 0 }
+  readonly stats: MembershipStats = { published: 0, publishedBytes: 0, publishFailures: 0, accepted: 0, rejected: 0, ignored: 0, future: 0, replayed: 0, notAllowed: 0, full: 0 }
 
   readonly #pubsub: GossipSub
   readonly #table: RoutingTable
@@ -118,6 +125,7 @@ export class Membership {
   readonly #clock: SeqClock
   readonly #log: Logger
   readonly #random: () => number
+  readonly #admission: Admission | undefined
   readonly #minGap: number
   #timer: NodeJS.Timeout | undefined
   #soon: NodeJS.Timeout | undefined
@@ -157,6 +165,7 @@ export class Membership {
     this.#now = init.now ?? Date.now
     this.#log = init.logger ?? silentLogger
     this.#random = init.random ?? Math.random
+    this.#admission = init.admission
     this.server = init.server ?? newServerId()
     this.topic = heartbeatTopic(init.ns)
     this.#minGap = Math.min(1000, Math.max(250, Math.round(init.ttl / 10)))
@@ -272,6 +281,16 @@ export class Membership {
         log(`another instance (server ${record.server}) runs with this node's identity ${this.#peer}: stop it, or give each node its own --identity file`)
       }
       return TopicValidatorResult.Ignore
+    }
+    const refusal = this.#admission?.admit(record)
+    if (refusal === 'not-allowed') {
+      this.stats.notAllowed++
+      return TopicValidatorResult.Ignore
+    }
+    if (refusal === 'full') {
+      // Not listed here, but still forwarded: a full node must not hide new peers from others.
+      this.stats.full++
+      return TopicValidatorResult.Accept
     }
     return this.#table.upsert(record) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
   }

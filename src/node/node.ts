@@ -33,10 +33,12 @@ import { hostname } from 'node:os'
 import { WwError } from '../errors.js'
 import { serve, type ServeInit, type Server } from '../proto/server/server.js'
 import { loadIdentity } from '../cluster/identity.js'
-import { Membership } from '../cluster/membership.js'
+import { heartbeatTopic, Membership } from '../cluster/membership.js'
+import { clusterScoreParams, gossipScore, SCORE_THRESHOLDS, ScoreGuard } from '../cluster/scoring.js'
 import { DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, ERR_BAD_DURATION, silentLogger, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
 import { RoutingTable } from '../table/table.js'
 import { loadSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
+import { Admission, admissionGater, DEFAULT_MAX_PEERS, loadAllowList, validateMaxPeers, type AllowList } from '../cluster/admission.js'
 import { PubSubBackend, type PubSubBackendInit } from '../cluster/pubsub.js'
 import { pubsubCaps } from '../proto/server/pubsub-cap.js'
 
@@ -95,6 +97,18 @@ export interface NodeInit {
    * the same key can connect (docs/security.md). @default undefined (any peer may connect)
    */
   swarmKey?: string | SwarmKey
+  /**
+   * Only these peers may connect and be listed: a file of peer IDs (one per line, `#`
+   * comments), or the list itself. The node itself is always allowed. Enforced by libp2p's
+   * connection gater and again by the heartbeat validator (docs/security.md).
+   * @default undefined (any peer that can connect)
+   */
+  allowPeers?: string | AllowList
+  /**
+   * Most peers the table lists (this node included): beyond it, heartbeats of new peers are
+   * refused and counted in `membership.stats.full`; listed peers keep updating. @default 100_000
+   */
+  maxPeers?: number
   /** Clients must present this token to get the real View. @default undefined (open) */
   token?: string
   /** Reports publish failures/recoveries and unreachable bootstrap peers. @default silent */
@@ -152,6 +166,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const ttl = validateTtl(init.ttl ?? DEFAULT_TTL, maxTtl)
   const maxClockSkew = init.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW
   if (!Number.isSafeInteger(maxClockSkew) || maxClockSkew < 0) throw new WwError(ERR_BAD_DURATION, `max clock skew must be whole milliseconds ≥ 0, got ${maxClockSkew}`)
+  const maxPeers = validateMaxPeers(init.maxPeers ?? DEFAULT_MAX_PEERS)
   const log = init.logger ?? silentLogger
   const p2p = (init.p2p ?? [...DEFAULT_P2P]).map((a) => parseAddr(a, '--p2p'))
   const boot = (init.bootstrap ?? []).map(parseBootstrap)
@@ -159,24 +174,33 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const self = peerIdFromPrivateKey(key)
   const peers = boot.filter((b) => !b.peer.equals(self))
   const swarm = typeof init.swarmKey === 'string' ? await loadSwarmKey(init.swarmKey) : init.swarmKey
+  const listed = typeof init.allowPeers === 'string' ? await loadAllowList(init.allowPeers) : init.allowPeers
+  const allow = listed?.with(self.toString())
+  for (const b of peers) {
+    if (allow !== undefined && !allow.has(b.peer)) log.warn(`bootstrap peer ${b.peer.toString()} is not on ${allow.source}; it will not be dialled`)
+  }
 
   // A 'change' listener that throws is reported, never thrown into gossipsub: to the node's
   // logger when it has one, else as a process warning (the table's default).
   const table = new RoutingTable(
     init.logger === undefined ? {} : { onListenerError: (err, c) => log.warn(`a routing table 'change' listener threw on '${c.kind}' of ${c.record.peer}: ${String(err)}`) },
   )
+  const admission = new Admission({ table, allow, maxPeers })
   const discovery: Array<(c: any) => PeerDiscovery> = []
   if (peers.length > 0) {
     discovery.push(bootstrap({ list: peers.map((b) => b.addr.toString()), timeout: 10, tagName: `${KEEP_ALIVE}-ww-bootstrap`, tagValue: 50 }))
   }
   if (init.mdns === true) discovery.push(mdns({ serviceTag: '_ww._udp.local' }))
 
+  const scoreParams = clusterScoreParams(heartbeatTopic(ns), init.gossipsub?.scoreParams)
+  let guard: ScoreGuard | undefined
   let libp2p: Libp2p<NodeServices>
   try {
     libp2p = await createLibp2p<NodeServices>({
       privateKey: key,
       addresses: { listen: p2p.map((a) => a.toString()) },
       ...(swarm !== undefined ? { connectionProtector: preSharedKey({ psk: swarm.psk }) } : {}),
+      connectionGater: admissionGater({ allow, refused: (p) => guard?.refused(p) === true }),
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
@@ -189,6 +213,8 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
           fallbackToFloodsub: false,
           emitSelf: false,
           ...init.gossipsub,
+          scoreParams: scoreParams,
+          scoreThresholds: { ...SCORE_THRESHOLDS, ...init.gossipsub?.scoreThresholds },
         }),
       },
     })
@@ -198,6 +224,16 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   }
 
   const peer = self.toString()
+  const gossip = libp2p.services.pubsub
+  guard = new ScoreGuard({
+    host: libp2p,
+    score: (p) => gossipScore(gossip, p),
+    threshold: init.gossipsub?.scoreThresholds?.graylistThreshold ?? SCORE_THRESHOLDS.graylistThreshold,
+    banMs: scoreParams.retainScore ?? 3_600_000,
+    interval: init.gossipsub?.heartbeatInterval ?? 1000,
+    logger: log,
+  })
+  guard.start()
   const pubsub = new PubSubBackend({ ...init.pubsub, pubsub: libp2p.services.pubsub, peer, ns })
   let membership: Membership | undefined
   let server: Server | undefined
@@ -215,6 +251,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const shutdown = (graceful: boolean): Promise<void> => {
     stopped ??= (async () => {
       redial.stop()
+      guard?.stop()
       libp2p.removeEventListener('peer:discovery', onDiscovery)
       if (graceful && membership !== undefined) {
         await membership.leave(LEAVE_WAIT)
@@ -240,6 +277,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       logger: log,
       maxTtl,
       maxClockSkew,
+      admission,
     })
     await membership.start()
     redial.start()
