@@ -1,11 +1,12 @@
 /**
  * The CST visitor that builds the AST of ast.ts, and checks the rules the grammar leaves out:
- * each clause at most once, TO only alone or after FROM on the same field, no LIMIT on LOOKUP,
- * LIMIT's range, meta keys, strings, and no blank inside `f=v`. Errors are thrown as
+ * each clause at most once, TO only alone or after FROM on the same field, WHERE predicates
+ * not on the field FROM/TO bound, no LIMIT on LOOKUP, LIMIT's range, meta keys (no operator
+ * characters in a bare key), strings, and no blank inside `f=v` / `f!=v`. Errors are thrown as
  * QueryError with the column of the offending spot, checked left to right.
  */
 import type { CstNode, IToken } from 'chevrotain'
-import type { Constraint, FieldName, Index, Selector, Statement } from './ast.js'
+import type { Constraint, FieldName, Index, Pattern, Predicate, Selector, Statement } from './ast.js'
 import {
   ERR_QUERY_BAD_KEY,
   ERR_QUERY_BAD_LIMIT,
@@ -43,11 +44,11 @@ function col(offset: number): number {
   return offset + 1
 }
 
-function fieldLabel(index: Index): string {
+function fieldLabel(index: Pick<Index, 'field' | 'key'>): string {
   return index.field === 'meta' ? `meta.${index.key ?? ''}` : index.field
 }
 
-function sameField(a: Index, b: Index): boolean {
+function sameField(a: Pick<Index, 'field' | 'key'>, b: Pick<Index, 'field' | 'key'>): boolean {
   return a.field === b.field && a.key === b.key
 }
 
@@ -56,6 +57,57 @@ interface Pair {
   index: Index
   /** Offset of the pair's first character (the field). */
   start: number
+}
+
+/** A predicate and the offset of its field. */
+interface Located {
+  predicate: Predicate
+  start: number
+}
+
+/** A field as written, with its first and last offsets. */
+interface FieldSpot {
+  field: FieldName
+  key?: string
+  start: number
+  end: number
+}
+
+function indexOf(f: FieldSpot, v: Pattern): Index {
+  return f.field === 'meta'
+    ? { field: 'meta', key: f.key!, value: v.value, prefix: v.prefix }
+    : { field: f.field, value: v.value, prefix: v.prefix }
+}
+
+/** The field a predicate names, as an Index-shaped `{field, key}`. */
+function fieldOf(p: Predicate): Pick<Index, 'field' | 'key'> {
+  return p.kind === 'in' ? { field: p.field, key: p.key } : p.index
+}
+
+// Characters a bare key may not hold: each is a slip for an operator that ww has or lacks.
+const KEY_SLIPS: Record<string, string> = {
+  '!': 'did you mean !=?',
+  '<': 'ranges are written FROM f=v and TO f=v (or use !=)',
+  '>': 'ranges are written FROM f=v and TO f=v (or use !=)',
+  '(': 'a list of values is written f IN (a, b*)',
+  ')': 'a list of values is written f IN (a, b*)',
+  ',': 'a list of values is written f IN (a, b*); several conditions are joined with AND',
+}
+
+/**
+ * A bare key holding `!`, `<`, `>`, `(`, `)` or `,` is an operator the user meant, not a
+ * key: `region!=x` lexes as `!=`, but `region>=x` would otherwise look up the key `region>`
+ * and silently find nothing. (A quoted key, `meta."a!b"`, may hold them.)
+ */
+function checkBareKey(name: string, start: number): void {
+  const at = name.search(/[!<>(),]/)
+  if (at < 0) return
+  const ch = name[at]!
+  throw new QueryError(ERR_QUERY_SYNTAX, `a bare key cannot hold "${ch}"`, {
+    column: col(start + at),
+    expected: ['=', '!=', 'IN'],
+    hint: KEY_SLIPS[ch]!,
+  })
 }
 
 const BaseVisitor = parser.getBaseCstVisitorConstructor()
@@ -80,32 +132,31 @@ class AstBuilder extends BaseVisitor {
 
   statement(ctx: Ctx): Statement {
     const op = tok(ctx, 'LOOKUP') !== undefined ? 'lookup' : 'ls'
-    let selector: Selector = { kind: 'all' }
-    const where = node(ctx, 'whereClause')
-    const from = node(ctx, 'fromClause')
-    if (where !== undefined) selector = { kind: 'match', index: (this.visit(where) as Pair).index }
-    if (from !== undefined) {
-      // FROM f=v* means FROM f=v: a lower bound has no use for a prefix.
-      const index = (this.visit(from) as Pair).index
-      selector = { kind: 'from', index: { ...index, prefix: false } }
-    }
 
-    // The trailing clauses in the order written, so errors come left to right and
-    // constraints keep the user's order.
-    const trailing: { offset: number; kind: 'to' | 'limit' | 'reverse'; item: CstNode | IToken }[] = []
-    for (const n of (ctx.toClause ?? []) as CstNode[]) {
-      trailing.push({ offset: (n.children.TO![0] as IToken).startOffset, kind: 'to', item: n })
+    // Every clause in the order written, so errors come left to right and constraints keep
+    // the user's order.
+    type Kind = 'where' | 'from' | 'to' | 'limit' | 'reverse'
+    const clauses: { offset: number; kind: Kind; item: CstNode | IToken }[] = []
+    const add = (kind: Kind, name: string, keyword: string): void => {
+      for (const n of (ctx[name] ?? []) as CstNode[]) {
+        clauses.push({ offset: (n.children[keyword]![0] as IToken).startOffset, kind, item: n })
+      }
     }
-    for (const n of (ctx.limitClause ?? []) as CstNode[]) {
-      trailing.push({ offset: (n.children.LIMIT![0] as IToken).startOffset, kind: 'limit', item: n })
-    }
-    for (const t of (ctx.REVERSE ?? []) as IToken[]) trailing.push({ offset: t.startOffset, kind: 'reverse', item: t })
-    trailing.sort((a, b) => a.offset - b.offset)
+    add('where', 'whereClause', 'WHERE')
+    add('from', 'fromClause', 'FROM')
+    add('to', 'toClause', 'TO')
+    add('limit', 'limitClause', 'LIMIT')
+    for (const t of (ctx.REVERSE ?? []) as IToken[]) clauses.push({ offset: t.startOffset, kind: 'reverse', item: t })
+    clauses.sort((a, b) => a.offset - b.offset)
 
     const constraints: Constraint[] = []
     const seen = new Set<string>()
     let reverse = false
-    for (const c of trailing) {
+    let from: Index | undefined
+    // The field FROM/TO bound (FROM's, or the first TO's): WHERE may not name it.
+    let range: Index | undefined
+    let preds: Located[] = []
+    for (const c of clauses) {
       if (seen.has(c.kind)) {
         throw new QueryError(ERR_QUERY_DUPLICATE_CLAUSE, `${c.kind.toUpperCase()} may appear only once`, {
           column: col(c.offset),
@@ -114,6 +165,22 @@ class AstBuilder extends BaseVisitor {
       seen.add(c.kind)
       if (c.kind === 'reverse') {
         reverse = true
+      } else if (c.kind === 'where') {
+        preds = this.visit(c.item as CstNode) as Located[]
+        for (const p of preds) {
+          if (range !== undefined && sameField(range, fieldOf(p.predicate))) {
+            throw new QueryError(ERR_QUERY_TO_WITH_WHERE, `WHERE cannot name ${fieldLabel(range)}: FROM/TO already bound it`, {
+              column: col(p.start),
+              hint: `put the bounds on ${fieldLabel(range)} in FROM/TO, the other conditions in WHERE`,
+            })
+          }
+        }
+      } else if (c.kind === 'from') {
+        // FROM f=v* means FROM f=v: a lower bound has no use for a prefix.
+        const pair = this.visit(c.item as CstNode) as Pair
+        this.checkRangeField(preds, pair.index, c.offset, 'FROM')
+        from = { ...pair.index, prefix: false }
+        range = from
       } else if (c.kind === 'limit') {
         if (op === 'lookup') {
           throw new QueryError(ERR_QUERY_LOOKUP_LIMIT, 'LOOKUP takes no LIMIT: it yields at most one record', {
@@ -123,28 +190,56 @@ class AstBuilder extends BaseVisitor {
         }
         constraints.push({ kind: 'limit', n: this.visit(c.item as CstNode) as number })
       } else {
-        if (selector.kind === 'match') {
-          throw new QueryError(ERR_QUERY_TO_WITH_WHERE, 'TO cannot be combined with WHERE', {
-            column: col(c.offset),
-            hint: 'use FROM f=v TO f=w for a range',
-          })
-        }
         const pair = this.visit(c.item as CstNode) as Pair
-        if (selector.kind === 'from' && !sameField(selector.index, pair.index)) {
-          const want = fieldLabel(selector.index)
+        if (from !== undefined && !sameField(from, pair.index)) {
+          const want = fieldLabel(from)
           throw new QueryError(ERR_QUERY_TO_FIELD, `TO must name the same field as FROM (${want})`, {
             column: col(pair.start),
             expected: [want],
           })
         }
+        this.checkRangeField(preds, pair.index, c.offset, 'TO')
+        range ??= pair.index
         constraints.push({ kind: 'to', index: pair.index })
       }
     }
-    return { op, selector, constraints, reverse }
+    const only = preds.length === 1 ? preds[0]!.predicate : undefined
+    if (only?.kind === 'eq' && range === undefined) {
+      // One `WHERE f=v`: the original form, which every node understands.
+      return { op, selector: { kind: 'match', index: only.index }, constraints, reverse }
+    }
+    const selector: Selector = from === undefined ? { kind: 'all' } : { kind: 'from', index: from }
+    const out: Statement = { op, selector, constraints, reverse }
+    if (preds.length > 0) out.where = preds.map((p) => p.predicate)
+    return out
   }
 
-  whereClause(ctx: Ctx): Pair {
-    return this.visit(node(ctx, 'pair')!) as Pair
+  // A FROM/TO on a field that a WHERE predicate already names.
+  private checkRangeField(preds: Located[], index: Index, offset: number, clause: string): void {
+    if (!preds.some((p) => sameField(fieldOf(p.predicate), index))) return
+    throw new QueryError(ERR_QUERY_TO_WITH_WHERE, `${clause} cannot bound ${fieldLabel(index)}: WHERE already names it`, {
+      column: col(offset),
+      hint: `put the bounds on ${fieldLabel(index)} in FROM/TO, the other conditions in WHERE`,
+    })
+  }
+
+  whereClause(ctx: Ctx): Located[] {
+    return ((ctx.predicate ?? []) as CstNode[]).map((n) => this.visit(n) as Located)
+  }
+
+  predicate(ctx: Ctx): Located {
+    const f = this.visit(node(ctx, 'field')!) as FieldSpot
+    const values = (ctx.value ?? []) as CstNode[]
+    const opTok = tok(ctx, 'Eq') ?? tok(ctx, 'Neq')
+    if (opTok !== undefined) {
+      const v = this.compare(f, opTok, values[0]!)
+      const index = indexOf(f, v)
+      return { predicate: opTok.tokenType.name === 'Neq' ? { kind: 'ne', index } : { kind: 'eq', index }, start: f.start }
+    }
+    const patterns = values.map((n) => this.visit(n) as Pattern)
+    const predicate: Predicate =
+      f.field === 'meta' ? { kind: 'in', field: 'meta', key: f.key!, values: patterns } : { kind: 'in', field: f.field, values: patterns }
+    return { predicate, start: f.start }
   }
 
   fromClause(ctx: Ctx): Pair {
@@ -168,33 +263,31 @@ class AstBuilder extends BaseVisitor {
   }
 
   pair(ctx: Ctx): Pair {
-    const fieldNode = node(ctx, 'field')!
-    const eq = tok(ctx, 'Eq')!
-    const valueNode = node(ctx, 'value')!
-    const f = this.visit(fieldNode) as { field: FieldName; key?: string; start: number; end: number }
-    if (f.end + 1 !== eq.startOffset) {
-      throw new QueryError(ERR_QUERY_SYNTAX, 'no blank allowed before "=": write field=value', {
+    const f = this.visit(node(ctx, 'field')!) as FieldSpot
+    const v = this.compare(f, tok(ctx, 'Eq')!, node(ctx, 'value')!)
+    return { index: indexOf(f, v), start: f.start }
+  }
+
+  // `field=value` / `field!=value`, written without blanks.
+  private compare(f: FieldSpot, opTok: IToken, valueNode: CstNode): Pattern {
+    if (f.end + 1 !== opTok.startOffset) {
+      throw new QueryError(ERR_QUERY_SYNTAX, `no blank allowed before "${opTok.image}": write field${opTok.image}value`, {
         column: col(f.end + 1),
-        expected: ['='],
+        expected: [opTok.image],
       })
     }
     const v = valueNode.children
     const first = (v.Word?.[0] ?? v.Str?.[0] ?? v.Star![0]) as IToken
-    if (tokenEnd(eq) !== first.startOffset) {
-      throw new QueryError(ERR_QUERY_SYNTAX, 'no blank allowed after "=": write field=value', {
-        column: col(tokenEnd(eq)),
+    if (tokenEnd(opTok) !== first.startOffset) {
+      throw new QueryError(ERR_QUERY_SYNTAX, `no blank allowed after "${opTok.image}": write field${opTok.image}value`, {
+        column: col(tokenEnd(opTok)),
         expected: ['a value', '*'],
       })
     }
-    const value = this.visit(valueNode) as { value: string; prefix: boolean }
-    const index: Index =
-      f.field === 'meta'
-        ? { field: 'meta', key: f.key!, value: value.value, prefix: value.prefix }
-        : { field: f.field, value: value.value, prefix: value.prefix }
-    return { index, start: f.start }
+    return this.visit(valueNode) as Pattern
   }
 
-  field(ctx: Ctx): { field: FieldName; key?: string; start: number; end: number } {
+  field(ctx: Ctx): FieldSpot {
     const metaDot = tok(ctx, 'MetaDot')
     if (metaDot !== undefined) {
       const str = tok(ctx, 'Str')!
@@ -213,6 +306,7 @@ class AstBuilder extends BaseVisitor {
     const name = word.image
     const start = word.startOffset
     const end = tokenEnd(word) - 1
+    checkBareKey(name, start)
     if (name.startsWith('meta.')) {
       const key = name.slice(5)
       if (key === '') {
@@ -231,7 +325,7 @@ class AstBuilder extends BaseVisitor {
     return { field: 'meta', key: name, start, end }
   }
 
-  value(ctx: Ctx): { value: string; prefix: boolean } {
+  value(ctx: Ctx): Pattern {
     const word = tok(ctx, 'Word')
     const str = tok(ctx, 'Str')
     const prefix = ctx.Star !== undefined

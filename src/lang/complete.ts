@@ -8,7 +8,7 @@ import type { FieldName } from './ast.js'
 import { MAX_QUERY_LENGTH } from './errors.js'
 import { expectedAfter } from './syntax.js'
 import { formatField } from './format.js'
-import { Eq, From, keywordTokens, Limit, Lookup, MetaDot, Reverse, Str, To, tokenEnd, Where, Word, decodeString, lexQuery } from './tokens.js'
+import { And, Comma, Eq, From, In, keywordTokens, Limit, Lookup, LParen, MetaDot, Neq, Reverse, Str, To, tokenEnd, Where, Word, decodeString, lexQuery } from './tokens.js'
 
 const BUILTINS = ['host', 'peer', 'server'] as const
 
@@ -51,6 +51,23 @@ function fieldBefore(tokens: IToken[], eqAt: number): { field: FieldName; key?: 
   return { field: 'meta', key: name }
 }
 
+/** The builtin fields named so far by FROM/TO (`range`) and by WHERE's predicates (`where`). */
+function namedFields(tokens: IToken[]): { range: string[]; where: string[] } {
+  const range: string[] = []
+  const where: string[] = []
+  let inWhere = false
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!.tokenType
+    if (t === Where) inWhere = true
+    else if (t === From || t === To || t === Limit || t === Reverse) inWhere = false
+    else if (t === Eq || t === Neq || t === In) {
+      const f = fieldBefore(tokens, i)
+      if (f !== undefined) (inWhere ? where : range).push(formatField(f))
+    }
+  }
+  return { range, where }
+}
+
 /**
  * What fits at `cursor` (default: the end) in `text`. Never throws; where nothing fits
  * (inside a string, after a mistake) the lists are empty.
@@ -70,7 +87,7 @@ export function completeAt(text: string, cursor: number = text.length): Completi
       start = last.startOffset
       prefix = last.image
       preceding = tokens.slice(0, -1)
-    } else if (last.tokenType !== Eq) {
+    } else if (last.tokenType !== Eq && last.tokenType !== Neq && last.tokenType !== LParen && last.tokenType !== Comma) {
       // Right after a string, a `*` or `meta.`: nothing to complete until a blank.
       return none(at, '')
     }
@@ -82,25 +99,36 @@ export function completeAt(text: string, cursor: number = text.length): Completi
   const has = (type: unknown): boolean => preceding.some((t) => t.tokenType === type)
   const ruledOut = new Set<string>()
   for (const t of [To, Limit, Reverse]) if (has(t)) ruledOut.add(t.name)
-  if (has(Where)) ruledOut.add(To.name)
   if (has(Lookup)) ruledOut.add(Limit.name)
   const keywords = expected.filter(
     (e) => keywordTokens.some((k) => k.name === e) && e.startsWith(upper) && !ruledOut.has(e),
   )
   let field = expected.includes('a field')
   let fields: string[] = field ? BUILTINS.filter((f) => f.startsWith(prefix)) : []
+  const clause = preceding[preceding.length - 1]?.tokenType
   const fromAt = preceding.findIndex((t) => t.tokenType === From)
-  if (field && fromAt >= 0 && preceding[preceding.length - 1]?.tokenType === To) {
+  if (field && fromAt >= 0 && clause === To) {
     // TO after FROM must name FROM's field.
     const eqAt = preceding.findIndex((t, i) => i > fromAt && t.tokenType === Eq)
     const from = eqAt > 0 ? fieldBefore(preceding, eqAt) : undefined
     field = false
     fields = from === undefined ? [] : [formatField(from)].filter((f) => f.startsWith(prefix))
+  } else if (field) {
+    // WHERE and FROM/TO name different fields: leave out the builtins the other side names.
+    const { range, where } = namedFields(preceding)
+    const taken = clause === Where || clause === And ? range : where
+    fields = fields.filter((f) => !taken.includes(f))
   }
   const out: Completion = { start, prefix, keywords, field, fields }
   if (expected.includes('a value')) {
-    const eqAt = preceding.length - 1
-    const value = preceding[eqAt]?.tokenType === Eq ? fieldBefore(preceding, eqAt) : undefined
+    let opAt = preceding.length - 1
+    const op = preceding[opAt]?.tokenType
+    if (op === LParen || op === Comma) {
+      // In an IN list: the field is the one before IN.
+      while (opAt > 0 && preceding[opAt]!.tokenType !== In) opAt--
+    }
+    const at = preceding[opAt]?.tokenType
+    const value = at === Eq || at === Neq || at === In ? fieldBefore(preceding, opAt) : undefined
     if (value !== undefined) out.value = value
   }
   return out

@@ -6,7 +6,7 @@
 import type { IToken } from 'chevrotain'
 import { tryParseQuery } from './parse.js'
 import { MAX_QUERY_LENGTH } from './errors.js'
-import { Eq, From, keywordTokens, Limit, LoneStar, MetaDot, Star, Str, To, tokenEnd, Where, Word, lexQuery } from './tokens.js'
+import { And, Comma, Eq, From, In, keywordTokens, Limit, LoneStar, LParen, MetaDot, Neq, RParen, Star, Str, To, tokenEnd, Where, Word, lexQuery } from './tokens.js'
 
 /** What a span of the line is. */
 export type HighlightKind = 'keyword' | 'field' | 'operator' | 'value' | 'string' | 'number' | 'star' | 'error' | 'space'
@@ -24,7 +24,7 @@ function kindOf(tokens: IToken[], i: number): HighlightKind {
   const prev = tokens[i - 1]
   const next = tokens[i + 1]
   if (keywordTokens.includes(type)) return 'keyword'
-  if (type === Eq) return 'operator'
+  if (type === Eq || type === Neq || type === LParen || type === RParen || type === Comma) return 'operator'
   if (type === Star) return 'star'
   if (type === LoneStar) return 'error'
   if (type === MetaDot) return 'field'
@@ -33,11 +33,13 @@ function kindOf(tokens: IToken[], i: number): HighlightKind {
     return 'string'
   }
   if (type === Word) {
-    if (prev?.tokenType === Eq) return 'value'
-    if (prev?.tokenType === Limit) return /^[0-9]+$/.test(t.image) ? 'number' : 'error'
-    if (next?.tokenType === Eq) return 'field'
-    // A word still being typed: a field right after WHERE/FROM/TO, otherwise a mistake.
-    if (prev !== undefined && (prev.tokenType === Where || prev.tokenType === From || prev.tokenType === To)) return 'field'
+    const p = prev?.tokenType
+    if (p === Eq || p === Neq || p === LParen || p === Comma) return 'value'
+    if (p === Limit) return /^[0-9]+$/.test(t.image) ? 'number' : 'error'
+    const n = next?.tokenType
+    if (n === Eq || n === Neq || n === In) return 'field'
+    // A word still being typed: a field right after WHERE/FROM/TO/AND, otherwise a mistake.
+    if (p === Where || p === From || p === To || p === And) return 'field'
     return 'error'
   }
   return 'error'

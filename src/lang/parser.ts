@@ -4,8 +4,10 @@
  * costly to build and cheap to reuse); recovery is off, so the first error stops the parse.
  *
  * ```
- * statement   := [LS | LOOKUP] [whereClause | fromClause] { toClause | limitClause | REVERSE } EOF
- * whereClause := WHERE pair
+ * statement   := [LS | LOOKUP] [whereClause [fromClause] | fromClause [whereClause]]
+ *                { toClause | limitClause | REVERSE } EOF
+ * whereClause := WHERE predicate { AND predicate }
+ * predicate   := field ( ('=' | '!=') value | IN '(' value { ',' value } ')' )
  * fromClause  := FROM pair
  * toClause    := TO pair
  * limitClause := LIMIT Word
@@ -13,13 +15,19 @@
  * field       := Word | MetaDot Str
  * value       := (Word | Str) ['*'] | '*'
  * ```
- * Rules the grammar does not express (each clause at most once, TO's field, LOOKUP without
- * LIMIT, no blanks inside `f=v`) are checked by the builder, with their own error codes.
+ * Rules the grammar does not express (each clause at most once, TO's field, WHERE not on the
+ * range's field, LOOKUP without LIMIT, no blanks inside `f=v`, what a key may hold) are checked by the builder, with their own error codes.
  */
 import { CstParser, EOF, type CstNode, type IOrAlt, type IToken } from 'chevrotain'
 import {
   allTokens,
+  And,
+  Comma,
   Eq,
+  In,
+  LParen,
+  Neq,
+  RParen,
   From,
   Limit,
   Lookup,
@@ -51,6 +59,12 @@ export class QueryParser extends CstParser {
   private fieldAlts?: IOrAlt<unknown>[]
   private valueAlts?: IOrAlt<unknown>[]
   private wordOrStrAlts?: IOrAlt<unknown>[]
+  private predicateAlts?: IOrAlt<unknown>[]
+  private compareAlts?: IOrAlt<unknown>[]
+  private andPart?: () => void
+  private listPart?: () => void
+  private thenFrom?: () => void
+  private thenWhere?: () => void
   private opPart?: () => void
   private selectorPart?: () => void
   private trailingPart?: () => void
@@ -69,8 +83,18 @@ export class QueryParser extends CstParser {
     this.OPTION2((this.selectorPart ??= () => {
       this.OR2(
         (this.selectorAlts ??= [
-          { ALT: () => this.SUBRULE(this.whereClause) },
-          { ALT: () => this.SUBRULE(this.fromClause) },
+          {
+            ALT: () => {
+              this.SUBRULE(this.whereClause)
+              this.OPTION3((this.thenFrom ??= () => this.SUBRULE(this.fromClause)))
+            },
+          },
+          {
+            ALT: () => {
+              this.SUBRULE2(this.fromClause)
+              this.OPTION4((this.thenWhere ??= () => this.SUBRULE2(this.whereClause)))
+            },
+          },
         ]),
       )
     }))
@@ -86,10 +110,41 @@ export class QueryParser extends CstParser {
     this.CONSUME(EOF)
   })
 
-  /** `WHERE f=v` / `WHERE f=v*`. */
+  /** `WHERE pred {AND pred}`. */
   whereClause = this.RULE('whereClause', () => {
     this.CONSUME(Where)
-    this.SUBRULE(this.pair)
+    this.SUBRULE(this.predicate)
+    this.MANY((this.andPart ??= () => {
+      this.CONSUME(And)
+      this.SUBRULE2(this.predicate)
+    }))
+  })
+
+  /** `f=v`, `f=v*`, `f=*`, `f!=v`, `f!=v*`, `f!=*`, `f IN (v1, v2*, …)`. */
+  predicate = this.RULE('predicate', () => {
+    this.SUBRULE(this.field)
+    this.OR(
+      (this.predicateAlts ??= [
+        {
+          ALT: () => {
+            this.OR2((this.compareAlts ??= [{ ALT: () => this.CONSUME(Eq) }, { ALT: () => this.CONSUME(Neq) }]))
+            this.SUBRULE(this.value)
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(In)
+            this.CONSUME(LParen)
+            this.SUBRULE2(this.value)
+            this.MANY((this.listPart ??= () => {
+              this.CONSUME(Comma)
+              this.SUBRULE3(this.value)
+            }))
+            this.CONSUME(RParen)
+          },
+        },
+      ]),
+    )
   })
 
   /** `FROM f=v`. */

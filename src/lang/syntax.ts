@@ -7,12 +7,16 @@ import type { IRecognitionException, IToken, TokenType } from 'chevrotain'
 import { ERR_QUERY_DUPLICATE_CLAUSE, ERR_QUERY_SYNTAX, QueryError } from './errors.js'
 import { parser } from './parser.js'
 import { nearest } from './suggest.js'
-import { Eq, From, keywordTokens, LoneStar, MetaDot, Star, Str, tokenEnd, Where, Word } from './tokens.js'
+import { Comma, Eq, From, keywordTokens, LoneStar, LParen, MetaDot, Neq, RParen, Star, Str, tokenEnd, Where, Word } from './tokens.js'
 
 /** The label of a token type where the parser expects it, by the rule it appears in. */
 function label(type: TokenType, rule: string | undefined): string {
   if (type.name === 'EOF') return 'end of query'
   if (type === Eq) return '='
+  if (type === Neq) return '!='
+  if (type === LParen) return '('
+  if (type === RParen) return ')'
+  if (type === Comma) return ','
   if (type === Star) return '*'
   if (keywordTokens.includes(type)) return type.name
   if (rule === 'limitClause') return 'a number'
@@ -59,15 +63,12 @@ export function syntaxError(err: IRecognitionException, tokens: IToken[], text: 
   if (prev !== undefined && tokenEnd(prev) !== start) expected = expected.filter((e) => e !== '*')
 
   const next = isEof ? undefined : tokens[at + 1]
-  const keyAttempt = keywordTokens.includes(tok.tokenType) && next?.tokenType === Eq
-  if (
-    !keyAttempt &&
-    (tok.tokenType === Where || tok.tokenType === From) &&
-    preceding.some((t) => t.tokenType === Where || t.tokenType === From)
-  ) {
-    return new QueryError(ERR_QUERY_DUPLICATE_CLAUSE, 'a query has at most one WHERE or FROM', {
+  const keyAttempt = keywordTokens.includes(tok.tokenType) && (next?.tokenType === Eq || next?.tokenType === Neq)
+  if (!keyAttempt && (tok.tokenType === Where || tok.tokenType === From) && preceding.some((t) => t.tokenType === tok.tokenType)) {
+    return new QueryError(ERR_QUERY_DUPLICATE_CLAUSE, `a query has at most one ${tok.tokenType.name}`, {
       column: start + 1,
       expected,
+      ...(tok.tokenType === Where ? { hint: 'join conditions with AND: WHERE a=1 AND b=2' } : {}),
     })
   }
 
@@ -81,6 +82,11 @@ export function syntaxError(err: IRecognitionException, tokens: IToken[], text: 
     hint = 'to put " in a value, quote the whole value and escape the quote: "a\\"b"'
   } else if (tok.tokenType === LoneStar) {
     hint = 'write * directly after the value, as in host=web*'
+  } else if (prev?.tokenType === Word && expected.includes('!=') && /[<>!]/.test(prev.image)) {
+    // `region<us`, `region>x`: a comparison ww does not have, glued into the key.
+    hint = /!/.test(prev.image) ? 'did you mean !=?' : 'ranges are written FROM f=v and TO f=v (or use !=)'
+  } else if (tok.tokenType === Word && tok.image.toUpperCase() === 'IN' && expected.includes('IN')) {
+    hint = 'IN takes a list in parentheses: f IN (a, b*)'
   } else if (tok.tokenType === Word) {
     const keywords = expected.filter((e) => keywordTokens.some((k) => k.name === e))
     const guess = nearest(tok.image, keywords)

@@ -8,7 +8,7 @@
  * (src/proto/wire/statement.ts), `RoutingTable.query`/`lookup` on a Statement object, and the
  * table's engine trusts what it returned (it has no rules of its own).
  */
-import type { Constraint, FieldName, Index, Selector, Statement } from './ast.js'
+import type { Constraint, FieldName, Index, Pattern, Predicate, Selector, Statement } from './ast.js'
 import { MAX_LIMIT } from './build.js'
 import { ERR_QUERY_BAD_STATEMENT, MAX_QUERY_LENGTH, QueryError } from './errors.js'
 
@@ -77,7 +77,7 @@ function selector(v: unknown): Selector {
  * is dropped, as the parser does.
  */
 export function validateStatement(value: unknown): Statement {
-  const o = plainObject(value, 'statement', ['op', 'selector', 'constraints', 'reverse'])
+  const o = plainObject(value, 'statement', ['op', 'selector', 'constraints', 'reverse'], ['where'])
   const op = o.op
   if (op !== 'ls' && op !== 'lookup') bad('op', 'must be ls or lookup')
   const sel = selector(o.selector)
@@ -109,5 +109,53 @@ export function validateStatement(value: unknown): Statement {
       constraints.push({ kind: 'to', index: i })
     }
   })
-  return { op, selector: sel, constraints, reverse: o.reverse }
+  const out: Statement = { op, selector: sel, constraints, reverse: o.reverse }
+  if (Object.hasOwn(o, 'where')) out.where = predicates(o.where, sel, constraints)
+  return out
+}
+
+/** Most predicates in `where`: more than a query of {@link MAX_QUERY_LENGTH} characters can hold. */
+export const MAX_PREDICATES = 4096
+/** Most values in one `IN` list: more than a query of {@link MAX_QUERY_LENGTH} characters can hold. */
+export const MAX_IN_VALUES = 8192
+
+function pattern(v: unknown, path: string): Pattern {
+  const o = plainObject(v, path, ['value', 'prefix'])
+  const value = text(o.value, `${path}.value`)
+  if (typeof o.prefix !== 'boolean') bad(`${path}.prefix`, 'must be a boolean')
+  return { value, prefix: o.prefix }
+}
+
+function predicate(v: unknown, path: string): Predicate {
+  const kind = (v as { kind?: unknown } | null)?.kind
+  if (kind === 'eq' || kind === 'ne') {
+    const o = plainObject(v, path, ['kind', 'index'])
+    return { kind, index: index(o.index, `${path}.index`) }
+  }
+  if (kind !== 'in') bad(`${path}.kind`, 'must be eq, ne or in')
+  const o = plainObject(v, path, ['kind', 'field', 'values'], ['key'])
+  // The field and key follow the rules of an index: reuse them with a dummy value.
+  const f = index({ field: o.field, ...(Object.hasOwn(o, 'key') ? { key: o.key } : {}), value: '', prefix: false }, path)
+  if (!Array.isArray(o.values) || o.values.length === 0) bad(`${path}.values`, 'must be a non-empty array')
+  if (o.values.length > MAX_IN_VALUES) bad(`${path}.values`, `has more than ${MAX_IN_VALUES} values`)
+  const values = o.values.map((x: unknown, n: number) => pattern(x, `${path}.values[${n}]`))
+  return f.field === 'meta' ? { kind: 'in', field: 'meta', key: f.key!, values } : { kind: 'in', field: f.field, values }
+}
+
+// `where`: a non-empty list; never with a match selector (the parser puts a lone `f=v` in the
+// selector and everything else here); no predicate on the field FROM/TO bound.
+function predicates(v: unknown, sel: Selector, constraints: Constraint[]): Predicate[] {
+  if (!Array.isArray(v) || v.length === 0) bad('where', 'must be a non-empty array')
+  if (v.length > MAX_PREDICATES) bad('where', `has more than ${MAX_PREDICATES} predicates`)
+  if (sel.kind === 'match') bad('where', 'is not allowed with a match selector (put the match into where)')
+  const to = constraints.find((c) => c.kind === 'to')
+  const range = sel.kind === 'from' ? sel.index : to?.kind === 'to' ? to.index : undefined
+  return v.map((x: unknown, n: number) => {
+    const p = predicate(x, `where[${n}]`)
+    const f = p.kind === 'in' ? p : p.index
+    if (range !== undefined && f.field === range.field && f.key === range.key) {
+      bad(`where[${n}]`, 'must not name the field of FROM/TO')
+    }
+    return p
+  })
 }

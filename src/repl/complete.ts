@@ -1,16 +1,19 @@
 /**
- * Tab completion for the shell. Looks at the word under the cursor and what precedes it:
- * - a word after WHERE / FROM / TO is a field: `host`, `peer`, `server`, and the meta keys the
- *   node knows (completed with a trailing `=`);
- * - a word with `=` in it is a value of that field: the values the node holds for it;
+ * Tab completion for the shell. What fits at the cursor comes from the grammar itself
+ * (`completeAt` of the language, the parser's content assist), so the shell never offers what
+ * the parser would reject; the shell adds what only the node knows:
+ * - where a field fits: `host`, `peer`, `server`, and the meta keys the node knows (completed
+ *   with a trailing `=`);
+ * - where a value fits (after `=`, `!=`, inside `IN ( … )`): the values the node holds for
+ *   that field;
  * - a word starting with `\` is a meta-command;
- * - anything else is a keyword (in the case the user started typing).
+ * - the keywords valid there, in the case the user started typing.
  * Keys and values come from the node through `View.values()` and are cached in an LRU with a
  * short TTL, so pressing Tab repeatedly costs no round trips and new peers still show up.
  */
 import { LRUCache } from 'lru-cache'
 import type { ValuesIndex, View } from '../api.js'
-import { BUILTIN_FIELDS, KEYWORDS } from '../lang/index.js'
+import { BUILTIN_FIELDS, completeAt, KEYWORDS } from '../lang/index.js'
 import type { Line } from './line.js'
 import { replaceRange } from './line.js'
 import { META_COMMANDS } from './commands.js'
@@ -34,8 +37,7 @@ export interface CompleterInit {
   maxEntries?: number
 }
 
-const CLAUSE = new Set(['where', 'from', 'to'])
-const NEEDS_QUOTES = /[\s"\\=*]/
+const NEEDS_QUOTES = /[\s"\\=*!(),]/
 
 function quote(v: string): string {
   return NEEDS_QUOTES.test(v) || v === '' ? '"' + v.replace(/["\\]/g, (c) => '\\' + c) + '"' : v
@@ -121,39 +123,35 @@ export class Completer {
     const start = wordStart(before)
     const word = before.slice(start)
     let end = line.cursor
-    while (end < line.text.length && !/\s/.test(line.text[end]!)) end++
-    const prevWord = before.slice(0, start).trimEnd().split(/\s+/).pop()?.toLowerCase() ?? ''
+    while (end < line.text.length && !/[\s,)]/.test(line.text[end]!)) end++
 
     if (start === 0 && word.startsWith('\\')) {
       return { start, end, items: META_COMMANDS.filter((c) => c.startsWith(word)).map((c) => c + ' ') }
     }
 
-    const eq = word.indexOf('=')
-    if (eq > 0) {
-      const field = word.slice(0, eq)
-      let prefix = word.slice(eq + 1)
-      if (prefix.startsWith('"')) prefix = prefix.slice(1).replace(/\\(["\\])/g, '$1')
-      const values = await this.values(fieldIndex(field), prefix, signal)
-      return { start: start + eq + 1, end, items: values.map((v) => quote(v) + ' ') }
+    const c = completeAt(line.text, line.cursor)
+    if (c.value !== undefined) {
+      const values = await this.values(c.value, c.prefix, signal)
+      return { start: c.start, end, items: values.map((v) => quote(v) + ' ') }
     }
-
-    if (CLAUSE.has(prevWord)) {
-      const keys = await this.values({ field: 'meta' }, word.startsWith('meta.') ? word.slice(5) : word, signal)
+    const items: string[] = []
+    if (c.field || c.fields.length > 0) {
+      const typed = c.prefix
+      const keys = c.field ? await this.values({ field: 'meta' }, typed.startsWith('meta.') ? typed.slice(5) : typed, signal) : []
       const fields = [
-        ...BUILTIN_FIELDS.filter((f) => f.startsWith(word)),
+        ...c.fields,
         ...keys.map((k) => {
           const name = /^[A-Za-z0-9_.\-/:]+$/.test(k) ? k : quote(k)
           // A key that is also a field or keyword name needs the meta. prefix to stay a key.
           const clash = (BUILTIN_FIELDS as readonly string[]).includes(k) || (KEYWORDS as readonly string[]).includes(k.toUpperCase()) || k === 'seq' || k === 'ttl'
-          return clash || word.startsWith('meta.') || name !== k ? `meta.${name}` : name
+          return clash || typed.startsWith('meta.') || name !== k ? `meta.${name}` : name
         }),
       ]
-      return { start, end, items: [...new Set(fields)].map((f) => f + '=') }
+      items.push(...[...new Set(fields)].map((f) => f + '='))
     }
-
-    const lower = word === word.toLowerCase() && word !== ''
-    const kws = KEYWORDS.filter((k) => k.startsWith(word.toUpperCase())).map((k) => (lower ? k.toLowerCase() : k) + ' ')
-    return { start, end, items: kws }
+    const lower = c.prefix === c.prefix.toLowerCase() && c.prefix !== ''
+    items.push(...c.keywords.map((k) => (lower ? k.toLowerCase() : k) + ' '))
+    return { start: c.start, end, items }
   }
 }
 

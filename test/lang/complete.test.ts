@@ -42,9 +42,31 @@ describe('completeAt', () => {
   })
 
   it('leaves out clauses the query already has or can’t take', () => {
-    expect(completeAt('ls WHERE host=a ').keywords).toEqual(['LIMIT', 'REVERSE'])
+    // What the grammar takes after a predicate: another one, a range, the trailing clauses.
+    expect(completeAt('ls WHERE host=a ').keywords).toEqual(['AND', 'FROM', 'TO', 'LIMIT', 'REVERSE'])
+    expect(completeAt('ls WHERE host=web-1 ').keywords).toEqual(['AND', 'FROM', 'TO', 'LIMIT', 'REVERSE'])
+    expect(completeAt('ls WHERE host=a LIMIT 2 ').keywords).toEqual(['TO', 'REVERSE'])
+    expect(completeAt('ls FROM host=a ').keywords).toEqual(['WHERE', 'TO', 'LIMIT', 'REVERSE'])
+    expect(completeAt('ls WHERE host=a FROM peer=b ').keywords).toEqual(['TO', 'LIMIT', 'REVERSE'])
     expect(completeAt('lookup ').keywords).toEqual(['WHERE', 'FROM', 'TO', 'REVERSE'])
     expect(completeAt('FROM host=a LIMIT 3 ').keywords).toEqual(['TO', 'REVERSE'])
+  })
+
+  it('follows the new grammar: operators after a field, AND, IN lists', () => {
+    expect(completeAt('ls WHERE host ').keywords).toEqual(['IN'])
+    expect(completeAt('ls WHERE host=a AND ')).toMatchObject({ field: true, fields: ['host', 'peer', 'server'] })
+    expect(completeAt('ls WHERE region!=')).toMatchObject({ value: { field: 'meta', key: 'region' } })
+    expect(completeAt('ls WHERE region!=us')).toMatchObject({ prefix: 'us', value: { field: 'meta', key: 'region' } })
+    expect(completeAt('ls WHERE role IN (')).toMatchObject({ value: { field: 'meta', key: 'role' } })
+    expect(completeAt('ls WHERE role IN (db, w')).toMatchObject({ prefix: 'w', value: { field: 'meta', key: 'role' } })
+    expect(completeAt('ls WHERE host IN (a) ').keywords).toEqual(['AND', 'FROM', 'TO', 'LIMIT', 'REVERSE'])
+  })
+
+  it('does not offer the field the other side already names', () => {
+    expect(completeAt('ls WHERE host=a TO ').fields).toEqual(['peer', 'server'])
+    expect(completeAt('ls WHERE host=a FROM ').fields).toEqual(['peer', 'server'])
+    expect(completeAt('ls FROM host=a WHERE ').fields).toEqual(['peer', 'server'])
+    expect(completeAt('ls FROM host=a WHERE x=1 AND ').fields).toEqual(['peer', 'server'])
   })
 
   it('completes at a cursor inside the line', () => {
@@ -60,7 +82,10 @@ describe('completeAt', () => {
   })
 
   it('every keyword it offers keeps the line parseable or incomplete, never wrong (fast-check)', () => {
-    const piece = fc.constantFrom('ls ', 'lookup ', 'WHERE ', 'FROM ', 'TO ', 'LIMIT 3 ', 'REVERSE ', 'host=a ', 'zone=b ', 'x', ' ', '=', '"')
+    const piece = fc.constantFrom(
+      'ls ', 'lookup ', 'WHERE ', 'FROM ', 'TO ', 'LIMIT 3 ', 'REVERSE ', 'AND ', 'host=a ', 'zone=b ', 'peer!=c* ',
+      'role IN (a, b*) ', 'x', ' ', '=', '"',
+    )
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 8 }), fc.nat(), (parts, cur) => {
         const text = parts.join('')
@@ -70,7 +95,8 @@ describe('completeAt', () => {
           for (const k of c.keywords) {
             let rest = ''
             if (k === 'LIMIT') rest = ' 1'
-            if (k === 'WHERE' || k === 'FROM' || k === 'TO') {
+            if (k === 'IN') rest = ' (a)'
+            if (k === 'WHERE' || k === 'FROM' || k === 'TO' || k === 'AND') {
               // Complete the field too, the way a user would.
               const f = completeAt(`${text}${k} `)
               rest = ` ${f.fields[0] ?? 'host'}=a`

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { Constraint, Index, Selector, Statement } from '../../src/lang/ast.js'
+import type { Constraint, Index, Predicate, Selector, Statement } from '../../src/lang/ast.js'
 import { formatStatement, MAX_LIMIT, parseQuery } from '../../src/lang/index.js'
 import { formatField, needsQuotes, quote } from '../../src/lang/format.js'
 
@@ -33,7 +33,10 @@ describe('formatStatement', () => {
 })
 
 // Random valid Statements: strings drawn from a mix of plain and troublesome characters.
-const troublesome = fc.constantFrom(' ', '=', '"', '*', '\\', '.', 'meta.', 'LS', 'to', 'host', '\t', '\u00a0', 'é', '😀')
+const troublesome = fc.constantFrom(
+  ' ', '=', '"', '*', '\\', '.', 'meta.', 'LS', 'to', 'host', '\t', '\u00a0', 'é', '😀',
+  '!', '!=', '<', '>', '(', ')', ',', 'in', 'IN (', 'and', 'AND',
+)
 const text = fc.oneof(
   fc.string({ maxLength: 8 }),
   fc.array(fc.oneof(troublesome, fc.string({ maxLength: 3 })), { maxLength: 5 }).map((a) => a.join('')),
@@ -77,6 +80,29 @@ const statement: fc.Arbitrary<Statement> = fc
     return JSON.parse(JSON.stringify({ op: r.op, selector, constraints, reverse: r.reverse })) as Statement
   })
 
+const predicate: fc.Arbitrary<Predicate> = fc.oneof(
+  index.map((i): Predicate => ({ kind: 'eq', index: i })),
+  index.map((i): Predicate => ({ kind: 'ne', index: i })),
+  fc
+    .record({ i: index, values: fc.array(fc.record({ value: text, prefix: fc.boolean() }), { minLength: 1, maxLength: 4 }) })
+    .map(({ i, values }): Predicate => (i.field === 'meta' ? { kind: 'in', field: 'meta', key: i.key!, values } : { kind: 'in', field: i.field, values })),
+)
+
+// Statements of the new grammar: the parser's canonical form (a lone `f=v` with no range is
+// the original match selector, never a one-element where).
+const statement2: fc.Arbitrary<Statement> = fc
+  .record({ s: statement, where: fc.array(predicate, { minLength: 1, maxLength: 4 }) })
+  .map(({ s, where }) => {
+    if (s.selector.kind === 'match') return s
+    const to = s.constraints.find((c) => c.kind === 'to')
+    const range = s.selector.kind === 'from' ? s.selector.index : to?.kind === 'to' ? to.index : undefined
+    const fieldOf = (p: Predicate) => (p.kind === 'in' ? p : p.index)
+    const w = where.filter((p) => range === undefined || fieldOf(p).field !== range.field || fieldOf(p).key !== range.key)
+    if (w.length === 0) return s
+    const out = w.length === 1 && w[0]!.kind === 'eq' && range === undefined ? { ...s, selector: { kind: 'match', index: w[0]!.index } } : { ...s, where: w }
+    return JSON.parse(JSON.stringify(out)) as Statement
+  })
+
 describe('round trip', () => {
   it('parseQuery(formatStatement(s)) deep-equals s', () => {
     fc.assert(
@@ -85,6 +111,16 @@ describe('round trip', () => {
       }),
       { numRuns: 3000 },
     )
+  })
+
+  it('round-trips the new grammar: AND, !=, IN', () => {
+    fc.assert(
+      fc.property(statement2, (s) => {
+        expect(parseQuery(formatStatement(s))).toStrictEqual(s)
+      }),
+      { numRuns: 3000 },
+    )
+    expect(formatStatement(parseQuery('where a!=x* and b in (c,"d e",*) from host=a'))).toBe('ls WHERE a!=x* AND b IN (c, "d e", *) FROM host=a')
   })
 
   it('formatStatement(parseQuery(q)) is a fixed point', () => {

@@ -36,6 +36,13 @@ describe('highlight', () => {
     expect(kinds('WHERE region=to')).toEqual(['keyword:WHERE', 'space: ', 'field:region', 'operator:=', 'value:to'])
   })
 
+  it('classifies the operators of several conditions', () => {
+    expect(kinds('WHERE a!=x* AND b IN (c, "d")')).toEqual([
+      'keyword:WHERE', 'space: ', 'field:a', 'operator:!=', 'value:x', 'star:*', 'space: ', 'keyword:AND', 'space: ',
+      'field:b', 'space: ', 'keyword:IN', 'space: ', 'operator:(', 'value:c', 'operator:,', 'space: ', 'string:"d"', 'operator:)',
+    ])
+  })
+
   it('marks the spot of the error', () => {
     expect(kinds('ls WHRE host=a')).toContain('error:WHRE')
     expect(kinds('ls LIMIT 0')).toContain('error:0')

@@ -10,6 +10,9 @@ function fail(text: string): QueryError {
 const START = ['LS', 'LOOKUP', 'WHERE', 'FROM', 'TO', 'LIMIT', 'REVERSE', 'end of query']
 const AFTER_OP = ['WHERE', 'FROM', 'TO', 'LIMIT', 'REVERSE', 'end of query']
 const TRAILING = ['TO', 'LIMIT', 'REVERSE', 'end of query']
+// After a WHERE predicate: another predicate, a FROM, or the trailing clauses.
+const AFTER_PRED = ['AND', 'FROM', ...TRAILING]
+const OPS = ['=', '!=', 'IN']
 
 // query, column, expected
 const cases: [string, number, string[]][] = [
@@ -19,24 +22,33 @@ const cases: [string, number, string[]][] = [
   ['lookup ls', 8, AFTER_OP],
   ['ls WHERE', 9, ['a field']],
   ['ls WHERE ', 10, ['a field']],
-  ['ls WHERE host', 14, ['=']],
-  ['ls WHERE host x', 15, ['=']],
+  ['ls WHERE host', 14, OPS],
+  ['ls WHERE host x', 15, OPS],
   ['ls WHERE host=', 15, ['a value', '*']],
   ['ls WHERE =a', 10, ['a field']],
-  ['ls WHERE host=a b', 17, TRAILING],
-  ['ls WHERE host=a=b', 16, ['*', ...TRAILING]],
+  ['ls WHERE host=a b', 17, AFTER_PRED],
+  ['ls WHERE host=a=b', 16, ['*', ...AFTER_PRED]],
   ['ls WHERE host=a LIMIT', 22, ['a number']],
   ['ls WHERE host=a LIMIT 3 x', 25, TRAILING],
-  ['ls WHERE host=web *', 19, TRAILING],
-  ['ls WHERE host=web**', 19, TRAILING],
+  ['ls WHERE host=web *', 19, AFTER_PRED],
+  ['ls WHERE host=web**', 19, AFTER_PRED],
   ['*', 1, START],
-  ['ls WHERE host="a"b', 18, ['*', ...TRAILING]],
+  ['ls WHERE host="a"b', 18, ['*', ...AFTER_PRED]],
   ['ls WHERE "a b"=x', 10, ['a field']],
-  ['ls WHERE meta. "a"=x', 16, ['=']],
+  ['ls WHERE meta. "a"=x', 16, OPS],
   ['REVERSE WHERE host=a', 9, TRAILING],
   ['ls WHERE limit=3', 10, ['a field']],
-  ['ls WHERE host=LIMIT 3', 21, TRAILING],
+  ['ls WHERE host=LIMIT 3', 21, AFTER_PRED],
   ['"ls"', 1, START],
+  ['ls WHERE a=1 AND', 17, ['a field']],
+  ['ls WHERE a=1 AND AND b=2', 18, ['a field']],
+  ['ls WHERE a IN ()', 16, ['a value', '*']],
+  ['ls WHERE a IN (x', 17, ['*', ',', ')']],
+  ['ls WHERE a IN (x y)', 18, [',', ')']],
+  ['ls WHERE a IN (x,)', 18, ['a value', '*']],
+  ['ls WHERE a IN x', 12, OPS],
+  ['ls FROM host!=a', 13, ['=']],
+  ['ls WHERE a=1 OR b=2', 14, AFTER_PRED],
   ['=', 1, START],
 ]
 
@@ -52,7 +64,8 @@ describe('syntax errors', () => {
   it('a second WHERE or FROM is a duplicate clause', () => {
     for (const [text, column] of [
       ['WHERE host=a WHERE host=b', 14],
-      ['WHERE host=a FROM host=b', 14],
+      ['WHERE host=a FROM region=b WHERE x=1', 28],
+      ['FROM host=a WHERE x=1 FROM host=b', 23],
       ['FROM host=a LIMIT 1 FROM host=b', 21],
     ] as const) {
       const e = fail(text)
@@ -85,7 +98,7 @@ describe('did you mean', () => {
   it('only suggests keywords valid at that spot', () => {
     // LOOKUP is close to "lokup" but can't come after LS.
     expect(fail('ls lokup').hint).toBeUndefined()
-    expect(fail('ls WHERE host=a wher').hint).toBeUndefined()
+    expect(fail('ls WHERE host=a FROM x=1 wher').hint).toBeUndefined()
   })
 
   it('does not guess for words far from every keyword', () => {
@@ -103,5 +116,27 @@ describe('did you mean', () => {
     expect(fail('ls WHERE host=a*"b"').hint).toMatch(/can only end a value/)
     expect(fail('ls WHERE host=a"b"').hint).toBe('to put " in a value, quote the whole value and escape the quote: "a\\"b"')
     expect(fail('ls WHERE host="a""b"').hint).toMatch(/quote the whole value/)
+    expect(fail('ls WHERE a=1 WHERE b=2').hint).toMatch(/AND/)
+    expect(fail('ls WHERE a IN x').hint).toMatch(/IN \(a, b\*\)/)
+  })
+
+  // A key with an operator character in it: before, `region>=us` looked up the key
+  // `region>` and silently found nothing.
+  it.each([
+    ['ls WHERE region>=us', 16, /FROM f=v and TO f=v/],
+    ['ls WHERE region<=us', 16, /FROM f=v and TO f=v/],
+    ['ls WHERE region<us', 19, /FROM f=v and TO f=v/],
+    ['ls WHERE region>us', 19, /FROM f=v and TO f=v/],
+    ['ls WHERE a!b=1', 11, /did you mean !=\?/],
+    ['ls WHERE region! =us', 16, /did you mean !=\?/],
+    ['ls WHERE region!', 17, /did you mean !=\?/],
+    ['ls WHERE f(x)=1', 11, /IN \(a, b\*\)/],
+    ['ls WHERE a,b=1', 11, /AND/],
+    ['ls WHERE a=1 AND meta.b<c=1', 24, /FROM f=v/],
+    ['FROM b>c=1', 7, /FROM f=v/],
+  ])('%s → ERR_QUERY_SYNTAX at %i with a hint', (text, column, hint) => {
+    const e = fail(text)
+    expect([e.code, e.column]).toEqual([ERR_QUERY_SYNTAX, column])
+    expect(e.hint).toMatch(hint)
   })
 })

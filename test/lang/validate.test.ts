@@ -14,6 +14,10 @@ function rejects(value: unknown): QueryError {
   throw new Error(`accepted ${JSON.stringify(value)}`)
 }
 
+function ne(key: string, value: string): Record<string, unknown> {
+  return { kind: 'ne', index: { field: 'meta', key, value, prefix: false } }
+}
+
 const ok = {
   op: 'ls',
   selector: { kind: 'from', index: { field: 'meta', key: 'region', value: 'a', prefix: false } },
@@ -26,7 +30,11 @@ const ok = {
 
 describe('validateStatement', () => {
   it('accepts what the parser produces, as a fresh copy', () => {
-    for (const q of ['', 'lookup WHERE peer=x', 'ls FROM host=a TO host=m* REVERSE LIMIT 3', 'WHERE meta."a b"=*', 'TO zone=b']) {
+    for (const q of [
+      '', 'lookup WHERE peer=x', 'ls FROM host=a TO host=m* REVERSE LIMIT 3', 'WHERE meta."a b"=*', 'TO zone=b',
+      'WHERE region!=us', 'WHERE a=1 AND b!=* AND c IN (x, y*, *)', 'FROM host=a WHERE region=eu TO host=m LIMIT 2',
+      'WHERE role=db TO host=m',
+    ]) {
       const s = parseQuery(q)
       const v = validateStatement(s)
       expect(v).toStrictEqual(s)
@@ -79,6 +87,19 @@ describe('validateStatement', () => {
     ['to on another field', { ...ok, constraints: [{ kind: 'to', index: { field: 'host', value: 'm', prefix: false } }] }],
     ['to on another meta key', { ...ok, constraints: [{ kind: 'to', index: { field: 'meta', key: 'zone', value: 'm', prefix: false } }] }],
     ['class instance', Object.assign(new (class X {})(), ok)],
+    ['where not an array', { ...ok, where: {} }],
+    ['empty where', { ...ok, where: [] }],
+    ['where with match', { ...ok, constraints: [], selector: { kind: 'match', index: ok.selector.index }, where: [ne('zone', 'a')] }],
+    ['where on the FROM field', { ...ok, where: [ne('region', 'a')] }],
+    ['where on the TO field', { ...ok, selector: { kind: 'all' }, where: [{ kind: 'in', field: 'meta', key: 'region', values: [{ value: 'a', prefix: false }] }] }],
+    ['bad predicate kind', { ...ok, where: [{ kind: 'lt', index: { field: 'host', value: 'a', prefix: false } }] }],
+    ['extra in predicate', { ...ok, where: [{ ...ne('zone', 'a'), x: 1 }] }],
+    ['in without values', { ...ok, where: [{ kind: 'in', field: 'host', values: [] }] }],
+    ['in with key on host', { ...ok, where: [{ kind: 'in', field: 'host', key: 'k', values: [{ value: 'a', prefix: false }] }] }],
+    ['in meta without key', { ...ok, where: [{ kind: 'in', field: 'meta', values: [{ value: 'a', prefix: false }] }] }],
+    ['in value not a pattern', { ...ok, where: [{ kind: 'in', field: 'host', values: ['a'] }] }],
+    ['in with too many values', { ...ok, where: [{ kind: 'in', field: 'host', values: Array.from({ length: 8193 }, () => ({ value: 'a', prefix: false })) }] }],
+    ['too many predicates', { ...ok, where: Array.from({ length: 4097 }, () => ne('zone', 'a')) }],
   ])('rejects %s', (_name, value) => {
     rejects(value)
   })

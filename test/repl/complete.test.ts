@@ -41,6 +41,22 @@ describe('completion', () => {
     expect((await c.complete(lineOf('ls WHERE meta."has space"='))).items).toEqual(['"a b" '])
   })
 
+  it('follows the grammar: after a predicate, only what may come next', async () => {
+    const c = new Completer(undefined)
+    // Before, the shell offered every keyword here (LS LOOKUP WHERE …).
+    expect((await c.complete(lineOf('ls WHERE host=web-1 '))).items).toEqual(['AND ', 'FROM ', 'TO ', 'LIMIT ', 'REVERSE '])
+    expect((await c.complete(lineOf('ls WHERE host=web-1 LIMIT 3 '))).items).toEqual(['TO ', 'REVERSE '])
+    expect((await c.complete(lineOf('ls WHERE host '))).items).toEqual(['IN '])
+  })
+
+  it('completes values after != and inside IN ( … )', async () => {
+    const c = await completer()
+    expect((await c.complete(lineOf('ls WHERE region!=us-'))).items).toEqual(['us-east-1 ', 'us-west-2 '])
+    expect((await c.complete(lineOf('ls WHERE role IN (d'))).items).toEqual(['db '])
+    expect((await c.complete(lineOf('ls WHERE role IN (db, w'))).items).toEqual(['web '])
+    expect((await c.complete(lineOf('ls WHERE role=db AND re'))).items).toEqual(['region='])
+  })
+
   it('finds the word under the cursor across quoted blanks', () => {
     expect(wordStart('ls WHERE meta."a b"=x')).toBe(9)
     expect(wordStart('ls WHERE ')).toBe(9)
