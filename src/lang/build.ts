@@ -160,6 +160,7 @@ class AstBuilder extends BaseVisitor {
       if (seen.has(c.kind)) {
         throw new QueryError(ERR_QUERY_DUPLICATE_CLAUSE, `${c.kind.toUpperCase()} may appear only once`, {
           column: col(c.offset),
+          ...(c.kind === 'where' ? { hint: 'join conditions with AND: WHERE a=1 AND b=2' } : {}),
         })
       }
       seen.add(c.kind)
@@ -178,6 +179,13 @@ class AstBuilder extends BaseVisitor {
       } else if (c.kind === 'from') {
         // FROM f=v* means FROM f=v: a lower bound has no use for a prefix.
         const pair = this.visit(c.item as CstNode) as Pair
+        if (range !== undefined && !sameField(range, pair.index)) {
+          const want = fieldLabel(range)
+          throw new QueryError(ERR_QUERY_TO_FIELD, `FROM must name the same field as TO (${want})`, {
+            column: col(pair.start),
+            expected: [want],
+          })
+        }
         this.checkRangeField(preds, pair.index, c.offset, 'FROM')
         from = { ...pair.index, prefix: false }
         range = from

@@ -4,8 +4,7 @@
  * costly to build and cheap to reuse); recovery is off, so the first error stops the parse.
  *
  * ```
- * statement   := [LS | LOOKUP] [whereClause [fromClause] | fromClause [whereClause]]
- *                { toClause | limitClause | REVERSE } EOF
+ * statement   := [LS | LOOKUP] { whereClause | fromClause | toClause | limitClause | REVERSE } EOF
  * whereClause := WHERE predicate { AND predicate }
  * predicate   := field ( ('=' | '!=') value | IN '(' value { ',' value } ')' )
  * fromClause  := FROM pair
@@ -15,7 +14,8 @@
  * field       := Word | MetaDot Str
  * value       := (Word | Str) ['*'] | '*'
  * ```
- * Rules the grammar does not express (each clause at most once, TO's field, WHERE not on the
+ * Rules the grammar does not express (each clause at most once (content assist leaves a
+ * WHERE or FROM already written out of what it expects), TO's field, WHERE not on the
  * range's field, LOOKUP without LIMIT, no blanks inside `f=v`, what a key may hold) are checked by the builder, with their own error codes.
  */
 import { CstParser, EOF, type CstNode, type IOrAlt, type IToken } from 'chevrotain'
@@ -54,7 +54,6 @@ export class QueryParser extends CstParser {
   // Alternatives are built once and reused (Chevrotain's "caching arrays of alternatives"):
   // a rule runs on every parse, and rebuilding its closures each time is most of its cost.
   private opAlts?: IOrAlt<unknown>[]
-  private selectorAlts?: IOrAlt<unknown>[]
   private trailingAlts?: IOrAlt<unknown>[]
   private fieldAlts?: IOrAlt<unknown>[]
   private valueAlts?: IOrAlt<unknown>[]
@@ -63,10 +62,7 @@ export class QueryParser extends CstParser {
   private compareAlts?: IOrAlt<unknown>[]
   private andPart?: () => void
   private listPart?: () => void
-  private thenFrom?: () => void
-  private thenWhere?: () => void
   private opPart?: () => void
-  private selectorPart?: () => void
   private trailingPart?: () => void
   private starPart?: () => void
 
@@ -80,27 +76,11 @@ export class QueryParser extends CstParser {
     this.OPTION((this.opPart ??= () => {
       this.OR((this.opAlts ??= [{ ALT: () => this.CONSUME(Ls) }, { ALT: () => this.CONSUME(Lookup) }]))
     }))
-    this.OPTION2((this.selectorPart ??= () => {
-      this.OR2(
-        (this.selectorAlts ??= [
-          {
-            ALT: () => {
-              this.SUBRULE(this.whereClause)
-              this.OPTION3((this.thenFrom ??= () => this.SUBRULE(this.fromClause)))
-            },
-          },
-          {
-            ALT: () => {
-              this.SUBRULE2(this.fromClause)
-              this.OPTION4((this.thenWhere ??= () => this.SUBRULE2(this.whereClause)))
-            },
-          },
-        ]),
-      )
-    }))
     this.MANY((this.trailingPart ??= () => {
       this.OR3(
         (this.trailingAlts ??= [
+          { ALT: () => this.SUBRULE(this.whereClause) },
+          { ALT: () => this.SUBRULE(this.fromClause) },
           { ALT: () => this.SUBRULE(this.toClause) },
           { ALT: () => this.SUBRULE(this.limitClause) },
           { ALT: () => this.CONSUME(Reverse) },

@@ -30,7 +30,10 @@ function label(type: TokenType, rule: string | undefined): string {
 /** Human-readable list of what the grammar accepts after `preceding`, without duplicates. */
 export function expectedAfter(preceding: IToken[]): string[] {
   const out: string[] = []
+  // The grammar takes the clauses in any order; a query has one WHERE and one FROM.
+  const used = new Set(preceding.filter((t) => t.tokenType === Where || t.tokenType === From).map((t) => t.tokenType))
   for (const path of parser.computeContentAssist('statement', preceding)) {
+    if (used.has(path.nextTokenType)) continue
     const l = label(path.nextTokenType, path.ruleStack[path.ruleStack.length - 1])
     if (!out.includes(l)) out.push(l)
   }

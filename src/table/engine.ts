@@ -21,9 +21,11 @@
  * - `TO f=v` caps the range at values ≤ v; `TO f=v*` also takes in every value starting
  *   with v.
  * - `LIMIT n` keeps the first n of the final order; LOOKUP keeps the first one.
+ * - a statement with `where` (several conditions, `!=`, `IN`) is planned and run by plan.ts.
  */
 import type { Statement } from '../lang/ast.js'
 import type { RoutingRecord } from '../record/record.js'
+import { planWhere, runWhere } from './plan.js'
 import { type BTree, comparator, Entry, HIGH, type IndexRef, LOW, prefixEnd, probe, refOf, versionAt } from './indexes.js'
 
 /** Where a plan's index comes from: a snapshot's frozen trees. */
@@ -96,6 +98,8 @@ export function planStatement(s: Statement): ScanPlan {
  * keeps the versions a reachable snapshot reads).
  */
 export function execute(source: IndexSource, s: Statement, at: number, gen = Infinity, onEnd?: () => void): Generator<RoutingRecord, void, undefined> {
+  // Several conditions: the planner of plan.ts (the original form keeps its one range walk).
+  if (s.where !== undefined) return runWhere(source, planWhere(source, s), at, gen, onEnd)
   const p = planStatement(s)
   return walk(source, source.tree(p.ref), p, at, gen, onEnd)
 }

@@ -49,6 +49,11 @@ export class TableSnapshot implements Snapshot {
     return execute({ tree: (ref) => this.#tree(ref) }, s, this.at, this.gen, onEnd)
   }
 
+  /** The snapshot's frozen indexes, for the planner (plan.ts): explain and tests. */
+  treeOf(ref: IndexRef): EntryTree | undefined {
+    return this.#tree(ref)
+  }
+
   values(index: ValuesIndex, prefix = '', limit = Infinity): string[] {
     const out: string[] = []
     if (limit < 1) return out

@@ -45,11 +45,12 @@ describe('completeAt', () => {
     // What the grammar takes after a predicate: another one, a range, the trailing clauses.
     expect(completeAt('ls WHERE host=a ').keywords).toEqual(['AND', 'FROM', 'TO', 'LIMIT', 'REVERSE'])
     expect(completeAt('ls WHERE host=web-1 ').keywords).toEqual(['AND', 'FROM', 'TO', 'LIMIT', 'REVERSE'])
-    expect(completeAt('ls WHERE host=a LIMIT 2 ').keywords).toEqual(['TO', 'REVERSE'])
+    expect(completeAt('ls WHERE host=a LIMIT 2 ').keywords).toEqual(['FROM', 'TO', 'REVERSE'])
     expect(completeAt('ls FROM host=a ').keywords).toEqual(['WHERE', 'TO', 'LIMIT', 'REVERSE'])
     expect(completeAt('ls WHERE host=a FROM peer=b ').keywords).toEqual(['TO', 'LIMIT', 'REVERSE'])
+    expect(completeAt('ls FROM host=a TO host=m ').keywords).toEqual(['WHERE', 'LIMIT', 'REVERSE'])
     expect(completeAt('lookup ').keywords).toEqual(['WHERE', 'FROM', 'TO', 'REVERSE'])
-    expect(completeAt('FROM host=a LIMIT 3 ').keywords).toEqual(['TO', 'REVERSE'])
+    expect(completeAt('FROM host=a LIMIT 3 ').keywords).toEqual(['WHERE', 'TO', 'REVERSE'])
   })
 
   it('follows the new grammar: operators after a field, AND, IN lists', () => {

@@ -45,7 +45,7 @@ describe('completion', () => {
     const c = new Completer(undefined)
     // Before, the shell offered every keyword here (LS LOOKUP WHERE …).
     expect((await c.complete(lineOf('ls WHERE host=web-1 '))).items).toEqual(['AND ', 'FROM ', 'TO ', 'LIMIT ', 'REVERSE '])
-    expect((await c.complete(lineOf('ls WHERE host=web-1 LIMIT 3 '))).items).toEqual(['TO ', 'REVERSE '])
+    expect((await c.complete(lineOf('ls WHERE host=web-1 LIMIT 3 '))).items).toEqual(['FROM ', 'TO ', 'REVERSE '])
     expect((await c.complete(lineOf('ls WHERE host '))).items).toEqual(['IN '])
   })
 
