@@ -596,3 +596,39 @@ describe('generic capabilities (the extension point PubSub uses)', () => {
     await vi.waitFor(() => expect(closed, 'source closed').toBe(1), { timeout: 5000 })
   })
 })
+
+describe('a stream source that fails while closing', () => {
+  it('a refused stream whose return() rejects leaves no unhandled rejection', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason)
+    }
+    process.on('unhandledRejection', onUnhandled)
+    cleanups.push(() => process.off('unhandledRejection', onUnhandled))
+    let closes = 0
+    // A source that never yields and fails when closed (an async source over a broken store).
+    const table = {
+      snapshot: () => new RoutingTable().snapshot(),
+      scan: (): AsyncIterator<unknown> => ({
+        next: () => new Promise<IteratorResult<unknown>>(() => {}),
+        return: () => {
+          closes++
+          return Promise.reject(new Error('close failed'))
+        },
+      }),
+    } as unknown as ServedTable
+    const server = await start(table, { limits: { maxStreams: 1 } })
+    const s = await session(server.url)
+    const a = s.view.iter()
+    void a.next()
+    await vi.waitFor(() => expect(server.stats().streams).toBe(1), { timeout: 5000 })
+    const b = s.view.iter()
+    expect(await b.next()).toBeUndefined()
+    expect(hasCode(b.err(), 'ERR_TOO_MANY_STREAMS')).toBe(true)
+    expect(closes).toBe(1) // the refused stream's source was closed
+    // An unhandled rejection is reported once the microtask queue drains: give it a turn.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(unhandled).toEqual([])
+    a.cancel()
+  })
+})

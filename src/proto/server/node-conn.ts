@@ -37,7 +37,7 @@ import {
   type ServerCap,
 } from './caps.js'
 import { ERR_BAD_QUERY } from '../wire/statement.js'
-import { type BatchLimits, ServerStream, type StreamStats } from './server-stream.js'
+import { type BatchLimits, closeSource, ServerStream, type StreamStats } from './server-stream.js'
 import { DEFAULT_INITIAL_WINDOW } from '../wire/window.js'
 
 /** No `hello` arrived within the handshake timeout. */
@@ -305,7 +305,7 @@ export class NodeConnection {
 
   #answer(f: CallFrame, o: CallOutcome): void {
     if (this.#closing) {
-      if ('stream' in o) void o.stream.return?.()
+      if ('stream' in o) closeSource(o.stream)
       return
     }
     if ('value' in o) {
@@ -314,7 +314,7 @@ export class NodeConnection {
     }
     const limits = this.#init.limits
     if (this.#streams.size >= limits.maxStreams) {
-      void o.stream.return?.()
+      closeSource(o.stream)
       this.#result(f.id, { error: new WwError(ERR_TOO_MANY_STREAMS, `more than ${limits.maxStreams} streams on this connection`) })
       return
     }

@@ -230,12 +230,7 @@ export class ServerStream {
       this.#stopped = true
       this.#held = undefined
       this.#step?.then(undefined, () => {})
-      try {
-        const r = this.#source.return?.()
-        if (isPromise(r)) r.then(undefined, () => {})
-      } catch {
-        // a source failing while closing has nothing more to report
-      }
+      closeSource(this.#source)
     }
     onDone()
     if (this.#signal.aborted) return
@@ -245,5 +240,19 @@ export class ServerStream {
     } catch {
       // the connection is gone
     }
+  }
+}
+
+/**
+ * Closes a stream source that will not be read (any more): calls its `return()`, and neither
+ * a throw nor a rejected promise from it escapes — a source failing while closing has nothing
+ * more to report, and an unobserved rejection would be an unhandled rejection in the node.
+ */
+export function closeSource(source: StreamSource): void {
+  try {
+    const r = source.return?.()
+    if (isPromise(r)) r.then(undefined, () => {})
+  } catch {
+    // as above: nothing more to report
   }
 }
