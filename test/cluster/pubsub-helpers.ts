@@ -12,8 +12,11 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 
 export type MeshNode = Libp2p<{ pubsub: GossipSub; identify: unknown }>
 
-/** One libp2p node listening on an OS-chosen loopback port. */
-export async function meshNode(): Promise<MeshNode> {
+/**
+ * One libp2p node listening on an OS-chosen loopback port. `allowPublishToZeroTopicPeers`:
+ * gossipsub's own setting (its default, false, throws on a publish nobody else hears).
+ */
+export async function meshNode(opts: { allowPublishToZeroTopicPeers?: boolean } = {}): Promise<MeshNode> {
   return (await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
@@ -21,7 +24,7 @@ export async function meshNode(): Promise<MeshNode> {
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
-      pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true, heartbeatInterval: 200 }),
+      pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: opts.allowPublishToZeroTopicPeers ?? true, heartbeatInterval: 200 }),
     },
   })) as unknown as MeshNode
 }

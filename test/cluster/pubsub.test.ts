@@ -91,6 +91,18 @@ describe('PubSubBackend on real gossipsub nodes', () => {
     expect(extra).toBe('none')
   })
 
+  it('a publish nobody else hears succeeds and reaches the local subscribers, whatever gossipsub was told', async () => {
+    // gossipsub's default throws on a publish no peer is subscribed to; the node sees no error.
+    const node = await meshNode({ allowPublishToZeroTopicPeers: false })
+    nodes.push(node)
+    const b = new PubSubBackend({ pubsub: node.services.pubsub, peer: node.peerId.toString(), ns: 'test' })
+    backends.push(b)
+    const t = b.open().join('alone')
+    const sub = t.subscribe()
+    await t.publish(enc('hello'))
+    expect(dec((await sub.next())!.data)).toBe('hello')
+  })
+
   it('joining twice shares one gossipsub subscription; the last release leaves the topic', async () => {
     const { nodes: [a], backends: [ba] } = await cluster(1)
     const mesh = meshTopic('test', 'shared')
