@@ -3,10 +3,10 @@
  * survives restarts (docs/design.md#records). The file holds the libp2p protobuf encoding of the key
  * (`privateKeyToProtobuf`), is created with mode 0600 on first start inside a directory
  * created 0700, and is only read afterwards. Anything unreadable is a WwError with a stable
- * code, never a crash.
+ * code, never a crash. While a node runs, {@link lockIdentity} keeps other nodes off the file.
  */
-import { mkdir, open, readFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
+import { mkdir, open, readFile, unlink } from 'node:fs/promises'
+import { homedir, hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -16,6 +16,8 @@ import { WwError } from '../errors.js'
 export const ERR_IDENTITY_CORRUPT = 'ERR_IDENTITY_CORRUPT'
 /** The identity file (or its directory) could not be read or created. */
 export const ERR_IDENTITY_IO = 'ERR_IDENTITY_IO'
+/** Another running node holds the identity file's lock: two nodes with one peer ID never meet. */
+export const ERR_IDENTITY_LOCKED = 'ERR_IDENTITY_LOCKED'
 
 /** Longest identity file read; an Ed25519 key in protobuf is 68 bytes. */
 const MAX_FILE_BYTES = 4096
@@ -109,4 +111,108 @@ async function readKeyFile(path: string): Promise<PrivateKey | undefined> {
     throw new WwError(ERR_IDENTITY_IO, `cannot read identity file ${path}: ${(err as Error).message}`, { cause: err })
   }
   return decodeIdentity(bytes, path)
+}
+
+/** A held lock on an identity file; see {@link lockIdentity}. */
+export interface IdentityLock {
+  /** The lock file: the identity file's path plus `.lock`. */
+  readonly path: string
+  /** Removes the lock file if it is still this process's. Idempotent; never throws. */
+  release(): Promise<void>
+}
+
+/** A WwError of {@link ERR_IDENTITY_LOCKED}, with the hint to pass another `--identity`. */
+export class IdentityLockedError extends WwError {
+  /** What to do about it. */
+  readonly hint: string
+  constructor(path: string, holder: string) {
+    super(ERR_IDENTITY_LOCKED, `identity file ${path} is in use by another ww node (${holder}); two nodes with one identity never see each other`)
+    this.name = 'IdentityLockedError'
+    this.hint = `give each node on this machine its own key: ww start --identity ${join(dirname(path), 'node-2.key')}`
+  }
+}
+
+/**
+ * Locks the identity file at `path` for this process: creates `<path>.lock` exclusively and
+ * writes the pid and host name into it. A lock left by a process that is gone (same host, pid
+ * not running) is taken over; one whose holder runs, or can't be checked (another host on a
+ * shared file system), is not. Release it when the node stops; a crash leaves a stale lock
+ * that the next start takes over.
+ * @throws IdentityLockedError (ERR_IDENTITY_LOCKED) when another live process holds it;
+ *   WwError ERR_IDENTITY_IO when the lock file can't be created.
+ */
+export async function lockIdentity(path: string = defaultIdentityPath()): Promise<IdentityLock> {
+  const lockPath = `${path}.lock`
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw new WwError(ERR_IDENTITY_IO, `cannot create the directory of identity file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  const mine = `${process.pid}\n${hostname()}\n`
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let handle
+    try {
+      handle = await open(lockPath, 'wx', 0o600)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new WwError(ERR_IDENTITY_IO, `cannot create lock file ${lockPath}: ${(err as Error).message}`, { cause: err })
+      }
+      const holder = await readHolder(lockPath)
+      if (holder.stale && attempt === 0) {
+        await unlink(lockPath).catch(() => {})
+        continue
+      }
+      throw new IdentityLockedError(path, holder.text)
+    }
+    try {
+      await handle.writeFile(mine)
+    } finally {
+      await handle.close()
+    }
+    held.add(lockPath)
+    let released = false
+    return {
+      path: lockPath,
+      async release() {
+        if (released) return
+        released = true
+        held.delete(lockPath)
+        try {
+          if ((await readFile(lockPath, 'utf8')) === mine) await unlink(lockPath)
+        } catch {
+          // Already gone: nothing to release.
+        }
+      },
+    }
+  }
+  throw new IdentityLockedError(path, `lock file ${lockPath}`)
+}
+
+// Lock files held by this process.
+const held = new Set<string>()
+
+async function readHolder(lockPath: string): Promise<{ stale: boolean; text: string }> {
+  let text: string
+  try {
+    text = await readFile(lockPath, 'utf8')
+  } catch {
+    // Removed between our create and our read: the holder just stopped. Try again.
+    return { stale: true, text: `lock file ${lockPath}` }
+  }
+  const [pidText, host] = text.split('\n')
+  const pid = Number(pidText)
+  // Empty: the holder has created the file and not yet written it; it is starting now.
+  if (!Number.isSafeInteger(pid) || pid <= 0 || host === undefined) return { stale: false, text: `lock file ${lockPath}` }
+  const where = `pid ${pid}${host !== hostname() ? ` on ${host}` : ''}, lock file ${lockPath}`
+  if (host !== hostname()) return { stale: false, text: where }
+  // Our own pid: held by a node of this process, or left by an earlier life that had the
+  // same pid (pid 1 in a container, every time).
+  if (pid === process.pid) return { stale: !held.has(lockPath), text: `${where} (this process)` }
+  try {
+    process.kill(pid, 0)
+    return { stale: false, text: where }
+  } catch (err) {
+    // ESRCH: no such process, the lock is stale. EPERM: it runs, under another user.
+    return { stale: (err as NodeJS.ErrnoException).code === 'ESRCH', text: where }
+  }
 }

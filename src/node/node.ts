@@ -32,7 +32,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { hostname } from 'node:os'
 import { WwError } from '../errors.js'
 import { serve, type ServeInit, type Server } from '../proto/server/server.js'
-import { loadIdentity } from '../cluster/identity.js'
+import { defaultIdentityPath, loadIdentity, lockIdentity } from '../cluster/identity.js'
 import { heartbeatTopic, Membership } from '../cluster/membership.js'
 import { clusterScoreParams, gossipScore, SCORE_THRESHOLDS, ScoreGuard } from '../cluster/scoring.js'
 import { DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, ERR_BAD_DURATION, silentLogger, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
@@ -89,7 +89,7 @@ export interface NodeInit {
   maxTtl?: number
   /** How far another node's clock may be off, in ms: see docs/design.md, "Membership". @default 300_000 */
   maxClockSkew?: number
-  /** Identity file path, or the key itself. @default `$XDG_CONFIG_HOME/ww/identity.key` (or ~/.config/ww) */
+  /** Identity file path (locked while the node runs: ERR_IDENTITY_LOCKED if another node holds it), or the key itself. @default `$XDG_CONFIG_HOME/ww/identity.key` (or ~/.config/ww) */
   identity?: string | PrivateKey
   /**
    * Private cluster: a swarm key file path (`ww keygen`), or a parsed key. Every connection is
@@ -170,11 +170,18 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const log = init.logger ?? silentLogger
   const p2p = (init.p2p ?? [...DEFAULT_P2P]).map((a) => parseAddr(a, '--p2p'))
   const boot = (init.bootstrap ?? []).map(parseBootstrap)
-  const key = typeof init.identity === 'object' ? init.identity : (await loadIdentity(init.identity)).key
+  const { key, release } = await useIdentity(init.identity)
   const self = peerIdFromPrivateKey(key)
   const peers = boot.filter((b) => !b.peer.equals(self))
-  const swarm = typeof init.swarmKey === 'string' ? await loadSwarmKey(init.swarmKey) : init.swarmKey
-  const listed = typeof init.allowPeers === 'string' ? await loadAllowList(init.allowPeers) : init.allowPeers
+  let swarm: SwarmKey | undefined
+  let listed: AllowList | undefined
+  try {
+    swarm = typeof init.swarmKey === 'string' ? await loadSwarmKey(init.swarmKey) : init.swarmKey
+    listed = typeof init.allowPeers === 'string' ? await loadAllowList(init.allowPeers) : init.allowPeers
+  } catch (err) {
+    await release()
+    throw err
+  }
   const allow = listed?.with(self.toString())
   for (const b of peers) {
     if (allow !== undefined && !allow.has(b.peer)) log.warn(`bootstrap peer ${b.peer.toString()} is not on ${allow.source}; it will not be dialled`)
@@ -220,6 +227,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     })
   } catch (err) {
     table.close()
+    await release()
     throw new WwError(ERR_P2P_START, `libp2p could not start on ${p2p.join(', ')}: ${(err as Error).message}`, { cause: err })
   }
 
@@ -261,6 +269,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       pubsub.close()
       await Promise.allSettled([server?.close(), libp2p.stop()])
       table.close()
+      await release()
     })()
     return stopped
   }
@@ -305,6 +314,22 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     pubsub,
     stop: () => shutdown(true),
     kill: () => shutdown(false),
+  }
+}
+
+/**
+ * The node's key: the one given, or the one in the identity file, locked for as long as the
+ * node runs (a second node with the same file fails with ERR_IDENTITY_LOCKED).
+ */
+async function useIdentity(identity: string | PrivateKey | undefined): Promise<{ key: PrivateKey; release: () => Promise<void> }> {
+  if (typeof identity === 'object') return { key: identity, release: async () => {} }
+  const path = identity ?? defaultIdentityPath()
+  const lock = await lockIdentity(path)
+  try {
+    return { key: (await loadIdentity(path)).key, release: () => lock.release() }
+  } catch (err) {
+    await lock.release()
+    throw err
   }
 }
 

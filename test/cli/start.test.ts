@@ -133,6 +133,33 @@ describe('ww start (processes)', () => {
   }, 120_000)
 })
 
+describe('ww start with an identity already in use', () => {
+  it('a second node with the same default identity exits 1, naming the file, with the --identity hint', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ww-start-'))
+    dirs.push(dir)
+    const env = { XDG_CONFIG_HOME: join(dir, 'cfg') }
+    const first = new Proc(['--listen', 'none', '--ttl', '2s', '--quiet'], env)
+    procs.push(first)
+    await first.waitLine((l) => l.startsWith('listen '), 30_000, 'start of the first node')
+    const second = new Proc(['--listen', 'none', '--ttl', '2s', '--quiet'], env)
+    procs.push(second)
+    expect(await second.exited).toBe(1)
+    const file = join(dir, 'cfg', 'ww', 'identity.key')
+    expect(second.stderr).toContain(`identity file ${file} is in use by another ww node (pid ${first.child.pid}`)
+    expect(second.stderr).toContain('ERR_IDENTITY_LOCKED')
+    expect(second.stderr).toMatch(/hint: .*--identity/)
+    expect(second.lines).toEqual([])
+    // The first one runs on, and once it has stopped the identity is free again.
+    expect(first.child.exitCode).toBeNull()
+    first.child.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+    const third = new Proc(['--listen', 'none', '--ttl', '2s', '--quiet'], env)
+    procs.push(third)
+    await third.waitLine((l) => l.startsWith('listen '), 30_000, 'start after the first stopped')
+    expect(third.value('peer')).toBe(first.value('peer'))
+  })
+})
+
 describe('startCommand (in process)', () => {
   it('prints the banner, then one line per join and expiry (not per update)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ww-start-'))

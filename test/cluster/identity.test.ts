@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir, homedir } from 'node:os'
+import { tmpdir, homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { configDir, defaultIdentityPath, ERR_IDENTITY_CORRUPT, ERR_IDENTITY_IO, loadIdentity } from '../../src/cluster/identity.js'
+import { configDir, defaultIdentityPath, ERR_IDENTITY_CORRUPT, ERR_IDENTITY_IO, ERR_IDENTITY_LOCKED, loadIdentity, lockIdentity } from '../../src/cluster/identity.js'
+import { spawnGroup } from '../procs.js'
 
 let dir: string
 beforeEach(async () => {
@@ -85,5 +86,50 @@ describe('identity file', () => {
     expect(configDir({ XDG_CONFIG_HOME: '/x/cfg' })).toBe('/x/cfg/ww')
     expect(configDir({})).toBe(join(homedir(), '.config', 'ww'))
     expect(defaultIdentityPath({ XDG_CONFIG_HOME: '/x/cfg' })).toBe('/x/cfg/ww/identity.key')
+  })
+})
+
+describe('identity lock', () => {
+  it('lets one holder at a time use a file, and the next one in after release', async () => {
+    const path = join(dir, 'identity.key')
+    const lock = await lockIdentity(path)
+    expect(lock.path).toBe(`${path}.lock`)
+    expect(await readFile(lock.path, 'utf8')).toMatch(new RegExp(`^${process.pid}\\n`))
+    const err = (await lockIdentity(path).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as (Error & { code: string; hint: string }) | undefined
+    expect(err).toMatchObject({ code: ERR_IDENTITY_LOCKED })
+    expect(err!.message).toContain(path)
+    expect(err!.hint).toContain('--identity')
+    await lock.release()
+    await lock.release() // idempotent
+    const again = await lockIdentity(path)
+    await again.release()
+  })
+
+  it('takes over a lock left by a process that is gone, not one whose holder runs', async () => {
+    const path = join(dir, 'identity.key')
+    // A real process that has exited: its pid is free.
+    const gone = spawnGroup(process.execPath, ['-e', ''])
+    await gone.exited
+    await writeFile(`${path}.lock`, `${gone.child.pid}\n${hostname()}\n`)
+    const lock = await lockIdentity(path)
+    await lock.release()
+    // A running process holds it.
+    const holder = spawnGroup(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'])
+    try {
+      await writeFile(`${path}.lock`, `${holder.child.pid}\n${hostname()}\n`)
+      expect(await codeOf(lockIdentity(path))).toBe(ERR_IDENTITY_LOCKED)
+    } finally {
+      process.kill(-holder.child.pid!, 'SIGKILL')
+      await holder.exited
+    }
+    // The holder is gone now: its lock is stale.
+    const taken = await lockIdentity(path)
+    await taken.release()
+    // A lock of another host can't be checked: never taken over.
+    await writeFile(`${path}.lock`, `1\nsome-other-host\n`)
+    expect(await codeOf(lockIdentity(path))).toBe(ERR_IDENTITY_LOCKED)
   })
 })
