@@ -134,6 +134,7 @@ describe('ww start (processes)', () => {
 })
 
 describe('ww start with an identity already in use', () => {
+  // Three node processes one after another: each start compiles through tsx, slow on a busy machine.
   it('a second node with the same default identity exits 1, naming the file, with the --identity hint', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ww-start-'))
     dirs.push(dir)
@@ -157,7 +158,7 @@ describe('ww start with an identity already in use', () => {
     procs.push(third)
     await third.waitLine((l) => l.startsWith('listen '), 30_000, 'start after the first stopped')
     expect(third.value('peer')).toBe(first.value('peer'))
-  })
+  }, 90_000)
 })
 
 describe('startCommand (in process)', () => {
