@@ -10,6 +10,10 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { startCommand } from '../../src/cli/start.js'
 import { ERR_SWARM_KEY_INVALID } from '../../src/cluster/swarm-key.js'
+import { ERR_ALLOW_LIST_INVALID, ERR_BAD_MAX_PEERS } from '../../src/cluster/admission.js'
+import { writeFile } from 'node:fs/promises'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Node } from '../../src/node/node.js'
 import { cleanupAfterEach } from '../cleanup.js'
 import { ROOT, runWw, tempHome, wwArgv, wwEnv } from './helpers.js'
@@ -66,7 +70,7 @@ describe('ww keygen', () => {
     expect(forced.code, forced.stderr).toBe(0)
     expect(await readFile(path, 'utf8')).not.toBe(text)
     expect((await stat(path)).mode & 0o777).toBe(0o600)
-  })
+  }, 60_000)
 })
 
 describe('ww start --swarm-key', () => {
@@ -77,10 +81,10 @@ describe('ww start --swarm-key', () => {
     for (const p of [key, other]) expect((await runWw(['keygen', p], { home: dir })).code).toBe(0)
 
     const a = wwStart(['--listen', 'none', '--ttl', '1s', '--host', 'a', '--identity', join(dir, 'a.id'), '--swarm-key', key], dir)
-    await vi.waitFor(() => expect(field(a.lines, 'listen'), `a's banner (${a.stderr()})`).toBeDefined(), { timeout: 30_000 })
+    await vi.waitFor(() => expect(field(a.lines, 'listen'), `a's banner (${a.stderr()})`).toBeDefined(), { timeout: 60_000 })
     const boot = field(a.lines, 'p2p')!
     const b = wwStart(['--listen', 'none', '--ttl', '1s', '--host', 'b', '--identity', join(dir, 'b.id'), '--swarm-key', key, '--bootstrap', boot], dir)
-    await vi.waitFor(() => expect(field(b.lines, 'peer') !== undefined && a.lines.some((l) => l.startsWith(`joined  ${field(b.lines, 'peer')}`)), `b to join a (${b.stderr()})`).toBe(true), { timeout: 30_000 })
+    await vi.waitFor(() => expect(field(b.lines, 'peer') !== undefined && a.lines.some((l) => l.startsWith(`joined  ${field(b.lines, 'peer')}`)), `b to join a (${b.stderr()})`).toBe(true), { timeout: 60_000 })
     expect(field(a.lines, 'swarm')).toMatch(/^[0-9a-f]{8}$/)
     expect(field(b.lines, 'swarm')).toBe(field(a.lines, 'swarm'))
 
@@ -98,9 +102,45 @@ describe('ww start --swarm-key', () => {
     await vi.waitFor(() => expect(errText.includes('unreachable'), 'the refused bootstrap dial').toBe(true), { timeout: 20_000 })
     expect(c!.table.size).toBe(1)
     expect(a.lines.some((l) => l.includes(c!.peer))).toBe(false)
-  })
+  }, 120_000)
 
   it('refuses a file that is not a swarm key before starting anything', async () => {
     await expect(startCommand({ swarmKey: join(ROOT, 'package.json'), handleSignals: false })).rejects.toMatchObject({ code: ERR_SWARM_KEY_INVALID })
+  })
+})
+
+describe('ww start --allow-peers / --max-peers', () => {
+  it('prints the allow-list size, warns about an unlisted bootstrap peer, and takes --max-peers', async () => {
+    const dir = home()
+    const listed = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const unlisted = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const file = join(dir, 'peers')
+    await writeFile(file, `# the cluster\n${listed}\n`)
+    let node: Node | undefined
+    let out = ''
+    let err = ''
+    const stdout = new PassThrough().setEncoding('utf8').on('data', (d: string) => (out += d))
+    const stderr = new PassThrough().setEncoding('utf8').on('data', (d: string) => (err += d))
+    const stop = new AbortController()
+    const running = startCommand({ listen: false, identity: join(dir, 'n.id'), allowPeers: file, maxPeers: '7', bootstrap: [`/ip4/127.0.0.1/tcp/1/p2p/${unlisted}`], stdout, stderr, signal: stop.signal, handleSignals: false, onStarted: (n) => (node = n) })
+    cleanups.push(async () => {
+      stop.abort()
+      await running
+    })
+    await vi.waitFor(() => expect(node).toBeDefined(), { timeout: 20_000 })
+    expect(out).toContain(`allow   1 peers from ${file}`)
+    expect(err).toContain(`bootstrap peer ${unlisted} is not on allow-list ${file}`)
+    // The node itself is allowed although the file doesn't list it.
+    expect(node!.table.get(node!.peer)).toBeDefined()
+  })
+
+  it('refuses a bad allow-list or --max-peers before starting anything', async () => {
+    const dir = home()
+    await writeFile(join(dir, 'bad'), 'not-a-peer\n')
+    await expect(startCommand({ allowPeers: join(dir, 'bad'), handleSignals: false })).rejects.toMatchObject({ code: ERR_ALLOW_LIST_INVALID })
+    for (const bad of ['0', 'ten', '1.5', '-3']) await expect(startCommand({ maxPeers: bad, handleSignals: false })).rejects.toMatchObject({ code: ERR_BAD_MAX_PEERS })
+    const r = await runWw(['start', '--max-peers', '0'], { home: dir })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('--max-peers')
   })
 })
