@@ -42,6 +42,10 @@ import { Admission, admissionGater, DEFAULT_MAX_PEERS, loadAllowList, validateMa
 import { PubSubBackend, type PubSubBackendInit } from '../cluster/pubsub.js'
 import { pubsubCaps } from '../proto/server/pubsub-cap.js'
 
+// What NodeInit's swarmKey and allowPeers take, for the library's front door.
+export { generateSwarmKey, parseSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
+export { AllowList, parseAllowList } from '../cluster/admission.js'
+
 /** A `--p2p` or `--bootstrap` address is not a usable multiaddr. */
 export const ERR_BAD_MULTIADDR = 'ERR_BAD_MULTIADDR'
 /** libp2p could not start (e.g. the `--p2p` address is in use or not local). */
