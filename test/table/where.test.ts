@@ -209,7 +209,7 @@ describe('range counts', () => {
   it('rank and countRange agree with a walk on trees built, edited and cloned at random', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 400 })), { maxLength: 600 }),
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 400 })), { minLength: 150, maxLength: 600, size: "max" }),
         fc.array(fc.integer({ min: 0, max: 410 }), { minLength: 1, maxLength: 20 }),
         (ops, probes) => {
           const ref = { field: 'host' as const }
