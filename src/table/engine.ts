@@ -25,7 +25,9 @@
  */
 import type { Statement } from '../lang/ast.js'
 import type { RoutingRecord } from '../record/record.js'
-import { planWhere, runWhere } from './plan.js'
+import { formatStatement } from '../lang/format.js'
+import { countRange } from './count.js'
+import { type Explain, indexName, planWhere, rangeText, runWhere, type RunStats } from './plan.js'
 import { type BTree, comparator, Entry, HIGH, type IndexRef, LOW, prefixEnd, probe, refOf, versionAt } from './indexes.js'
 
 /** Where a plan's index comes from: a snapshot's frozen trees. */
@@ -114,6 +116,7 @@ function* walk(
   at: number,
   gen: number,
   onEnd: (() => void) | undefined,
+  stats?: RunStats,
 ): Generator<RoutingRecord, void, undefined> {
   try {
     if (tree === undefined || p.limit < 1) return
@@ -123,6 +126,7 @@ function* walk(
     if (!p.reverse) {
       for (const e of tree.keys(lo)) {
         if (hi !== undefined && cmp(e, hi) >= 0) return
+        if (stats !== undefined) stats.visited++
         const v = versionAt(e, gen)
         if (v === undefined || v.exp < at) continue
         yield v.r
@@ -132,6 +136,7 @@ function* walk(
       const pair: [Entry, undefined] = [undefined as unknown as Entry, undefined]
       for (const [e] of tree.entriesReversed(hi, pair as unknown as (Entry | undefined)[], true)) {
         if (lo !== undefined && cmp(e, lo) < 0) return
+        if (stats !== undefined) stats.visited++
         const v = versionAt(e, gen)
         if (v === undefined || v.exp < at) continue
         yield v.r
@@ -155,4 +160,47 @@ function upperProbe(ref: IndexRef, v: string, prefix: boolean): Entry | undefine
   if (!prefix) return probe(ref, v, HIGH)
   const end = prefixEnd(v)
   return end === undefined ? undefined : probe(ref, end, LOW)
+}
+
+/**
+ * Runs `s` over `source` as {@link execute} does, counting instead of yielding, and reports the
+ * plan with its estimated and actual rows and the time taken (EXPLAIN ANALYZE).
+ */
+export function explain(source: IndexSource, s: Statement, at: number, gen = Infinity): Explain {
+  const t0 = performance.now()
+  const stats: RunStats = { visited: 0 }
+  let actual = 0
+  if (s.where !== undefined) {
+    const c = planWhere(source, s)
+    for (const _ of runWhere(source, c, at, gen, undefined, stats)) actual++
+    const p = c.plan
+    return {
+      query: formatStatement(s),
+      plan: p.kind,
+      index: indexName(p.via),
+      order: indexName(p.order),
+      ranges: p.ranges.map((r) => rangeText(p.via, r)),
+      absentFirst: p.absentFirst,
+      estimatedRows: Math.round(p.estimate),
+      visitedRows: stats.visited,
+      actualRows: actual,
+      ms: performance.now() - t0,
+    }
+  }
+  const p = planStatement(s)
+  const tree = source.tree(p.ref)
+  const estimated = tree === undefined ? 0 : countRange(tree, p.lo, p.hi)
+  for (const _ of walk(source, tree, p, at, gen, undefined, stats)) actual++
+  return {
+    query: formatStatement(s),
+    plan: 'range',
+    index: indexName(p.ref),
+    order: indexName(p.ref),
+    ranges: [rangeText(p.ref, { lo: p.lo, hi: p.hi })],
+    absentFirst: false,
+    estimatedRows: estimated,
+    visitedRows: stats.visited,
+    actualRows: actual,
+    ms: performance.now() - t0,
+  }
 }

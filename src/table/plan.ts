@@ -333,3 +333,46 @@ export function orderOf(ref: IndexRef): (a: RoutingRecord, b: RoutingRecord) => 
     return a.peer === b.peer ? 0 : a.peer < b.peer ? -1 : 1
   }
 }
+
+/** How a statement ran: `explain`'s answer (like EXPLAIN ANALYZE). */
+export interface Explain {
+  /** The canonical query text. */
+  query: string
+  /** `range`: one walk of one index (the original form); `ordered`/`materialized`: see plan.ts. */
+  plan: 'range' | 'ordered' | 'materialized'
+  /** The index walked: `host`, `peer`, `server` or `meta.KEY`. */
+  index: string
+  /** The field that orders the results. */
+  order: string
+  /** The ranges walked, as `[lo, hi)` value bounds (`-∞`/`+∞` when open). */
+  ranges: string[]
+  /** Records lacking the ordering field come first (found by a walk of the peer index). */
+  absentFirst: boolean
+  /** Index entries the plan was expected to visit (range counts, before LIMIT for `range`). */
+  estimatedRows: number
+  /** Index entries visited. */
+  visitedRows: number
+  /** Records yielded. */
+  actualRows: number
+  /** Planning and running, milliseconds. */
+  ms: number
+}
+
+/** `host`, `meta.region`: an index's name in explain output. */
+export function indexName(ref: IndexRef): string {
+  return ref.field === 'meta' ? `meta.${ref.key ?? ''}` : ref.field
+}
+
+/**
+ * A range's value bounds for explain: `["web", "wec")`; a bound just past every entry of a
+ * value is marked `⁺` (`["web", "web"⁺)` is the one value web); `-∞`/`+∞` when open.
+ */
+export function rangeText(ref: IndexRef, r: Range): string {
+  const v = (e: Entry | undefined, open: string): string => {
+    if (e === undefined) return open
+    if (ref.field === 'peer') return e.t.endsWith('\0') ? `${JSON.stringify(e.t.slice(0, -1))}⁺` : JSON.stringify(e.t)
+    const x = ref.field === 'server' ? e.s : ref.field === 'host' ? e.h : e.m[ref.key as string]!
+    return JSON.stringify(x) + (e.t === HIGH ? '⁺' : '')
+  }
+  return `[${v(r.lo, '-∞')}, ${v(r.hi, '+∞')})`
+}

@@ -6,7 +6,8 @@
 import type { ValuesIndex } from '../api.js'
 import type { Statement } from '../lang/ast.js'
 import type { RoutingRecord } from '../record/record.js'
-import { execute } from './engine.js'
+import { execute, explain } from './engine.js'
+import type { Explain } from './plan.js'
 import type { Trees } from './fields.js'
 import { type Entry, type EntryTree, fieldValue, type IndexRef, LOW, probe, versionAt } from './indexes.js'
 
@@ -47,6 +48,18 @@ export class TableSnapshot implements Snapshot {
   scan(s: Statement, onEnd?: () => void): Generator<RoutingRecord> {
     // The source holds `this`: the snapshot stays reachable, so its versions are kept.
     return execute({ tree: (ref) => this.#tree(ref) }, s, this.at, this.gen, onEnd)
+  }
+
+  /** How many records `scan(s)` yields, without handing any out. */
+  count(s: Statement): number {
+    let n = 0
+    for (const _ of this.scan(s)) n++
+    return n
+  }
+
+  /** Runs `s` and reports its plan, estimated and actual rows and time (EXPLAIN ANALYZE). */
+  explain(s: Statement): Explain {
+    return explain({ tree: (ref) => this.#tree(ref) }, s, this.at, this.gen)
   }
 
   /** The snapshot's frozen indexes, for the planner (plan.ts): explain and tests. */

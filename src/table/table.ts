@@ -36,6 +36,7 @@ import { ChangeEvents, type ChangeListener, type ListenerErrorHandler, type Tabl
 import { ExpiryIndex, monotonicNow, SweepTimer, Tombstones } from './expiry.js'
 import { FieldIndexes, sameFields } from './fields.js'
 import { Entry, Version } from './indexes.js'
+import type { Explain } from './plan.js'
 import { type Snapshot, TableSnapshot } from './snapshot.js'
 import { Generations } from './versions.js'
 
@@ -214,6 +215,28 @@ export class RoutingTable {
     const s = typeof q === 'string' ? parseQuery(q) : validateStatement(q)
     if (options.signal?.aborted === true) return new Cursor<RoutingRecord>([], options)
     return new Cursor(this.#privateScan(s), options)
+  }
+
+  /**
+   * How many records the query (text or parsed) yields, counted on a fresh snapshot without
+   * handing any out (`count QUERY`). Checks its argument as `query` does.
+   */
+  count(q: string | Statement): number {
+    const s = typeof q === 'string' ? parseQuery(q) : validateStatement(q)
+    let n = 0
+    for (const _ of this.#privateScan(s)) n++
+    return n
+  }
+
+  /**
+   * Runs the query on a fresh snapshot and reports how: the index, the ranges, estimated and
+   * actual rows, the time (`explain QUERY`). Checks its argument as `query` does.
+   */
+  explain(q: string | Statement): Explain {
+    const s = typeof q === 'string' ? parseQuery(q) : validateStatement(q)
+    const snap = this.#snapshot()
+    this.#gens.watch(snap, snap.gen)
+    return snap.explain(s)
   }
 
   /**

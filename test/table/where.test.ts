@@ -275,3 +275,26 @@ describe('planner', () => {
     expect(MATERIALIZE_MAX).toBeGreaterThanOrEqual(1000)
   })
 })
+
+describe('count and explain', () => {
+  const t = new RoutingTable({ now: () => 0, sweep: false })
+  for (let i = 0; i < 500; i++) {
+    t.upsert({ peer: P(`q${String(i).padStart(4, '0').replace(/0/g, 'z')}`), server: '000000000000000a', seq: 1, ttl: 1000, host: `web-${i}`, meta: { role: i % 100 === 0 ? 'db' : 'web' } })
+  }
+  it('count is the number of records the query yields, LIMIT included', () => {
+    for (const q of ['ls', 'ls WHERE host=web-1*', 'ls WHERE role=db', 'ls WHERE role!=db AND host=web-2*', 'ls WHERE host=web* LIMIT 7', 'lookup WHERE role=db']) {
+      expect(t.count(q), q).toBe([...t.snapshot().scan(parseQuery(q))].length)
+    }
+    expect(t.count('ls WHERE role=db')).toBe(5)
+  })
+  it('explain names the index, the ranges, estimated and actual rows', () => {
+    const e = t.explain('ls WHERE host=web-1*')
+    expect(e).toMatchObject({ plan: 'range', index: 'host', order: 'host', ranges: ['["web-1", "web-2")'], estimatedRows: 111, actualRows: 111, visitedRows: 111 })
+    expect(e.ms).toBeGreaterThanOrEqual(0)
+    const m = t.explain('ls WHERE host=web* AND role=db')
+    expect(m).toMatchObject({ plan: 'materialized', index: 'meta.role', order: 'host', ranges: ['["db", "db"⁺)'], estimatedRows: 5, actualRows: 5, visitedRows: 5 })
+    const o = t.explain('ls WHERE role IN (db, x) AND host=web*')
+    expect(o).toMatchObject({ plan: 'ordered', index: 'meta.role', ranges: ['["db", "db"⁺)', '["x", "x"⁺)'], actualRows: 5 })
+    expect(t.explain('ls WHERE role!=web')).toMatchObject({ absentFirst: true, ranges: ['[-∞, "web")', '["web"⁺, +∞)'], actualRows: 5 })
+  })
+})
