@@ -13,6 +13,8 @@
  * returned each time half a window has been consumed; if that half window was consumed in
  * less than two round trips, credit (not the consumer) limits the rate, so the window doubles,
  * up to a cap. A consumer that lags takes longer than that, and the window stays where it is.
+ * Credit also goes back whenever the consumer has drained everything received, since the
+ * sender may honour less than our window (a node clamps it to its `maxWindow`).
  * The round trip is measured by the receiver itself: the time from a credit frame to the
  * first byte that could only have been sent thanks to it (minimum over the stream).
  */
@@ -48,6 +50,8 @@ export class CreditWindow {
   // consumed + window as of the last credit sent: the sender may send up to here.
   #limit: number
   #lastGrantConsumed = 0
+  // Consumed as of the last half-window credit, and when it left: the pace of the consumer.
+  #halfMark = 0
   #lastGrantAt: number
   #minRtt = Infinity
   // Credit frames whose round trip is still being timed: the sender's limit before that
@@ -103,21 +107,32 @@ export class CreditWindow {
 
   /**
    * Records that the consumer took `bytes` out of the buffer. Returns the credit to send when
-   * one is due (half a window consumed since the last), else undefined.
+   * one is due, else undefined: each time half a window has been consumed, and whenever the
+   * consumer has taken everything received. The second rule keeps a stream going when the
+   * sender honours less than half our window (a node clamps every window to its own cap,
+   * `maxWindow`): such a sender stops before half a window is consumed and waits for credit.
    */
   onConsume(bytes: number): Credit | undefined {
     this.#consumed += bytes
-    if (this.#consumed - this.#lastGrantConsumed < this.#window / 2) return undefined
+    if (this.#consumed - this.#halfMark < this.#window / 2) {
+      if (this.#consumed < this.#received || this.#consumed === this.#lastGrantConsumed) return undefined
+      return this.#grant(this.#now())
+    }
     const now = this.#now()
     // Half a window went through the consumer in under two round trips: the window, not the
     // consumer, is what limits the rate.
     if (now - this.#lastGrantAt < 2 * this.#minRtt && this.#window < this.#max) {
       this.#window = Math.min(this.#max, this.#window * 2)
     }
+    this.#halfMark = this.#consumed
+    this.#lastGrantAt = now
+    return this.#grant(now)
+  }
+
+  #grant(now: number): Credit {
     const before = this.#limit
     this.#limit = this.#consumed + this.#window
     this.#lastGrantConsumed = this.#consumed
-    this.#lastGrantAt = now
     if (this.#timing.length < 8) this.#timing.push({ before, at: now })
     return { consumed: this.#consumed, window: this.#window }
   }

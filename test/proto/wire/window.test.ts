@@ -14,6 +14,8 @@ interface SimParams {
   /** Batch size the sender uses, bytes. @default 16 KiB */
   batch?: number
   max?: number
+  /** The sender's own cap on the window (a node's maxWindow). @default max */
+  senderMax?: number
 }
 
 interface SimResult {
@@ -33,7 +35,7 @@ function simulate(p: SimParams): SimResult {
   const dt = 0.05
   let t = 0
   const recv = new CreditWindow({ now: () => t, max: p.max ?? DEFAULT_MAX_WINDOW })
-  const send = new SendWindow(recv.initial.window, p.max ?? DEFAULT_MAX_WINDOW)
+  const send = new SendWindow(recv.initial.window, p.senderMax ?? p.max ?? DEFAULT_MAX_WINDOW)
   const batch = p.batch ?? 16 * 1024
   const toReceiver: { at: number; bytes: number }[] = []
   const toSender: { at: number; consumed: number; window: number }[] = []
@@ -128,6 +130,15 @@ describe('CreditWindow + SendWindow (simulated)', () => {
 })
 
 describe('SendWindow', () => {
+  it('keeps going when the sender caps the window below half the receiver’s (credit on a drained buffer)', () => {
+    // The receiver would credit at 32 KiB consumed; the sender stops at 8 KiB in flight.
+    const r = simulate({ rtt: 10, bandwidth: 1000, consumer: 1000, duration: 2000, batch: 4096, senderMax: 8 * 1024 })
+    expect(r.overran).toBe(false)
+    expect(r.maxInFlight).toBeLessThanOrEqual(8 * 1024)
+    // One window per round trip at most: 8 KiB / 10 ms, not a stall.
+    expect(r.lateThroughput).toBeGreaterThan(400)
+  })
+
   it('refuses impossible credit and clamps the window to its cap', () => {
     const s = new SendWindow(1000, 4000)
     s.onSend(600)
