@@ -126,6 +126,9 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
   write(`listen  ${node.addr ?? 'none'}`)
   if (swarm !== undefined) write(`swarm   ${swarm.fingerprint}`)
   if (allow !== undefined) write(`allow   ${allow.size} peers from ${opts.allowPeers}`)
+  if (swarm === undefined && allow === undefined && (init.p2p ?? []).some((a) => !isLoopback(a))) {
+    logger.warn('the p2p port is reachable beyond this host and open to any peer: start every node with --swarm-key (ww keygen) and/or --allow-peers; see docs/security.md')
+  }
 
   const onChange = (c: TableChange): void => {
     if (c.kind === 'updated' || c.record.peer === node.peer) return
@@ -161,6 +164,10 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
   })
+}
+
+function isLoopback(multiaddr: string): boolean {
+  return /^\/ip4\/127\.|^\/ip6\/::1\/|^\/unix\//.test(multiaddr)
 }
 
 function wholeNumber(text: string): number {

@@ -134,6 +134,29 @@ describe('ww start --allow-peers / --max-peers', () => {
     expect(node!.table.get(node!.peer)).toBeDefined()
   })
 
+  it('warns when the p2p port is reachable beyond the host with neither a swarm key nor an allow-list', async () => {
+    const dir = home()
+    const run = async (extra: Partial<Parameters<typeof startCommand>[0]>): Promise<string> => {
+      let err = ''
+      let started = false
+      const stderr = new PassThrough().setEncoding('utf8').on('data', (d: string) => (err += d))
+      const stop = new AbortController()
+      const running = startCommand({ listen: false, identity: join(dir, 'w.id'), stdout: new PassThrough(), stderr, signal: stop.signal, handleSignals: false, onStarted: () => (started = true), ...extra })
+      try {
+        await vi.waitFor(() => expect(started).toBe(true), { timeout: 20_000 })
+      } finally {
+        stop.abort()
+        await running
+      }
+      return err
+    }
+    expect(await run({ p2p: ['/ip4/0.0.0.0/tcp/0'] })).toContain('open to any peer')
+    expect(await run({ p2p: ['/ip4/127.0.0.1/tcp/0'] })).not.toContain('open to any peer')
+    const key = join(dir, 'swarm.key')
+    expect((await runWw(['keygen', key], { home: dir })).code).toBe(0)
+    expect(await run({ p2p: ['/ip4/0.0.0.0/tcp/0'], swarmKey: key })).not.toContain('open to any peer')
+  }, 60_000)
+
   it('refuses a bad allow-list or --max-peers before starting anything', async () => {
     const dir = home()
     await writeFile(join(dir, 'bad'), 'not-a-peer\n')
