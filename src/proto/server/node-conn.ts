@@ -37,7 +37,7 @@ import {
   type ServerCap,
 } from './caps.js'
 import { ERR_BAD_QUERY } from '../wire/statement.js'
-import { type BatchLimits, closeSource, ServerStream, type StreamStats } from './server-stream.js'
+import { type BatchLimits, closeSource, ConnectionBudget, ServerStream, type StreamStats } from './server-stream.js'
 import { DEFAULT_INITIAL_WINDOW } from '../wire/window.js'
 
 /** No `hello` arrived within the handshake timeout. */
@@ -57,6 +57,7 @@ export interface ResolvedServeLimits {
   handshakeTimeout: number
   idleTimeout: number
   maxWindow: number
+  maxConnectionBytes: number
   batch: BatchLimits
 }
 
@@ -92,6 +93,7 @@ export class NodeConnection {
   readonly #streams = new Map<number, ServerStream>()
   readonly #calls = new Set<number>()
   readonly #abort = new AbortController()
+  readonly #budget: ConnectionBudget
   #closing = false
   #cleaned = false
   #maxInFlightDone = 0
@@ -101,6 +103,12 @@ export class NodeConnection {
   constructor(conn: Connection, init: NodeConnectionInit) {
     this.conn = conn
     this.#init = init
+    this.#budget = new ConnectionBudget(init.limits.maxConnectionBytes)
+  }
+
+  /** Stream bytes in flight over this connection (sent, not yet reported consumed). */
+  get inFlight(): number {
+    return this.#budget.used
   }
 
   /** Live streams of this connection. */
@@ -319,7 +327,7 @@ export class NodeConnection {
       return
     }
     const window = f.window ?? DEFAULT_INITIAL_WINDOW
-    const s = new ServerStream(this.conn, f.id, o.stream, window, limits.maxWindow, limits.batch, this.#abort.signal, o.encode, o.write)
+    const s = new ServerStream(this.conn, f.id, o.stream, window, limits.maxWindow, limits.batch, this.#abort.signal, this.#budget, o.encode, o.write)
     this.#streams.set(f.id, s)
     void s.run(() => {
       this.#maxInFlightDone = Math.max(this.#maxInFlightDone, s.stats().maxInFlight)

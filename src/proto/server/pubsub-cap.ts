@@ -10,8 +10,12 @@
  *   release (either)                                  → handled by the connection: a released
  *                    PubSub releases every Topic it joined; a released Topic ends its streams
  *
- * A bad topic name (ERR_TOPIC_NAME), an oversized message (ERR_MESSAGE_TOO_LARGE) or a full
- * node (ERR_PUBSUB_LIMIT) is answered as the call's error and the connection stays open;
+ * Quotas: one connection holds at most `maxTopics` joined topics and `maxSubscriptions`
+ * subscriptions (PubSubQuotas), well under the node-wide caps of the backend, so a single
+ * client cannot take every place an honest client needs.
+ *
+ * A bad topic name (ERR_TOPIC_NAME), an oversized message (ERR_MESSAGE_TOO_LARGE), a full
+ * node or a connection at its quota (ERR_PUBSUB_LIMIT) is answered as the call's error and the connection stays open;
  * arguments of the wrong type (`topic` not a string, `data` not binary) break the protocol
  * (ERR_BAD_FRAME) and close the connection. The null PubSub and Topic check their arguments
  * the same way (joinArgs, publishArgs), so a client learns of its bug whatever it is allowed.
@@ -26,6 +30,7 @@ import { WwError } from '../../errors.js'
 import type { Message } from '../../api.js'
 import { checkMessageSize, validateTopicName } from '../../record/topic.js'
 import { ERR_BAD_FRAME } from '../wire/frames.js'
+import { ERR_PUBSUB_LIMIT } from '../../record/topic.js'
 import { type CallContext, type CallOutcome, type ServerCap, type StreamSource, unknownMethod } from './caps.js'
 
 /** The wire form of a message in a `subscribe` stream (the topic is the capability's). */
@@ -64,9 +69,32 @@ export interface ServedSubscription {
   return(): Promise<IteratorResult<Message>>
 }
 
+/** One connection's share of the node's pub/sub. */
+export interface PubSubQuotas {
+  /** Topics one connection holds joined at once (each `join` counts until released). @default 16 */
+  maxTopics?: number
+  /** Subscriptions one connection holds open at once. @default 32 */
+  maxSubscriptions?: number
+}
+
+/** Default topics per connection. */
+export const DEFAULT_CONNECTION_TOPICS = 16
+/** Default subscriptions per connection. */
+export const DEFAULT_CONNECTION_SUBSCRIPTIONS = 32
+
+// What one connection holds, shared by its PubSub and Topic capabilities.
+interface Held {
+  topics: number
+  subscriptions: number
+  readonly maxTopics: number
+  readonly maxSubscriptions: number
+}
+
 /** What `serve({ pubsub })` takes: a factory of one PubSub capability per connection. */
-export function pubsubCaps(backend: ServedPubSub): () => ServerCap {
-  return () => new PubSubCap(backend.open())
+export function pubsubCaps(backend: ServedPubSub, quotas: PubSubQuotas = {}): () => ServerCap {
+  const maxTopics = quotas.maxTopics ?? DEFAULT_CONNECTION_TOPICS
+  const maxSubscriptions = quotas.maxSubscriptions ?? DEFAULT_CONNECTION_SUBSCRIPTIONS
+  return () => new PubSubCap(backend.open(), { topics: 0, subscriptions: 0, maxTopics, maxSubscriptions })
 }
 
 /**
@@ -119,20 +147,27 @@ export class NullTopicCap implements ServerCap {
 export class PubSubCap implements ServerCap {
   readonly isNull = false
   readonly #scope: ServedPubSubScope
+  readonly #held: Held
 
-  constructor(scope: ServedPubSubScope) {
+  /** `held`: the connection's quota counters. @default 16 topics, 32 subscriptions */
+  constructor(scope: ServedPubSubScope, held: Held = { topics: 0, subscriptions: 0, maxTopics: DEFAULT_CONNECTION_TOPICS, maxSubscriptions: DEFAULT_CONNECTION_SUBSCRIPTIONS }) {
     this.#scope = scope
+    this.#held = held
   }
 
   call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
     if (m !== 'join') throw unknownMethod('PubSub', m)
-    const topic = this.#scope.join(joinArgs(a))
+    const name = joinArgs(a)
+    const held = this.#held
+    if (held.topics >= held.maxTopics) throw new WwError(ERR_PUBSUB_LIMIT, `this connection already holds ${held.maxTopics} topics`)
+    const topic = this.#scope.join(name)
     try {
-      ctx.bind(new TopicCap(topic))
+      ctx.bind(new TopicCap(topic, held))
     } catch (err) {
       topic.release()
       throw err
     }
+    held.topics++
     return { value: null }
   }
 
@@ -145,23 +180,36 @@ export class PubSubCap implements ServerCap {
 export class TopicCap implements ServerCap {
   readonly isNull = false
   readonly #topic: ServedTopic
+  readonly #held: Held | undefined
+  #closed = false
 
-  constructor(topic: ServedTopic) {
+  /** `held`: the connection's quota counters (none: no quota). */
+  constructor(topic: ServedTopic, held?: Held) {
     this.#topic = topic
+    this.#held = held
   }
 
   call(m: string, a: Record<string, unknown>): CallOutcome | Promise<CallOutcome> {
     switch (m) {
       case 'publish':
         return this.#topic.publish(publishArgs(a)).then(() => ({ value: null }))
-      case 'subscribe':
-        return { stream: wireSource(this.#topic.open()) }
+      case 'subscribe': {
+        const held = this.#held
+        if (held === undefined) return { stream: wireSource(this.#topic.open()) }
+        if (held.subscriptions >= held.maxSubscriptions) throw new WwError(ERR_PUBSUB_LIMIT, `this connection already holds ${held.maxSubscriptions} subscriptions`)
+        const source = wireSource(this.#topic.open(), () => held.subscriptions--)
+        held.subscriptions++
+        return { stream: source }
+      }
       default:
         throw unknownMethod('Topic', m)
     }
   }
 
   close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#held !== undefined) this.#held.topics--
     this.#topic.release()
   }
 }
@@ -175,12 +223,19 @@ function toWire(r: IteratorResult<Message>): IteratorResult<WireMessage> {
  * synchronously, so the sender packs a backlog into full batches; only an empty buffer
  * makes it wait (on a promise).
  */
-function wireSource(sub: ServedSubscription): StreamSource {
+function wireSource(sub: ServedSubscription, onEnd?: () => void): StreamSource {
+  let ended = false
   return {
     next: () => {
       const r = sub.poll()
       return r instanceof Promise ? r.then(toWire) : toWire(r)
     },
-    return: () => sub.return(),
+    return: () => {
+      if (!ended) {
+        ended = true
+        onEnd?.()
+      }
+      return sub.return()
+    },
   } as StreamSource
 }

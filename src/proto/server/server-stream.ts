@@ -39,6 +39,57 @@ export interface StreamStats {
   bufferedAmount: number
 }
 
+/** Bytes a stream with nothing in flight may always send, whatever the connection's budget says. */
+export const MIN_STREAM_SHARE = 8 * 1024
+
+/**
+ * The bytes in flight (sent, not yet reported consumed) over all streams of one connection,
+ * against one budget, checked before every batch (the first one included). A stream sends
+ * only while the connection is under its budget; a stream with nothing in flight may still
+ * send one small batch (MIN_STREAM_SHARE), so streams a client never reads slow the one it
+ * reads but cannot stall it. Bound: budget + streams × MIN_STREAM_SHARE (+ one oversized item
+ * per stream, which always goes alone).
+ */
+export class ConnectionBudget {
+  /** The budget, in bytes. */
+  readonly max: number
+  #used = 0
+  readonly #waiters = new Set<() => void>()
+
+  constructor(max: number) {
+    this.max = max
+  }
+
+  /** Bytes in flight over the connection's streams. */
+  get used(): number {
+    return this.#used
+  }
+
+  /** Bytes a stream with `inFlight` bytes of its own may add now (0: wait). */
+  allowance(inFlight: number): number {
+    return Math.max(this.max - this.#used, inFlight === 0 ? Math.min(MIN_STREAM_SHARE, this.max) : 0)
+  }
+
+  take(n: number): void {
+    this.#used += n
+  }
+
+  give(n: number): void {
+    if (n <= 0) return
+    this.#used = Math.max(0, this.#used - n)
+    if (this.#waiters.size === 0) return
+    const ws = [...this.#waiters]
+    this.#waiters.clear()
+    for (const w of ws) w()
+  }
+
+  /** Calls `f` once, at the next give; returns the unsubscribe. */
+  onFree(f: () => void): () => void {
+    this.#waiters.add(f)
+    return () => this.#waiters.delete(f)
+  }
+}
+
 function isPromise<V>(v: V | Promise<V>): v is Promise<V> {
   return typeof (v as Promise<V>)?.then === 'function'
 }
@@ -65,7 +116,10 @@ export class ServerStream {
 
   readonly #encode: (item: unknown) => Uint8Array
   readonly #write: ItemWriter | undefined
-  readonly #batch = new BatchBuilder()
+  // Made on the first item, and dropped while the stream waits: a stream its client never
+  // reads holds no batch buffer.
+  #builder: BatchBuilder | undefined
+  readonly #budget: ConnectionBudget
 
   /**
    * `signal`: aborted when the connection goes away (stops waiting on the transport).
@@ -79,9 +133,11 @@ export class ServerStream {
     maxWindow: number,
     limits: BatchLimits,
     signal: AbortSignal,
+    budget: ConnectionBudget,
     encode: (item: never) => Uint8Array = encodeItem,
     write?: ItemWriter,
   ) {
+    this.#budget = budget
     this.#encode = encode as (item: unknown) => Uint8Array
     this.#write = write
     this.#conn = conn
@@ -100,7 +156,9 @@ export class ServerStream {
 
   /** Applies a `credit` frame; false when it is impossible (a protocol violation). */
   credit(c: Credit): boolean {
+    const before = this.#window.inFlight
     const ok = this.#window.onCredit(c)
+    this.#budget.give(before - this.#window.inFlight)
     this.#poke()
     return ok
   }
@@ -139,8 +197,25 @@ export class ServerStream {
   }
 
   #waitCredit(): Promise<void> {
+    this.#builder = undefined
     return new Promise<void>((resolve) => {
       this.#wake = resolve
+    })
+  }
+
+  // Waits for the connection's budget to free up, or for this stream's own credit (which
+  // lowers its in-flight bytes), or for stop().
+  #waitBudget(): Promise<void> {
+    this.#builder = undefined
+    return new Promise<void>((resolve) => {
+      const off = this.#budget.onFree(() => {
+        this.#wake = undefined
+        resolve()
+      })
+      this.#wake = () => {
+        off()
+        resolve()
+      }
     })
   }
 
@@ -157,8 +232,13 @@ export class ServerStream {
           await this.#waitCredit()
           continue
         }
-        const budget = Math.min(this.#limits.bytes, Math.max(1, this.#window.window >> 2))
-        const items = this.#batch
+        const allowance = this.#budget.allowance(this.#window.inFlight)
+        if (allowance <= 0) {
+          await this.#waitBudget()
+          continue
+        }
+        const budget = Math.min(this.#limits.bytes, Math.max(1, this.#window.window >> 2), allowance)
+        const items = (this.#builder ??= new BatchBuilder())
         let size = batchOverhead(this.id, this.#limits.items)
         while (!this.#stopped) {
           let enc = this.#held
@@ -214,6 +294,7 @@ export class ServerStream {
         if (items.count > 0) {
           const frame = items.frame(this.id)
           this.#window.onSend(frame.length)
+          this.#budget.take(frame.length)
           this.#batches++
           if (!this.#conn.send(frame)) await this.#conn.onDrain({ signal: this.#signal })
           // One batch per turn of the event loop: a cancel (or another client's call)
@@ -229,6 +310,9 @@ export class ServerStream {
     } finally {
       this.#stopped = true
       this.#held = undefined
+      this.#builder = undefined
+      // Bytes never reported consumed are no longer this connection's: the stream is gone.
+      this.#budget.give(this.#window.inFlight)
       this.#step?.then(undefined, () => {})
       closeSource(this.#source)
     }

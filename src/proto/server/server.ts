@@ -53,6 +53,14 @@ export interface ServeLimits {
   maxConnections?: number
   /** Largest credit window honoured per stream, in bytes (larger credits are clamped). @default 1_048_576 */
   maxWindow?: number
+  /**
+   * Stream bytes in flight (sent, not yet reported consumed) over all streams of one
+   * connection. A stream sends its next batch, its first included, only while the connection
+   * is under this budget; a stream with nothing in flight may still send 8 KiB, so unread
+   * streams slow a read one but never stall it. Bound: this + 8 KiB per stream.
+   * @default 1_048_576
+   */
+  maxConnectionBytes?: number
   /** Most items per batch frame. @default 256 */
   batchItems?: number
   /** Most bytes per batch frame (a single larger item goes alone). @default 65_536 */
@@ -92,6 +100,8 @@ export interface ServerStats {
   perStream: (StreamStats & { connection: number })[]
   /** Largest bytes in flight ever seen on any stream of this server. */
   maxInFlight: number
+  /** Stream bytes in flight per open connection, in the order of `perStream`'s connection numbers. */
+  perConnection: { connection: number; inFlight: number }[]
 }
 
 /** A running query service. */
@@ -121,6 +131,7 @@ export function resolveServeLimits(l: ServeLimits = {}): ResolvedServeLimits {
     handshakeTimeout: l.handshakeTimeout ?? 10_000,
     idleTimeout: l.idleTimeout ?? 300_000,
     maxWindow: l.maxWindow ?? DEFAULT_MAX_WINDOW,
+    maxConnectionBytes: l.maxConnectionBytes ?? 1024 * 1024,
     batch: { items: l.batchItems ?? 256, bytes: l.batchBytes ?? 64 * 1024 },
   }
 }
@@ -170,6 +181,7 @@ export async function serve(init: ServeInit): Promise<Server> {
     url: listener.url,
     stats() {
       const perStream: ServerStats['perStream'] = []
+      const perConnection: ServerStats['perConnection'] = []
       let streams = 0
       let held = 0
       for (const [c, n] of conns) {
@@ -177,8 +189,9 @@ export async function serve(init: ServeInit): Promise<Server> {
         held += c.caps
         maxInFlightClosed = Math.max(maxInFlightClosed, c.maxInFlight)
         for (const s of c.streamStats()) perStream.push({ ...s, connection: n })
+        perConnection.push({ connection: n, inFlight: c.inFlight })
       }
-      return { connections: conns.size, streams, caps: held, perStream, maxInFlight: maxInFlightClosed }
+      return { connections: conns.size, streams, caps: held, perStream, maxInFlight: maxInFlightClosed, perConnection }
     },
     async close() {
       if (closing) return
