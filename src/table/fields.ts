@@ -1,21 +1,35 @@
 /**
  * The field indexes of the table: sorted-btree sets of entries by peer, server, host and one
- * per meta key, and the frozen (copy-on-write) clones of them that snapshots read.
+ * per meta key (the meta key indexes themselves kept in a sorted map by key), and the frozen
+ * copy-on-write clones of them that snapshots read.
  *
  * The entry object itself is the B-tree key in every field index (each index has its own
  * comparator), so an index costs about one pointer per record. A record lacking a field is
  * absent from its index. `BTree.clone()` is O(1) copy-on-write: later writes copy the paths
- * they touch and never change what a clone yields. The clones are cached until a write
- * changes a field index, so queries share one set across heartbeats.
+ * they touch and never change what a clone yields.
+ *
+ * Freezing is O(1) whatever the number of meta keys: it clones the three field trees and the
+ * map of meta keys, and starts a new epoch. A meta key index made in an earlier epoch may be
+ * shared with a frozen map, so the first write to it in the new epoch clones it (O(1)) and
+ * puts the clone in the live map; later writes in the epoch go to that clone directly.
+ * Frozen clones are cached until a write changes a field index, so queries share one set
+ * across heartbeats.
  */
-import { comparator, type Entry, type EntryTree, type IndexRef, newTree } from './indexes.js'
+import { type BTree, comparator, type Entry, type EntryTree, type IndexRef, newStringTree, newTree } from './indexes.js'
+
+/** A meta key's index, and the epoch it was made or cloned in (see the file comment). */
+export interface MetaIndex {
+  readonly tree: EntryTree
+  readonly epoch: number
+}
 
 /** One set of field indexes (live, or frozen for snapshots). */
 export interface Trees {
-  peer: EntryTree
-  server: EntryTree
-  host: EntryTree
-  meta: Map<string, EntryTree>
+  readonly peer: EntryTree
+  readonly server: EntryTree
+  readonly host: EntryTree
+  /** Meta key → its index, in key order; a key is present while some entry has it. */
+  readonly meta: BTree<string, MetaIndex>
 }
 
 const PEER: IndexRef = { field: 'peer' }
@@ -28,20 +42,26 @@ export class FieldIndexes {
     peer: newTree(comparator(PEER)),
     server: newTree(comparator(SERVER)),
     host: newTree(comparator(HOST)),
-    meta: new Map(),
+    meta: newStringTree<MetaIndex>(),
   }
   #frozen: Trees | undefined
+  // Meta indexes of this epoch belong to the live map alone; older ones may be shared.
+  #epoch = 0
+
+  /** The indexes as they are now, for reads that end before the next write (`values`). */
+  get live(): Trees {
+    return this.#t
+  }
 
   /**
-   * The indexes as they are now, never changed later: O(number of indexes), O(1) when no
-   * field index changed since the last call.
+   * The indexes as they are now, never changed later: O(1), and the same object until a
+   * write changes a field index.
    */
   frozen(): Trees {
     if (this.#frozen === undefined) {
       const t = this.#t
-      const meta = new Map<string, EntryTree>()
-      for (const [k, tree] of t.meta) meta.set(k, tree.clone())
-      this.#frozen = { peer: t.peer.clone(), server: t.server.clone(), host: t.host.clone(), meta }
+      this.#frozen = { peer: t.peer.clone(), server: t.server.clone(), host: t.host.clone(), meta: t.meta.clone() }
+      this.#epoch++
     }
     return this.#frozen
   }
@@ -97,18 +117,19 @@ export class FieldIndexes {
     for (const k of Object.keys(b.meta)) this.#metaTree(k).set(e, undefined)
   }
 
+  // The live index of `key`, made or unshared (cloned) as needed: safe to write.
   #metaTree(key: string): EntryTree {
-    let tree = this.#t.meta.get(key)
-    if (tree === undefined) {
-      tree = newTree(comparator({ field: 'meta', key }))
-      this.#t.meta.set(key, tree)
-    }
+    const meta = this.#t.meta
+    const m = meta.get(key)
+    if (m !== undefined && m.epoch === this.#epoch) return m.tree
+    const tree = m === undefined ? newTree(comparator({ field: 'meta', key })) : m.tree.clone()
+    meta.set(key, { tree, epoch: this.#epoch })
     return tree
   }
 
   #metaDelete(key: string, e: Entry): void {
-    const tree = this.#t.meta.get(key)
-    if (tree === undefined) return
+    if (!this.#t.meta.has(key)) return
+    const tree = this.#metaTree(key)
     tree.delete(e)
     if (tree.size === 0) this.#t.meta.delete(key)
   }

@@ -193,6 +193,11 @@ export function newNumberTree<V>(): BTree<number, V> {
   return new BTreeCtor<number, V>()
 }
 
+/** A new empty sorted map of strings (JavaScript string order) to `V` (the meta keys). */
+export function newStringTree<V>(): BTree<string, V> {
+  return new BTreeCtor<string, V>(undefined, cmpStr)
+}
+
 const NO_META: Record<string, string> = Object.freeze({}) as Record<string, string>
 const NO_RECORD: RoutingRecord = Object.freeze({ peer: '', server: '', seq: 0, ttl: 0, host: '', meta: NO_META })
 

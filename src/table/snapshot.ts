@@ -2,31 +2,54 @@
  * A snapshot of the routing table: the frozen field indexes, the time it was taken and the
  * write generation it reads. Writes after it copy the B-tree paths they touch and add newer
  * versions, so nothing it yields ever changes.
+ *
+ * A snapshot holds its generation (the table keeps the record versions it reads) until it is
+ * released: `release()`, or the end of a `using` block (`Symbol.dispose`). A snapshot never
+ * released is released when the collector reclaims it (a FinalizationRegistry), which may be
+ * much later. Each scan holds the generation on its own, from its start to its end, so
+ * releasing a snapshot never disturbs a scan already running on it.
  */
 import type { ValuesIndex } from '../api.js'
+import { WwError } from '../errors.js'
 import type { Statement } from '../lang/ast.js'
 import type { RoutingRecord } from '../record/record.js'
 import { execute, explain } from './engine.js'
 import type { Explain } from './plan.js'
 import type { Trees } from './fields.js'
-import { type Entry, type EntryTree, fieldValue, type IndexRef, LOW, probe, versionAt } from './indexes.js'
+import { indexValues, treeOf } from './values.js'
+import type { Generations, Hold } from './versions.js'
 
-/** A consistent, immutable view of the table at one instant. */
-export interface Snapshot {
+/** A snapshot was used (`scan`, `values`) after `release()`. */
+export const ERR_SNAPSHOT_RELEASED = 'ERR_SNAPSHOT_RELEASED'
+
+/**
+ * A consistent, immutable view of the table at one instant. Release it when done
+ * (`release()`, or `using snap = table.snapshot()`): until then the table keeps the record
+ * versions it reads.
+ */
+export interface Snapshot extends Disposable {
   /** now() when taken; records expired at `at` are never yielded. */
   readonly at: number
   /** Live records at `at`. */
   readonly size: number
+  /** True once released: `scan` and `values` then throw ERR_SNAPSHOT_RELEASED. */
+  readonly released: boolean
   /**
    * Runs a statement lazily (LS semantics; `lookup` yields at most one). The statement must
-   * come from `parseQuery` or `validateStatement`: it is not checked again.
+   * come from `parseQuery` or `validateStatement`: it is not checked again. The scan holds
+   * the snapshot's versions until it ends (done or `return()`), even past `release()`.
    */
   scan(s: Statement): Generator<RoutingRecord>
   /**
    * Distinct values of an index in order, live at `at`, starting with `prefix`, at most
-   * `limit` of them. For `meta` without a key: the meta keys in use.
+   * `limit` of them. For `meta` without a key: the meta keys in use. Work: the values
+   * returned (O(log n) each), not the size of the table.
    */
   values(index: ValuesIndex, prefix?: string, limit?: number): string[]
+  /** Lets the table drop the versions only this snapshot reads. Idempotent. */
+  release(): void
+  /** `release()`, for `using`. */
+  [Symbol.dispose](): void
 }
 
 /** The table's snapshot: frozen trees, a time and a generation. */
@@ -36,18 +59,46 @@ export class TableSnapshot implements Snapshot {
   /** The write generation it reads. */
   readonly gen: number
   readonly #t: Trees
+  readonly #gens: Generations
+  // Its own count on `gen`; undefined for a snapshot made only to start one scan at once.
+  readonly #hold: Hold | undefined
+  #released = false
 
-  constructor(t: Trees, at: number, gen: number, size: number) {
+  constructor(t: Trees, at: number, gen: number, size: number, gens: Generations, hold: Hold | undefined) {
     this.#t = t
     this.at = at
     this.gen = gen
     this.size = size
+    this.#gens = gens
+    this.#hold = hold
   }
 
-  /** A lazy scan of `s`; `onEnd` (internal) runs once the scan is done or closed. */
-  scan(s: Statement, onEnd?: () => void): Generator<RoutingRecord> {
-    // The source holds `this`: the snapshot stays reachable, so its versions are kept.
-    return execute({ tree: (ref) => this.#tree(ref) }, s, this.at, this.gen, onEnd)
+  get released(): boolean {
+    return this.#released
+  }
+
+  scan(s: Statement): Generator<RoutingRecord> {
+    this.#check()
+    const gens = this.#gens
+    const hold = gens.hold(this.gen)
+    let it: Generator<RoutingRecord>
+    try {
+      // The walk ends the hold when it finishes or is closed (its finally).
+      it = execute({ tree: (ref) => treeOf(this.#t, ref) }, s, this.at, this.gen, () => gens.end(hold))
+    } catch (err) {
+      gens.end(hold) // refused before the walk began
+      throw err
+    }
+    // Closed before its first pull, a generator never runs its body (nor the walk's
+    // finally): end the hold on `return()` itself too.
+    const close = it.return
+    it.return = function (this: Generator<RoutingRecord>, value) {
+      gens.end(hold)
+      return close.call(this, value)
+    }
+    // A scan dropped without being finished or closed is ended by the collector.
+    gens.watch(it, hold)
+    return it
   }
 
   /** How many records `scan(s)` yields, without handing any out. */
@@ -68,55 +119,21 @@ export class TableSnapshot implements Snapshot {
   }
 
   values(index: ValuesIndex, prefix = '', limit = Infinity): string[] {
-    const out: string[] = []
-    if (limit < 1) return out
-    if (index.field === 'meta' && index.key === undefined) {
-      for (const k of [...this.#t.meta.keys()].sort()) {
-        if (!k.startsWith(prefix)) continue
-        const tree = this.#t.meta.get(k) as EntryTree
-        if (firstLive(tree, undefined, this.at, this.gen, () => true) === undefined) continue
-        out.push(k)
-        if (out.length >= limit) break
-      }
-      return out
-    }
-    const ref: IndexRef = index.field === 'meta' ? { field: 'meta', key: index.key } : { field: index.field }
-    const tree = this.#tree(ref)
-    if (tree === undefined) return out
-    let from: Entry | undefined = probe(ref, prefix, LOW)
-    for (;;) {
-      const e = firstLive(tree, from, this.at, this.gen, (x) => (fieldValue(x.r, ref) as string).startsWith(prefix))
-      if (e === undefined) break
-      const v = fieldValue(e.r, ref) as string
-      out.push(v)
-      if (out.length >= limit) break
-      // Jump over the rest of this value's entries: O(log n) per distinct value.
-      from = probe(ref, v, '\uffff')
-    }
-    return out
+    this.#check()
+    return indexValues(this.#t, index, prefix, limit, this.at, this.gen)
   }
 
-  #tree(ref: IndexRef): EntryTree | undefined {
-    switch (ref.field) {
-      case 'peer':
-        return this.#t.peer
-      case 'server':
-        return this.#t.server
-      case 'host':
-        return this.#t.host
-      case 'meta':
-        return this.#t.meta.get(ref.key as string)
-    }
+  release(): void {
+    if (this.#released) return
+    this.#released = true
+    if (this.#hold !== undefined) this.#gens.end(this.#hold)
   }
-}
 
-// The first entry from `from` that is live at `at` in generation `gen`, as long as `ok`
-// holds. (`ok` reads only indexed fields, which every version of an entry shares.)
-function firstLive(tree: EntryTree, from: Entry | undefined, at: number, gen: number, ok: (e: Entry) => boolean): Entry | undefined {
-  for (const e of tree.keys(from)) {
-    if (!ok(e)) return undefined
-    const v = versionAt(e, gen)
-    if (v !== undefined && v.exp >= at) return e
+  [Symbol.dispose](): void {
+    this.release()
   }
-  return undefined
+
+  #check(): void {
+    if (this.#released) throw new WwError(ERR_SNAPSHOT_RELEASED, 'this snapshot was released')
+  }
 }

@@ -28,6 +28,7 @@
  * is monotonic (a wall-clock step changes nothing). Reads filter by the snapshot's time, and
  * one unref'd timer, armed at the next expiry, sweeps expired entries and emits 'expired'.
  */
+import type { ValuesIndex } from '../api.js'
 import { Cursor, type CursorOptions } from '../iter.js'
 import type { Statement } from '../lang/ast.js'
 import { parseQuery, validateStatement } from '../lang/index.js'
@@ -38,11 +39,13 @@ import { FieldIndexes, sameFields } from './fields.js'
 import { Entry, Version } from './indexes.js'
 import type { Explain } from './plan.js'
 import { type Snapshot, TableSnapshot } from './snapshot.js'
-import { Generations } from './versions.js'
+import { Generations, type Hold } from './versions.js'
+import { indexValues } from './values.js'
 
 export type { ChangeKind, ChangeListener, ListenerErrorHandler, TableChange } from './events.js'
 export { ERR_LISTENER_THREW, ERR_UNKNOWN_EVENT } from './events.js'
 export type { Snapshot } from './snapshot.js'
+export { ERR_SNAPSHOT_RELEASED } from './snapshot.js'
 
 /** Options of a routing table. */
 export interface TableInit {
@@ -150,48 +153,39 @@ export class RoutingTable {
   }
 
   /**
-   * A consistent, immutable view of the table now: O(number of indexes) (O(1) when no field
-   * index changed since the last one) plus the expired entries not yet swept; no copying.
+   * A consistent, immutable view of the table now: O(1) (plus the expired entries not yet
+   * swept, for its `size`); no copying. Release it when done — `snapshot.release()`, or
+   * `using snap = table.snapshot()` — so the table can drop the record versions only it
+   * reads; one never released is released when the collector reclaims it.
    */
   snapshot(): Snapshot {
-    const snap = this.#snapshot()
-    // Its versions are kept until the collector has reclaimed it.
-    this.#gens.watch(snap, snap.gen)
-    return snap
-  }
-
-  // A snapshot whose generation is counted live; the caller arranges its release.
-  #snapshot(): TableSnapshot {
-    const at = this.#now()
-    const gen = this.#gens.current
-    const snap = new TableSnapshot(this.#fields.frozen(), at, gen, this.#byPeer.size - this.#expiry.countExpired(at))
-    this.#gens.hold(gen)
-    return snap
-  }
-
-  // A scan on a snapshot nobody else sees (query, lookup): its generation is released as
-  // soon as the scan ends (done, break, cancel), not when the collector gets to it; a scan
-  // abandoned without ending is released when the collector reclaims it.
-  #privateScan(s: Statement): Generator<RoutingRecord> {
     const gens = this.#gens
-    const snap = this.#snapshot()
-    const token = {}
-    let released = false
-    const release = (): void => {
-      if (released) return
-      released = true
-      gens.unwatch(token)
-      gens.release(snap.gen)
-    }
-    let scan: Generator<RoutingRecord>
-    try {
-      scan = snap.scan(s, release)
-    } catch (err) {
-      release() // the statement was refused before the walk began
-      throw err
-    }
-    gens.watch(scan, snap.gen, token)
-    return scan
+    const hold = gens.hold(gens.current)
+    const snap = this.#snapshot(hold)
+    gens.watch(snap, hold) // the backstop
+    return snap
+  }
+
+  #snapshot(hold: Hold | undefined): TableSnapshot {
+    const at = this.#now()
+    return new TableSnapshot(this.#fields.frozen(), at, this.#gens.current, this.#byPeer.size - this.#expiry.countExpired(at), this.#gens, hold)
+  }
+
+  // A scan on a snapshot nobody else sees (query, lookup, scan): the scan holds the
+  // generation from its start until it ends (done, break, return(), cancel); a scan abandoned
+  // without ending is released when the collector reclaims it.
+  #privateScan(s: Statement): Generator<RoutingRecord> {
+    return this.#snapshot(undefined).scan(s)
+  }
+
+  /**
+   * Distinct values of an index in order, live now, starting with `prefix`, at most `limit`
+   * of them; for `meta` without a key, the meta keys in use. Read from the kept sorted
+   * indexes (no snapshot): the work is the values returned, O(log n) each, plus expired
+   * entries not yet swept in the range walked, whatever the size of the table.
+   */
+  values(index: ValuesIndex, prefix = '', limit = Infinity): string[] {
+    return indexValues(this.#fields.live, index, prefix, limit, this.#now(), Infinity)
   }
 
   /**

@@ -9,13 +9,27 @@
  */
 import { type BTree, newNumberTree, type Version } from './indexes.js'
 
+/**
+ * One reader's count on a generation (a snapshot's, or a running scan's). Ended once: by an
+ * explicit release, or by the collector when the object it watches is reclaimed.
+ */
+export interface Hold {
+  /** The generation held. */
+  readonly gen: number
+  /** True once ended; ending again does nothing. */
+  ended: boolean
+  /** True while a FinalizationRegistry watches an object for it. */
+  watched: boolean
+}
+
 /** The write generation counter and the generations live snapshots read. */
 export class Generations {
   // Write generation: bumped by every version made. A snapshot reads generation ≤ its own.
   #gen = 0
-  // Generations of the snapshots not yet released (count per generation), sorted.
+  // Generations of the holds not yet ended (count per generation), sorted.
   readonly #live: BTree<number, number> = newNumberTree<number>()
-  readonly #registry = new FinalizationRegistry<number>((gen) => this.release(gen))
+  // The backstop for holds nobody ends: the hold is both the held value and the token.
+  readonly #registry = new FinalizationRegistry<Hold>((h) => this.end(h))
 
   /** The newest generation made. */
   get current(): number {
@@ -27,26 +41,38 @@ export class Generations {
     return ++this.#gen
   }
 
-  /** Counts one more reader of `gen`. */
-  hold(gen: number): void {
+  /** Counts one more reader of `gen` (a generation already held, or the current one). */
+  hold(gen: number): Hold {
     this.#live.set(gen, (this.#live.get(gen) ?? 0) + 1)
+    return { gen, ended: false, watched: false }
   }
 
-  /** Counts one reader of `gen` less. */
-  release(gen: number): void {
-    const c = (this.#live.get(gen) ?? 1) - 1
-    if (c <= 0) this.#live.delete(gen)
-    else this.#live.set(gen, c)
+  /**
+   * Ends `h` once the collector reclaims `target`, unless it is ended before. `target` must
+   * not be reachable from `h`.
+   */
+  watch(target: object, h: Hold): void {
+    if (h.ended) return
+    h.watched = true
+    this.#registry.register(target, h, h)
   }
 
-  /** Releases `gen` once the collector reclaims `target` (unless `unwatch(token)` first). */
-  watch(target: object, gen: number, token?: object): void {
-    this.#registry.register(target, gen, token)
+  /** Ends a hold: its reader is done. Idempotent; returns true when this call ended it. */
+  end(h: Hold): boolean {
+    if (h.ended) return false
+    h.ended = true
+    if (h.watched) this.#registry.unregister(h)
+    const c = (this.#live.get(h.gen) ?? 1) - 1
+    if (c <= 0) this.#live.delete(h.gen)
+    else this.#live.set(h.gen, c)
+    return true
   }
 
-  /** Cancels a `watch` made with `token`. */
-  unwatch(token: object): void {
-    this.#registry.unregister(token)
+  /** How many holds are not ended (for tests and stats). */
+  get holds(): number {
+    let n = 0
+    for (const c of this.#live.values()) n += c
+    return n
   }
 
   /**

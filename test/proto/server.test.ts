@@ -46,8 +46,8 @@ function counting(table: RoutingTable): ServedTable & { pulled: number; closed: 
   const w = {
     pulled: 0,
     closed: 0,
-    snapshot() {
-      return table.snapshot()
+    values(...a: Parameters<RoutingTable['values']>) {
+      return table.values(...a)
     },
     scan(s: Statement) {
       const inner = table.scan(s)

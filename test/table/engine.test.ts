@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import type { ValuesIndex } from '../../src/api.js'
 import type { Constraint, Index, Selector, Statement } from '../../src/lang/ast.js'
 import { validateStatement } from '../../src/lang/index.js'
 import { execute, planStatement } from '../../src/table/engine.js'
@@ -262,6 +263,22 @@ class Model {
   }
 }
 
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+// Distinct values (and meta keys) of the live records, every prefix and limit, against `get`.
+function checkValues(live: RoutingRecord[], get: (f: ValuesIndex, prefix?: string, limit?: number) => string[]): void {
+  for (const f of [{ field: 'host' as const }, { field: 'meta' as const, key: 'role' }]) {
+    const want = [...new Set(live.map((r) => valueOf(r, f)).filter((v): v is string => v !== undefined))].sort(byCodeUnit)
+    expect(get(f)).toEqual(want)
+    expect(get(f, 'a', 2)).toEqual(want.filter((v) => v.startsWith('a')).slice(0, 2))
+  }
+  const keys = [...new Set(live.flatMap((r) => Object.keys(r.meta)))].sort(byCodeUnit)
+  expect(get({ field: 'meta' })).toEqual(keys)
+  for (const prefix of ['r', 're', 'z', '']) {
+    expect(get({ field: 'meta' }, prefix, 1)).toEqual(keys.filter((k) => k.startsWith(prefix)).slice(0, 1))
+  }
+}
+
 describe('engine = filter-and-sort reference (property)', () => {
   it('same ordered results for random tables and statements, snapshots isolated', () => {
     fc.assert(
@@ -288,6 +305,8 @@ describe('engine = filter-and-sort reference (property)', () => {
           expect(table.size).toBe(live.length)
           const expected = statements.map((s) => reference(live, s))
           for (let i = 0; i < statements.length; i++) expect([...snap.scan(statements[i] as Statement)]).toEqual(expected[i])
+          // the table's own values (read from its live indexes, no snapshot) agree at `now`
+          checkValues(live, (f, prefix, limit) => table.values(f, prefix, limit))
           // writes and sweeps after the snapshot change nothing it yields
           for (const { r, dt } of later) {
             now += dt
@@ -296,14 +315,8 @@ describe('engine = filter-and-sort reference (property)', () => {
           table.sweep()
           for (let i = 0; i < statements.length; i++) expect([...snap.scan(statements[i] as Statement)]).toEqual(expected[i])
           expect(snap.size).toBe(live.length)
-          // distinct values agree with the reference too
-          for (const f of [{ field: 'host' as const }, { field: 'meta' as const, key: 'role' }]) {
-            const want = [...new Set(live.map((r) => valueOf(r, f)).filter((v): v is string => v !== undefined))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-            expect(snap.values(f)).toEqual(want)
-            expect(snap.values(f, 'a', 2)).toEqual(want.filter((v) => v.startsWith('a')).slice(0, 2))
-          }
-          const keys = [...new Set(live.flatMap((r) => Object.keys(r.meta)))].sort()
-          expect(snap.values({ field: 'meta' })).toEqual(keys)
+          // distinct values agree with the reference too, after the later writes
+          checkValues(live, (f, prefix, limit) => snap.values(f, prefix, limit))
           table.close()
         },
       ),

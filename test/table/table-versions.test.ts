@@ -7,6 +7,7 @@ import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Statement } from '../../src/lang/ast.js'
+import { hasCode } from '../../src/errors.js'
 import type { RoutingRecord } from '../../src/record/record.js'
 import { RoutingTable, type Snapshot, type TableChange } from '../../src/table/table.js'
 
@@ -176,6 +177,128 @@ describe('heartbeats with the same fields (versions)', () => {
     expect(first.seq).toBe(1)
     expect(rest).toHaveLength(49)
     expect(rest.every((r) => r.seq === 1)).toBe(true)
+  })
+})
+
+// The record `t` stores for `peer` now, held only weakly (made in its own frame so that no
+// strong reference lingers in the test's).
+function weakRecord(t: RoutingTable, peer: string): WeakRef<RoutingRecord> {
+  return new WeakRef(t.get(peer) as RoutingRecord)
+}
+
+const released = (f: () => unknown): boolean => {
+  try {
+    f()
+  } catch (err) {
+    return hasCode(err, 'ERR_SNAPSHOT_RELEASED')
+  }
+  return false
+}
+
+describe('explicit release', () => {
+  const rec = (p: string, seq: number): RoutingRecord => ({ peer: P(p), server: S1, seq, ttl: 10_000, host: 'h', meta: { role: 'web' } })
+
+  it('release() lets the next heartbeat drop the versions only that snapshot read, with the snapshot still referenced', async () => {
+    const t = table(() => 1000)
+    t.upsert(rec('A', 1))
+    t.upsert(rec('B', 1))
+    const oldA = weakRecord(t, P('A'))
+    const oldB = weakRecord(t, P('B'))
+    const freed = t.snapshot()
+    const kept = t.snapshot()
+    freed.release()
+    kept.release() // …and taken again below: only the second one holds
+    const holder = t.snapshot()
+    t.upsert(rec('A', 2)) // heartbeats: each makes a new version of its entry
+    t.upsert(rec('B', 2))
+    holder.release()
+    t.upsert(rec('A', 3)) // trims A's chain: nobody reads seq 1 or 2 any more
+    await collect()
+    expect(oldA.deref()).toBeUndefined()
+    // B's chain was trimmed only while `holder` was live: seq 1 is still linked behind seq 2
+    // until B's next heartbeat.
+    expect(oldB.deref()).toBeDefined()
+    t.upsert(rec('B', 3))
+    await collect()
+    expect(oldB.deref()).toBeUndefined()
+    expect([freed.released, kept.released, holder.released]).toEqual([true, true, true])
+  })
+
+  it('an unreleased snapshot keeps its versions (the control of the test above)', async () => {
+    const t = table(() => 1000)
+    t.upsert(rec('A', 1))
+    const oldA = weakRecord(t, P('A'))
+    const s = t.snapshot()
+    for (let seq = 2; seq < 5; seq++) t.upsert(rec('A', seq))
+    await collect()
+    expect(oldA.deref()).toBeDefined()
+    expect([...s.scan(ALL)].map((r) => r.seq)).toEqual([1])
+    s.release()
+  })
+
+  it('`using` releases at the end of the block; later use throws ERR_SNAPSHOT_RELEASED', () => {
+    const t = table(() => 1000)
+    t.upsert(rec('A', 1))
+    let outside: Snapshot
+    {
+      using s = t.snapshot()
+      outside = s
+      expect(s.released).toBe(false)
+      expect([...s.scan(ALL)].map((r) => r.seq)).toEqual([1])
+      expect(s.values({ field: 'meta' })).toEqual(['role'])
+    }
+    expect(outside.released).toBe(true)
+    expect(released(() => outside.scan(ALL))).toBe(true)
+    expect(released(() => outside.values({ field: 'host' }))).toBe(true)
+    // what it measured when taken stays readable
+    expect(outside.size).toBe(1)
+    expect(outside.at).toBe(1000)
+  })
+
+  it('release is idempotent: releasing one snapshot twice never releases another of the same generation', () => {
+    const t = table(() => 1000)
+    for (const p of ['A', 'B', 'C']) t.upsert(rec(p, 1))
+    const once = t.snapshot()
+    const other = t.snapshot() // same generation as `once`
+    once.release()
+    once.release()
+    once[Symbol.dispose]()
+    for (let seq = 2; seq < 5; seq++) for (const p of ['A', 'B', 'C']) t.upsert(rec(p, seq))
+    // Had the repeated releases counted, `other`'s generation would be unheld and its
+    // versions cut by these heartbeats: it would yield nothing.
+    expect([...other.scan(ALL)].map((r) => r.seq)).toEqual([1, 1, 1])
+    other.release()
+  })
+
+  it('a scan started before release() holds its versions on its own until it ends', async () => {
+    const t = table(() => 1000)
+    for (const p of ['A', 'B', 'C']) t.upsert(rec(p, 1))
+    const s = t.snapshot()
+    const it = s.scan(ALL)
+    expect(it.next().value?.seq).toBe(1)
+    s.release()
+    for (let seq = 2; seq < 5; seq++) for (const p of ['A', 'B', 'C']) t.upsert(rec(p, seq))
+    await collect()
+    expect([...it].map((r) => r.seq)).toEqual([1, 1])
+    expect(released(() => s.scan(ALL))).toBe(true)
+  })
+
+  it('a scan closed before its first pull releases at once, not when collected', async () => {
+    const t = table(() => 1000)
+    t.upsert(rec('A', 1))
+    const oldA = weakRecord(t, P('A'))
+    const s = t.snapshot()
+    const scans = [t.scan(ALL), s.scan(ALL)]
+    const cursor = t.query(ALL)
+    s.release()
+    for (const g of scans) g.return(undefined)
+    cursor.cancel()
+    t.upsert(rec('A', 2))
+    await collect()
+    expect(oldA.deref()).toBeUndefined()
+    // all still referenced here
+    expect(scans.map((g) => g.next().done)).toEqual([true, true])
+    expect(await cursor.next()).toBeUndefined()
   })
 })
 

@@ -18,20 +18,18 @@ import { type CallContext, type CallOutcome, type ServerCap, unknownMethod } fro
 import { validateStatement, MAX_QUERY_VALUE } from '../wire/statement.js'
 import { encodeRecord, writeRecord } from '../wire/record-codec.js'
 
-/** What the View needs of a snapshot (src/node/table.ts `Snapshot` has this shape). */
-export interface ServedSnapshot {
-  scan(s: Statement): Iterator<RoutingRecord>
-  values(index: ValuesIndex, prefix?: string, limit?: number): string[]
-}
-
-/** What the View needs of a table (src/node/table.ts `RoutingTable` has this shape). */
+/** What the View needs of a table (the table's `RoutingTable` has this shape). */
 export interface ServedTable {
-  snapshot(): ServedSnapshot
   /**
    * A scan on a fresh snapshot that is released as soon as the scan ends or is closed, so a
    * busy node doesn't keep old record versions alive until the collector runs.
    */
   scan(s: Statement): Iterator<RoutingRecord>
+  /**
+   * Distinct values of an index starting with `prefix`, at most `limit`, live now; its work
+   * must be bounded by what it returns (it answers every client's completion requests).
+   */
+  values(index: ValuesIndex, prefix?: string, limit?: number): string[]
 }
 
 /** Largest `limit` of a `values` call; larger ones are clamped. */
@@ -91,7 +89,7 @@ export class ViewCap implements ServerCap {
       }
       case 'values': {
         const { index, prefix, limit } = valuesArgs(a)
-        return { value: this.#table.snapshot().values(index, prefix, limit) }
+        return { value: this.#table.values(index, prefix, limit) }
       }
       case 'reverse':
         ctx.bind(new ViewCap(this.#table, !this.#reversed))
