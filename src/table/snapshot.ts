@@ -16,7 +16,8 @@ import type { RoutingRecord } from '../record/record.js'
 import { execute, explain } from './engine.js'
 import type { Explain } from './plan.js'
 import type { Trees } from './fields.js'
-import { indexValues, treeOf } from './values.js'
+import type { EntryTree, IndexRef } from './indexes.js'
+import { indexValues, treeIn } from './values.js'
 import type { Generations, Hold } from './versions.js'
 
 /** A snapshot was used (`scan`, `values`) after `release()`. */
@@ -84,7 +85,7 @@ export class TableSnapshot implements Snapshot {
     let it: Generator<RoutingRecord>
     try {
       // The walk ends the hold when it finishes or is closed (its finally).
-      it = execute({ tree: (ref) => treeOf(this.#t, ref) }, s, this.at, this.gen, () => gens.end(hold))
+      it = execute({ tree: (ref) => treeIn(this.#t, ref) }, s, this.at, this.gen, () => gens.end(hold))
     } catch (err) {
       gens.end(hold) // refused before the walk began
       throw err
@@ -115,7 +116,7 @@ export class TableSnapshot implements Snapshot {
 
   /** The snapshot's frozen indexes, for the planner (plan.ts): explain and tests. */
   treeOf(ref: IndexRef): EntryTree | undefined {
-    return this.#tree(ref)
+    return treeIn(this.#t, ref)
   }
 
   values(index: ValuesIndex, prefix = '', limit = Infinity): string[] {

@@ -29,7 +29,7 @@ export function indexValues(t: Trees, index: ValuesIndex, prefix: string, limit:
     return out
   }
   const ref: IndexRef = index.field === 'meta' ? { field: 'meta', key: index.key } : { field: index.field }
-  const tree = treeOf(t, ref)
+  const tree = treeIn(t, ref)
   if (tree === undefined) return out
   let from: Entry | undefined = probe(ref, prefix, LOW)
   const inRange = (x: Entry): boolean => (fieldValue(x.r, ref) as string).startsWith(prefix)
@@ -46,7 +46,7 @@ export function indexValues(t: Trees, index: ValuesIndex, prefix: string, limit:
 }
 
 /** The index on `ref` in `t`, or undefined when no record has that meta key. */
-export function treeOf(t: Trees, ref: IndexRef): EntryTree | undefined {
+export function treeIn(t: Trees, ref: IndexRef): EntryTree | undefined {
   switch (ref.field) {
     case 'peer':
       return t.peer

@@ -160,7 +160,7 @@ async function fill(w: Wire, s: StreamLog, maxOneItemBatch: number, probeId: num
 function counting(table: RoutingTable): ServedTable & { pulled: number } {
   const w = {
     pulled: 0,
-    snapshot: () => table.snapshot(),
+    values: (...a: Parameters<RoutingTable['values']>) => table.values(...a),
     scan(st: Statement) {
       const inner = table.scan(st)
       return (function* () {
