@@ -111,7 +111,8 @@ export class TableSnapshot implements Snapshot {
 
   /** Runs `s` and reports its plan, estimated and actual rows and time (EXPLAIN ANALYZE). */
   explain(s: Statement): Explain {
-    return explain({ tree: (ref) => this.#tree(ref) }, s, this.at, this.gen)
+    this.#check()
+    return explain({ tree: (ref) => treeIn(this.#t, ref) }, s, this.at, this.gen)
   }
 
   /** The snapshot's frozen indexes, for the planner (plan.ts): explain and tests. */

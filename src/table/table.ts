@@ -228,8 +228,8 @@ export class RoutingTable {
    */
   explain(q: string | Statement): Explain {
     const s = typeof q === 'string' ? parseQuery(q) : validateStatement(q)
-    const snap = this.#snapshot()
-    this.#gens.watch(snap, snap.gen)
+    // Runs to the end before returning: held for that long, released at once.
+    using snap = this.#snapshot(this.#gens.hold(this.#gens.current))
     return snap.explain(s)
   }
 
