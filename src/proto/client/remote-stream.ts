@@ -108,7 +108,6 @@ export class RemoteStream<T> {
 
   /** The consumer stopped (break, cancel, abort): tell the node, drop the buffer. */
   return(): Promise<IteratorResult<T>> {
-    void this.#queue.return()
-    return Promise.resolve({ done: true, value: undefined })
+    return this.#queue.return().then(() => ({ done: true, value: undefined }))
   }
 }
