@@ -13,10 +13,13 @@
  * messages, payloads over 8 KiB, undecodable ones, records that break the record rules (docs/design.md#records),
  * records whose `peer` is not the signing `from` (a node can't speak for another), and
  * records whose ttl exceeds the cluster's `maxTtl`. Rejection makes gossipsub drop the
- * message and penalise the sender's score. Ignored (dropped without penalty, not forwarded):
- * records older than (or equal to) what the table holds; records from the future, whose seq
- * (the sender's clock in µs) is more than `maxClockSkew` ahead of this node's clock; and
- * replays, records already older than their ttl plus `maxClockSkew`. Everything else is
+ * message and penalise the sender's score (src/cluster/scoring.ts). Ignored (dropped without
+ * penalty, not forwarded): heartbeats of a format version this node does not read (a newer
+ * node in a rolling upgrade); records older than (or equal to) what the table holds; records
+ * from the future, whose seq (the sender's clock in µs) is more than `maxClockSkew` ahead of
+ * this node's clock; replays, records already older than their ttl plus `maxClockSkew`; and
+ * signers not on the allow-list (src/cluster/admission.ts). A new peer's heartbeat while the
+ * table holds `maxPeers` peers is accepted (forwarded) but not listed. Everything else is
  * upserted and accepted, so gossipsub forwards it. The validator never throws.
  *
  * Self-clash. A heartbeat signed with this node's own key but another server ID, made after
@@ -33,7 +36,8 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { RoutingRecord } from '../record/record.js'
 import type { RoutingTable, TableChange } from '../table/table.js'
-import { decodeHeartbeat, encodeHeartbeat, MAX_HEARTBEAT_BYTES, newServerId, nextHeartbeatDelay, SeqClock } from './heartbeat.js'
+import { hasCode } from '../errors.js'
+import { decodeHeartbeat, encodeHeartbeat, ERR_HEARTBEAT_VERSION, MAX_HEARTBEAT_BYTES, newServerId, nextHeartbeatDelay, SeqClock } from './heartbeat.js'
 import { DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL } from './options.js'
 import { silentLogger, type Logger } from './options.js'
 import type { Admission } from './admission.js'
@@ -257,7 +261,10 @@ export class Membership {
     let record: RoutingRecord
     try {
       record = decodeHeartbeat(msg.data)
-    } catch {
+    } catch (err) {
+      // A format version this node does not read is a newer node in a rolling upgrade, not an
+      // attack: Reject would cost it its gossipsub score and, after three, its connection.
+      if (hasCode(err, ERR_HEARTBEAT_VERSION)) return TopicValidatorResult.Ignore
       return TopicValidatorResult.Reject
     }
     if (record.peer !== msg.from.toString()) return TopicValidatorResult.Reject

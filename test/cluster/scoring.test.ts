@@ -121,3 +121,30 @@ describe('a peer publishing invalid heartbeats', () => {
     await vi.waitFor(() => expect((target.table.get(honest.peer)?.seq ?? 0) > seq, 'heartbeats of the honest peer after the attack').toBe(true), { timeout: 10_000 })
   })
 })
+
+describe('a peer publishing heartbeats of a newer format version', () => {
+  it('is ignored, not penalised: it keeps its score and its connection (a rolling upgrade)', async () => {
+    const target = await cluster.start({ ttl: 1000 })
+    const topic = heartbeatTopic('ww')
+    const r = await rogue()
+    const rid = r.peerId.toString()
+    r.services.pubsub.subscribe(topic)
+    await r.dial(target.libp2p.getMultiaddrs()[0]!)
+    await vi.waitFor(() => expect(r.services.pubsub.getSubscribers(topic).some((p) => p.equals(target.libp2p.peerId))).toBe(true), { timeout: 10_000 })
+    const ignored0 = target.membership.stats.ignored
+    // [2, …]: a version this node does not read, signed by its sender. Ten of them: more than
+    // enough to graylist a peer if they counted as invalid.
+    for (let i = 0; i < 10; i++) {
+      await r.services.pubsub.publish(topic, new Uint8Array([0x93, 0x02, 0xa1, 0x61 + i, 0x90]))
+    }
+    await vi.waitFor(() => expect(target.membership.stats.ignored - ignored0).toBeGreaterThanOrEqual(10), { timeout: 10_000 })
+    // gossipsub's own counter of invalid deliveries on the topic (updated as each verdict comes
+    // back, unlike the score, which is recomputed once a second) stayed at zero.
+    const stats = (target.libp2p.services.pubsub as unknown as { dumpPeerScoreStats(): Record<string, { topics: Record<string, { invalidMessageDeliveries: number }> }> }).dumpPeerScoreStats()
+    expect(stats[rid]?.topics[topic]?.invalidMessageDeliveries ?? 0).toBe(0)
+    expect(gossipScore(target.libp2p.services.pubsub, rid)).toBeGreaterThanOrEqual(0)
+    expect(target.libp2p.getConnections(r.peerId).length).toBeGreaterThan(0)
+    expect(target.table.get(rid)).toBeUndefined()
+  })
+})
+

@@ -195,7 +195,6 @@ describe('a rogue peer on the heartbeat topic', () => {
       new Uint8Array(9000).fill(0x61), // oversized
       encodeHeartbeat(forgedLeave), // speaks for another peer (a forged leave)
       encodeHeartbeat(forgedJoin), // speaks for a peer that does not exist
-      new Uint8Array([0x97, 0x02, 0xa0, 0x00, 0x00, 0x00, 0xa0, 0x90]), // unknown version
     ]
     for (const data of bad) await signer.services.pubsub.publish(topic, data)
     await vi.waitFor(() => expect(unsigned.services.pubsub.getSubscribers(topic).length > 0, 'unsigned rogue subscription').toBe(true), { timeout: 10_000 })
