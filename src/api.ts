@@ -4,6 +4,7 @@
  * are implemented remotely (src/proto/client.ts) and may be implemented locally over a
  * RoutingTable, so code written against them runs either way.
  */
+import { WwError } from './errors.js'
 import type { Statement } from './lang/ast.js'
 import type { RoutingRecord } from './record/record.js'
 import type { Cursor, CursorOptions } from './iter.js'
@@ -16,12 +17,65 @@ export interface ValuesIndex {
   key?: string
 }
 
+/** The kinds of change a watch reports after `synced` (see {@link WatchEvent}). */
+export type WatchEventKind = 'joined' | 'updated' | 'left' | 'expired' | 'unmatched'
+
+/**
+ * One event of `View.watch` (docs/table.md#watch): first the current matches as `record`
+ * events in the query's order, then one `synced`, then the changes to the match set:
+ *
+ * - `joined`: a peer starts matching (new, or its record now matches); `record` is it.
+ * - `updated`: a matching peer's indexed fields (server, host, meta) changed; with
+ *   `heartbeats: true` also a heartbeat that only advanced seq/ttl. `previous` is the record
+ *   the watcher held.
+ * - `left`: the peer left (ttl 0); `record` is the leave, `previous` the record held.
+ * - `expired`: its ttl ran out; `record` is the expired record, `previous` the record held.
+ * - `unmatched`: still live but no longer matching; `record` is the new record.
+ *
+ * `coalesced` is how many table changes the event stands for: more than 1 when the watcher
+ * read slower than the peer changed and the changes were merged (the latest state wins). A
+ * removal of a peer the watcher held is never merged away: a peer that left and came back
+ * before the watcher read gives the removal, then `joined`.
+ */
+export type WatchEvent =
+  | { kind: 'record'; record: RoutingRecord }
+  | { kind: 'synced' }
+  | { kind: WatchEventKind; record: RoutingRecord; previous?: RoutingRecord; coalesced: number }
+
+/** A watch was asked of a statement with LIMIT, or of a LOOKUP: a live set has no first n. */
+export const ERR_WATCH_LIMIT = 'ERR_WATCH_LIMIT'
+
+/**
+ * Refuses a statement `View.watch` can't run, LIMIT or LOOKUP, with ERR_WATCH_LIMIT (the
+ * client checks before sending, the node again when the call arrives).
+ */
+export function checkWatchable(s: Statement): void {
+  if (s.op === 'lookup') throw new WwError(ERR_WATCH_LIMIT, 'watch runs an ls query: LOOKUP takes the first match, which a live set does not have')
+  if (s.constraints.some((c) => c.kind === 'limit')) throw new WwError(ERR_WATCH_LIMIT, 'watch takes no LIMIT: a live match set has no first n (drop LIMIT, or use ls)')
+}
+
+/** Options of `View.watch`. */
+export interface WatchOptions extends CursorOptions {
+  /**
+   * Also report heartbeats that change no indexed field (as `updated`): about one event per
+   * matching peer every few seconds.
+   * @default false
+   */
+  heartbeats?: boolean
+}
+
 /** A read capability on a routing table. */
 export interface View {
   /** True for the null capability: `iter` is exhausted at once and `lookup` yields nothing. */
   readonly isNull: boolean
   /** Streams every record matching the query (LS semantics); a string is parsed first. */
   iter(query?: string | Statement, options?: CursorOptions): Cursor<RoutingRecord>
+  /**
+   * A live query: the current matches, `synced`, then every change to the match set, until
+   * cancelled (see {@link WatchEvent}). LIMIT and LOOKUP are refused with ERR_WATCH_LIMIT;
+   * REVERSE orders the initial matches only. The null View yields `synced` and ends.
+   */
+  watch(query?: string | Statement, options?: WatchOptions): Cursor<WatchEvent>
   /** The first match, or undefined. */
   lookup(query?: string | Statement, options?: AbortOptions): Promise<RoutingRecord | undefined>
   /** A new View capability whose results come in the opposite order. */

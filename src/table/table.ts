@@ -41,11 +41,15 @@ import type { Explain } from './plan.js'
 import { type Snapshot, TableSnapshot } from './snapshot.js'
 import { Generations, type Hold } from './versions.js'
 import { indexValues } from './values.js'
+import { Watcher } from './watch.js'
+import type { WatchEvent, WatchOptions } from '../api.js'
 
 export type { ChangeKind, ChangeListener, ListenerErrorHandler, TableChange } from './events.js'
 export { ERR_LISTENER_THREW, ERR_UNKNOWN_EVENT } from './events.js'
 export type { Snapshot } from './snapshot.js'
 export { ERR_SNAPSHOT_RELEASED } from './snapshot.js'
+export { Watcher, type WatcherStats } from './watch.js'
+export { ERR_WATCH_LIMIT } from '../api.js'
 
 /** Options of a routing table. */
 export interface TableInit {
@@ -78,6 +82,7 @@ export class RoutingTable {
   readonly #tombs: Tombstones
   readonly #timer: SweepTimer
   readonly #events: ChangeEvents
+  #watching = 0
 
   constructor(init: TableInit = {}) {
     this.#now = init.now ?? monotonicNow
@@ -241,6 +246,33 @@ export class RoutingTable {
     const s = typeof q === 'string' ? parseQuery(q) : validateStatement(q)
     for (const r of this.#privateScan({ ...s, op: 'lookup' })) return r
     return undefined
+  }
+
+  /**
+   * A live query (text or parsed; docs/table.md#watch): the current matches from a fresh
+   * snapshot, `synced`, then every change to the match set until the cursor is cancelled.
+   * Throws QueryError as `query` does, and ERR_WATCH_LIMIT for LIMIT or LOOKUP.
+   */
+  watch(q: string | Statement, options: WatchOptions = {}): Cursor<WatchEvent> {
+    const w = this.watcher(typeof q === 'string' ? parseQuery(q) : validateStatement(q), options)
+    // The watcher answers synchronously when it can; Cursor accepts either.
+    return new Cursor<WatchEvent>(w as unknown as Iterator<WatchEvent>, options)
+  }
+
+  /**
+   * The watcher behind `watch`, for servers that stream it themselves: a checked statement
+   * (not checked again but for LIMIT/LOOKUP), its iterator and its stats. Close it with
+   * `return()`.
+   */
+  watcher(s: Statement, options: Pick<WatchOptions, 'heartbeats'> = {}): Watcher {
+    const w = new Watcher(this, s, options, () => this.#watching--)
+    this.#watching++
+    return w
+  }
+
+  /** Watchers open on this table (each holds a 'change' listener until it is closed). */
+  get watching(): number {
+    return this.#watching
   }
 
   /**

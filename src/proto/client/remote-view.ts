@@ -14,7 +14,8 @@ import type { Statement } from '../../lang/ast.js'
 import { parseQuery } from '../../lang/index.js'
 import type { RoutingRecord } from '../../record/record.js'
 import { decodeRecord } from '../wire/record-codec.js'
-import type { Message, PubSub, Topic, ValuesIndex, View } from '../../api.js'
+import { checkWatchable, type Message, type PubSub, type Topic, type ValuesIndex, type View, type WatchEvent, type WatchOptions } from '../../api.js'
+import { decodeWatchEvent } from '../wire/watch-codec.js'
 import type { AbortOptions } from '../../transport/types.js'
 import { ERR_CAP_RELEASED, ERR_CAP_UNKNOWN } from '../wire/codes.js'
 import type { ClientConn } from './client-conn.js'
@@ -61,6 +62,15 @@ export class RemoteView implements View {
     return this.#conn.stream(this.#cap, 'iter', { q }, decodeRecord, { signal: options.signal, mapError: this.#map })
   }
 
+  watch(query?: string | Statement, options: WatchOptions = {}): Cursor<WatchEvent> {
+    const q = toStatement(query)
+    checkWatchable(q)
+    if (this.#released) return Cursor.failed(released())
+    const a: Record<string, unknown> = { q }
+    if (options.heartbeats === true) a.heartbeats = true
+    return this.#conn.stream(this.#cap, 'watch', a, decodeWatchEvent, { signal: options.signal, mapError: this.#map })
+  }
+
   async lookup(query?: string | Statement, options: AbortOptions = {}): Promise<RoutingRecord | undefined> {
     const q = toStatement(query)
     if (this.#released) throw released()
@@ -105,7 +115,7 @@ export class RemoteView implements View {
   }
 }
 
-/** The null View: `iter` is exhausted at once, `lookup` yields nothing, `values` []. */
+/** The null View: `iter` is exhausted at once, `watch` yields `synced` and ends, `lookup` yields nothing, `values` []. */
 export class NullView implements View {
   readonly isNull = true
   readonly #onRelease: (() => void) | undefined
@@ -120,6 +130,12 @@ export class NullView implements View {
     toStatement(query)
     if (this.#released) return Cursor.failed(released())
     return new Cursor<RoutingRecord>([], options)
+  }
+
+  watch(query?: string | Statement, options: WatchOptions = {}): Cursor<WatchEvent> {
+    checkWatchable(toStatement(query))
+    if (this.#released) return Cursor.failed(released())
+    return new Cursor<WatchEvent>([{ kind: 'synced' }], options)
   }
 
   async lookup(query?: string | Statement): Promise<RoutingRecord | undefined> {

@@ -5,6 +5,7 @@
  *   iter    {q: Statement}                    → stream of records (LS semantics)
  *   lookup  {q: Statement}                    → the first record, or nil
  *   values  {index, prefix?, limit?}          → array of strings
+ *   watch   {q: Statement, heartbeats?: bool} → stream of watch events (docs/protocol.md#watch)
  *   reverse (with `bind`)                     → nil; binds a View yielding the opposite order
  * Each `iter`/`lookup` reads a fresh snapshot taken when the call arrives, so upserts during
  * a long stream don't change what it yields.
@@ -12,9 +13,9 @@
 import { WwError } from '../../errors.js'
 import type { Statement } from '../../lang/ast.js'
 import type { RoutingRecord } from '../../record/record.js'
-import type { ValuesIndex } from '../../api.js'
+import { checkWatchable, type ValuesIndex, type WatchEvent } from '../../api.js'
 import { ERR_BAD_FRAME } from '../wire/frames.js'
-import { type CallContext, type CallOutcome, type ServerCap, unknownMethod } from './caps.js'
+import { type CallContext, type CallOutcome, type ServerCap, type StreamSource, unknownMethod } from './caps.js'
 import { validateStatement, MAX_QUERY_VALUE } from '../wire/statement.js'
 import { encodeRecord, writeRecord } from '../wire/record-codec.js'
 
@@ -30,6 +31,13 @@ export interface ServedTable {
    * must be bounded by what it returns (it answers every client's completion requests).
    */
   values(index: ValuesIndex, prefix?: string, limit?: number): string[]
+  /**
+   * A live query (`RoutingTable.watcher`): the current matches, `synced`, then the changes,
+   * answering `next()` synchronously when it can; `return()` ends it and frees what it holds.
+   * Must refuse LIMIT and LOOKUP (ERR_WATCH_LIMIT). A table without it answers `watch` with
+   * ERR_UNKNOWN_METHOD.
+   */
+  watcher?(s: Statement, options: { heartbeats?: boolean }): { next(): IteratorResult<WatchEvent> | Promise<IteratorResult<WatchEvent>>; return(): IteratorResult<WatchEvent> }
 }
 
 /** Largest `limit` of a `values` call; larger ones are clamped. */
@@ -58,6 +66,12 @@ function valuesArgs(a: Record<string, unknown>): { index: ValuesIndex; prefix: s
   return { index, prefix, limit: Math.min(limit, MAX_VALUES) }
 }
 
+function watchHeartbeats(a: Record<string, unknown>): boolean {
+  const h = a.heartbeats ?? false
+  if (typeof h !== 'boolean') throw new WwError(ERR_BAD_FRAME, "watch: 'heartbeats' must be a boolean")
+  return h
+}
+
 /** A View of `table`; `reversed` flips the order of everything it yields. */
 export class ViewCap implements ServerCap {
   readonly isNull = false
@@ -78,6 +92,11 @@ export class ViewCap implements ServerCap {
     switch (m) {
       case 'iter':
         return { stream: this.#table.scan(this.#statement(a)), encode: encodeRecord, write: writeRecord }
+      case 'watch': {
+        if (this.#table.watcher === undefined) throw unknownMethod('View', m)
+        const w = this.#table.watcher(this.#statement(a), { heartbeats: watchHeartbeats(a) })
+        return { stream: w as StreamSource }
+      }
       case 'lookup': {
         const it = this.#table.scan({ ...this.#statement(a), op: 'lookup' })
         try {
@@ -109,6 +128,10 @@ export class NullViewCap implements ServerCap {
         // Still checked: a malformed query is the client's bug whatever it is allowed to see.
         validateStatement(a.q)
         return { stream: [][Symbol.iterator]() }
+      case 'watch':
+        checkWatchable(validateStatement(a.q))
+        watchHeartbeats(a)
+        return { stream: [{ kind: 'synced' }][Symbol.iterator]() }
       case 'lookup':
         validateStatement(a.q)
         return { value: null }
