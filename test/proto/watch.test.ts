@@ -26,7 +26,7 @@ function watched(table: RoutingTable): ServedTable & { watchers: Watcher[] } {
   const watchers: Watcher[] = []
   return {
     watchers,
-    snapshot: () => table.snapshot(),
+    values: (index, prefix, limit) => table.values(index, prefix, limit),
     scan: (s: Statement) => table.scan(s),
     watcher(s, o) {
       const w = table.watcher(s, o)
