@@ -10,20 +10,35 @@ import { expect, vi } from 'vitest'
 /** A child process in its own process group, with a promise of its exit. */
 export interface GroupChild {
   readonly child: ChildProcess
-  /** Settles with the exit code (null when killed by a signal) once the process has exited. */
+  /** Settles with the exit code (null when killed by a signal) once the process has exited and its output is all read ('close'). */
   readonly exited: Promise<number | null>
 }
+
+// Every group spawned and not yet reaped, for `reap()`.
+const live = new Set<GroupChild>()
 
 /** Spawns `command args…` as the leader of a new process group. */
 export function spawnGroup(command: string, args: readonly string[], opts: SpawnOptions = {}): GroupChild {
   const child = spawn(command, args, { ...opts, detached: true })
   const exited = new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode)
-    else child.once('exit', (code) => resolve(code))
+    child.once('close', (code) => resolve(code))
+    // A spawn failure (ENOENT) arrives as 'error', and no 'exit' follows.
+    child.once('error', () => {
+      if (child.pid === undefined) resolve(null)
+    })
   })
-  // A spawn failure (ENOENT) arrives as 'error'; 'exit' may then never come.
-  child.once('error', () => {})
-  return { child, exited }
+  const g = { child, exited }
+  live.add(g)
+  return g
+}
+
+/**
+ * Kills and awaits every group spawned by `spawnGroup` that is still here: call it from
+ * `afterEach` (or `afterAll` when the processes span the file's tests).
+ */
+export async function reap(): Promise<void> {
+  const all = [...live]
+  await Promise.all(all.map((g) => killGroup(g)))
 }
 
 /** Whether a process `pid` is still running (a zombie counts as gone). */
@@ -76,36 +91,33 @@ function descendants(pid: number): number[] {
  */
 export async function killGroup(g: GroupChild, signal: NodeJS.Signals = 'SIGKILL', timeoutMs = 15_000): Promise<void> {
   const pid = g.child.pid
-  if (pid === undefined) return
+  if (pid === undefined) {
+    live.delete(g)
+    return
+  }
   const kids = descendants(pid)
-  if (g.child.exitCode === null && g.child.signalCode === null) {
-    try {
-      process.kill(-pid, signal)
-    } catch {
-      // the group is gone already
+  // The group even when its leader has exited: what it started may still run in it.
+  const send = (sig: NodeJS.Signals): void => {
+    for (const target of [-pid, ...kids]) {
+      try {
+        process.kill(target, sig)
+      } catch {
+        // gone already
+      }
     }
   }
-  for (const k of kids) {
-    try {
-      process.kill(k, signal)
-    } catch {
-      // gone already
-    }
-  }
+  send(signal)
   let timer: NodeJS.Timeout | undefined
   const escalate = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
       // it did not die of `signal`: kill it for good
-      try {
-        process.kill(-pid, 'SIGKILL')
-      } catch {
-        // gone meanwhile
-      }
+      send('SIGKILL')
       resolve()
     }, timeoutMs / 2)
   })
   await Promise.race([g.exited, escalate])
   await g.exited
   clearTimeout(timer)
+  live.delete(g)
   await vi.waitFor(() => expect(kids.filter(alive), 'processes still running after the kill').toEqual([]), { timeout: timeoutMs })
 }

@@ -3,12 +3,13 @@
  * always run the current sources), start `ww start` processes and read their banner, and
  * fill an in-process node's table with many records for long streams.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { RoutingTable } from '../../src/table/table.js'
+import { killGroup, spawnGroup } from '../procs.js'
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -40,24 +41,24 @@ export interface RunResult {
   stderr: string
 }
 
-/** Runs `ww args…` to completion (bounded), feeding `input` on stdin. */
+/** Runs `ww args…` to completion (bounded: then its process group is killed), feeding `input` on stdin. */
 export function runWw(args: string[], opts: { home: string; input?: string; timeoutMs?: number; env?: Record<string, string>; preload?: string[] }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, wwArgv(args, opts.preload), { cwd: ROOT, env: wwEnv(opts.home, opts.env) })
+    const g = spawnGroup(process.execPath, wwArgv(args, opts.preload), { cwd: ROOT, env: wwEnv(opts.home, opts.env) })
+    const child = g.child
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`ww ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`))
+      void killGroup(g).finally(() => reject(new Error(`ww ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`)))
     }, opts.timeoutMs ?? 30_000)
     child.on('error', reject)
     child.on('close', (code) => {
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
     })
-    child.stdin.end(opts.input ?? '')
+    child.stdin!.end(opts.input ?? '')
   })
 }
 
@@ -67,31 +68,27 @@ export interface StartedNode {
   peer: string
   p2p: string[]
   listen: string
-  /** Stops it (SIGTERM, then SIGKILL after a bound) and waits for its exit code. */
+  /** Stops its process group (SIGTERM, then SIGKILL after a bound) and waits for its exit code. */
   stop(): Promise<number | null>
 }
 
 /** Spawns `ww start args…` and resolves once it printed its listen URL. */
 export function startWw(args: string[], home: string, timeoutMs = 30_000): Promise<StartedNode> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, wwArgv(['start', ...args]), { cwd: ROOT, env: wwEnv(home) })
+    const g = spawnGroup(process.execPath, wwArgv(['start', ...args]), { cwd: ROOT, env: wwEnv(home) })
+    const child = g.child
     let out = ''
     let err = ''
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
     const stop = async (): Promise<number | null> => {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
-      child.kill('SIGTERM')
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000)
-      const code = await exited
-      clearTimeout(t)
-      return code
+      await killGroup(g, 'SIGTERM', 10_000)
+      return g.exited
     }
     const timer = setTimeout(() => {
       void stop()
       reject(new Error(`ww start did not come up\nstdout: ${out}\nstderr: ${err}`))
     }, timeoutMs)
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d
       const listen = /^listen\s+(\S+)$/m.exec(out)
       if (listen === null) return

@@ -4,11 +4,11 @@
  * every exit code, piped shell mode, plugins from flags and from the config file, `--help`,
  * and that `ww ls` never loads the shell's Ink/React.
  */
-import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ROOT, runWw, startWw, tempHome, wwEnv, type StartedNode } from './helpers.js'
+import { reap, spawnGroup } from '../procs.js'
 
 // Each test spawns real processes (through tsx); on a busy 2-core machine that takes a while.
 vi.setConfig({ testTimeout: 90_000 })
@@ -38,6 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const codes = await Promise.all(nodes.map((n) => n.stop()))
+  await reap()
   home.cleanup()
   // ww start leaves gracefully and exits 0 on SIGTERM.
   expect(codes.every((c) => c === 0)).toBe(true)
@@ -238,11 +239,7 @@ describe('what ww ls loads', () => {
 
     // The tracer does see ink when something loads it (the check above is not vacuous).
     const control = join(home.dir, 'trace-control.txt')
-    await new Promise<void>((resolve, reject) => {
-      const c = spawn(process.execPath, ['--import', preload, '--input-type=module', '-e', "await import('ink')"], { cwd: ROOT, env: wwEnv(home.dir, { WW_TRACE_IMPORTS: control }) })
-      c.on('error', reject)
-      c.on('close', () => resolve())
-    })
+    await spawnGroup(process.execPath, ['--import', preload, '--input-type=module', '-e', "await import('ink')"], { cwd: ROOT, env: wwEnv(home.dir, { WW_TRACE_IMPORTS: control }) }).exited
     expect(readFileSync(control, 'utf8')).toMatch(/node_modules\/ink\//)
   })
 
@@ -257,11 +254,7 @@ describe('what ww ls loads', () => {
 
     // The tracer tells an import from a require (the check above is not vacuous).
     const control = join(home.dir, 'trace-how-control.txt')
-    await new Promise<void>((resolve, reject) => {
-      const c = spawn(process.execPath, ['--import', preload, '--input-type=module', '-e', "await import('node:http'); await import('ws')"], { cwd: ROOT, env: wwEnv(home.dir, { WW_TRACE_IMPORTS: control }) })
-      c.on('error', reject)
-      c.on('close', () => resolve())
-    })
+    await spawnGroup(process.execPath, ['--import', preload, '--input-type=module', '-e', "await import('node:http'); await import('ws')"], { cwd: ROOT, env: wwEnv(home.dir, { WW_TRACE_IMPORTS: control }) }).exited
     const seen = readFileSync(control, 'utf8')
     expect(seen).toMatch(/^node:http\t.*\timport$/m)
     expect(seen).toMatch(/^ws\t.*\timport$/m)

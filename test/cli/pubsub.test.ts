@@ -2,17 +2,17 @@
  * `ww pub` / `ww sub` end to end: real `ww` processes (from source, through tsx) against a real
  * node started in this process with startNode on 127.0.0.1.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { startNode, type Node } from '../../src/node/node.js'
 import { connect } from '../../src/proto/client/client.js'
 import { MAX_MESSAGE_SIZE } from '../../src/record/topic.js'
 import { ROOT, runWw, tempHome, wwArgv, wwEnv } from './helpers.js'
+import { reap, spawnGroup } from '../procs.js'
 
 let node: Node
 const home = tempHome()
-const children: ChildProcess[] = []
 
 beforeAll(async () => {
   node = await startNode({ listen: 'ws://127.0.0.1:0', identity: await generateKeyPair('Ed25519'), p2p: ['/ip4/127.0.0.1/tcp/0'] })
@@ -21,10 +21,7 @@ afterAll(async () => {
   await node?.kill()
   home.cleanup()
 })
-afterEach(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  children.length = 0
-})
+afterEach(reap)
 
 interface Sub {
   child: ChildProcess
@@ -34,13 +31,11 @@ interface Sub {
 }
 
 function startSub(args: string[], addr: string = node.addr!): Sub {
-  const child = spawn(process.execPath, wwArgv(['sub', '--addr', addr, ...args]), { cwd: ROOT, env: wwEnv(home.dir), stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
+  const { child, exited } = spawnGroup(process.execPath, wwArgv(['sub', '--addr', addr, ...args]), { cwd: ROOT, env: wwEnv(home.dir), stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
   return { child, out: () => out, err: () => err, exited }
 }
 

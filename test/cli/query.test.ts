@@ -3,12 +3,12 @@
  * arrives, a node killed mid-stream gives exit 3, and a closed pipe (`| head -1`) ends
  * quietly with exit 0. Also the query text rule (`queryText`).
  */
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { queryText } from '../../src/client/query.js'
 import { startNode, type Node } from '../../src/node/node.js'
 import { fillTable, ROOT, tempHome, wwArgv, wwEnv } from './helpers.js'
+import { reap, spawnGroup } from '../procs.js'
 
 const N = 100_000
 const home = tempHome()
@@ -21,12 +21,12 @@ function shellWw(args: string[]): string {
 
 /** Runs a bash pipeline in the repo with the test's private config home; its whole output. */
 async function bash(cmd: string): Promise<{ out: string; err: string }> {
-  const child = spawn('bash', ['-c', cmd], { cwd: ROOT, env: wwEnv(home.dir) })
+  const { child, exited } = spawnGroup('bash', ['-c', cmd], { cwd: ROOT, env: wwEnv(home.dir) })
   let out = ''
   let err = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
-  await new Promise((r) => child.on('close', r))
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+  await exited
   return { out, err }
 }
 
@@ -34,6 +34,8 @@ beforeAll(async () => {
   node = await startNode({ listen: 'ws://127.0.0.1:0', p2p: ['/ip4/127.0.0.1/tcp/0'], identity: join(home.dir, 'node.key'), host: 'big', meta: { role: 'big' } })
   fillTable(node.table, N)
 }, 60_000)
+
+afterEach(reap)
 
 afterAll(async () => {
   await node?.kill()
@@ -51,17 +53,17 @@ describe('queryText', () => {
 
 describe('ww ls on a large table', () => {
   it('streams every record', async () => {
-    const child = spawn(process.execPath, wwArgv(['ls', '--addr', node.addr!, '--format', 'ndjson']), { cwd: ROOT, env: wwEnv(home.dir) })
+    const { child, exited } = spawnGroup(process.execPath, wwArgv(['ls', '--addr', node.addr!, '--format', 'ndjson']), { cwd: ROOT, env: wwEnv(home.dir) })
     let lines = 0
     let tail = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       const parts = (tail + d).split('\n')
       tail = parts.pop()!
       lines += parts.length
     })
     let stderr = ''
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    const code = await new Promise<number | null>((r) => child.on('close', r))
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    const code = await exited
     expect(stderr).toBe('')
     expect(code).toBe(0)
     expect(lines).toBe(N + 1)
@@ -92,19 +94,18 @@ describe('exit code 3', () => {
     const victim = await startNode({ listen: 'ws://127.0.0.1:0', p2p: ['/ip4/127.0.0.1/tcp/0'], identity: join(home.dir, 'victim.key'), host: 'victim' })
     try {
       fillTable(victim.table, N)
-      const child = spawn(process.execPath, wwArgv(['ls', '--addr', victim.addr!, '--format', 'ndjson']), { cwd: ROOT, env: wwEnv(home.dir) })
+      const { child, exited: closed } = spawnGroup(process.execPath, wwArgv(['ls', '--addr', victim.addr!, '--format', 'ndjson']), { cwd: ROOT, env: wwEnv(home.dir) })
       let got = 0
       let stderr = ''
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-      const closed = new Promise<number | null>((r) => child.on('close', r))
-      child.stdout.on('data', (d: Buffer) => {
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+      child.stdout!.on('data', (d: Buffer) => {
         got += d.length
       })
       await vi.waitFor(() => expect(got > 0, 'the first records').toBe(true), { timeout: 15_000 })
       // Stop reading: the client blocks on its full pipe, with most of the result still to come.
-      child.stdout.pause()
+      child.stdout!.pause()
       await victim.kill()
-      child.stdout.resume()
+      child.stdout!.resume()
       const code = await closed
       expect(code).toBe(3)
       expect(stderr).toMatch(/the stream failed after \d+ records/)

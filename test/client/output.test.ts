@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process'
 import { PassThrough, Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { Output } from '../../src/client/output.js'
+import { killGroup, spawnGroup } from '../procs.js'
 
 describe('Output', () => {
   it('coalesces small writes and flushes them on the next turn', async () => {
@@ -31,15 +31,21 @@ describe('Output', () => {
 
   it('aborts `closed` on EPIPE instead of crashing, and writes nothing more', async () => {
     // A real pipe whose reader goes away after the first bytes, as `| head -c 1` does.
-    const child = spawn(process.execPath, ['-e', "process.stdin.once('data', () => process.exit(0))"], { stdio: ['pipe', 'ignore', 'ignore'] })
-    const out = new Output(child.stdin)
-    for (let i = 0; i < 400 && !out.closed.aborted; i++) {
+    const g = spawnGroup(process.execPath, ['-e', "process.stdin.once('data', () => process.exit(0))"], { stdio: ['pipe', 'ignore', 'ignore'] })
+    try {
+      const out = new Output(g.child.stdin!)
+      const aborted = new Promise<void>((r) => out.closed.addEventListener('abort', () => r(), { once: true }))
       out.write('x'.repeat(70_000))
-      await new Promise((r) => setTimeout(r, 5))
+      // The reader is gone: what is still queued, or the next write, fails with EPIPE.
+      expect(await g.exited).toBe(0)
+      out.write('x'.repeat(70_000))
+      await aborted
+      expect(out.closed.aborted).toBe(true)
+      expect((out.closed.reason as NodeJS.ErrnoException).code).toBe('EPIPE')
+      expect(out.write('more')).toBe(false)
+    } finally {
+      await killGroup(g)
     }
-    expect(out.closed.aborted).toBe(true)
-    expect((out.closed.reason as NodeJS.ErrnoException).code).toBe('EPIPE')
-    expect(out.write('more')).toBe(false)
   })
 
   it('treats a stream destroyed by its owner like a closed pipe', () => {

@@ -3,8 +3,6 @@
  * query results, flow control, cancel, cleanup, limits, capabilities and every malformed frame.
  */
 import { describe, expect, it, vi } from 'vitest'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { encode } from '@msgpack/msgpack'
 import { connect } from '../../src/proto/client/client.js'
 import type { Server } from '../../src/proto/server/server.js'
@@ -17,6 +15,7 @@ import type { ServedTable } from '../../src/proto/server/view-cap.js'
 import { filledTable, peerId, RawClient, record, serveTable } from './helpers.js'
 import { hasCode } from '../../src/errors.js'
 import { cleanupAfterEach } from '../cleanup.js'
+import { killGroup, spawnGroup } from '../procs.js'
 
 const cleanups = cleanupAfterEach()
 
@@ -322,20 +321,20 @@ describe('connection lifecycle', () => {
   }, 120_000)
 
   it('a node killed mid-stream: the iterator ends with ERR_CONNECTION_LOST, it never hangs', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/proto/fixtures/serve-proc.ts', '50000'], {
+    const g = spawnGroup(process.execPath, ['--import', 'tsx', 'test/proto/fixtures/serve-proc.ts', '50000'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
-    cleanups.push(() => child.kill('SIGKILL'))
+    cleanups.push(() => killGroup(g))
+    const child = g.child
     let out = ''
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (d: string) => (out += d))
+    child.stdout!.setEncoding('utf8')
+    child.stdout!.on('data', (d: string) => (out += d))
     await vi.waitFor(() => expect(out.includes('\n'), 'child node to listen').toBe(true), { timeout: 30_000 })
     const s = await connect(out.trim())
     cleanups.push(() => s.close())
     const cur = s.view.iter()
     for (let i = 0; i < 100; i++) expect(await cur.next()).toBeDefined()
-    child.kill('SIGKILL')
-    await once(child, 'exit')
+    await killGroup(g)
     const started = Date.now()
     while ((await cur.next()) !== undefined) {
       // drain what was already buffered
