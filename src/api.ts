@@ -64,6 +64,30 @@ export interface WatchOptions extends CursorOptions {
   heartbeats?: boolean
 }
 
+/** How a query ran: the answer of `explain` (like EXPLAIN ANALYZE); docs/language.md. */
+export interface QueryPlan {
+  /** The canonical query text. */
+  query: string
+  /** `range`: one walk of one index (the original form); `ordered`/`materialized`: see plan.ts. */
+  plan: 'range' | 'ordered' | 'materialized'
+  /** The index walked: `host`, `peer`, `server` or `meta.KEY`. */
+  index: string
+  /** The field that orders the results. */
+  order: string
+  /** The ranges walked, as `[lo, hi)` value bounds (`-∞`/`+∞` when open). */
+  ranges: string[]
+  /** Records lacking the ordering field come first (found by a walk of the peer index). */
+  absentFirst: boolean
+  /** Index entries the plan was expected to visit (range counts, before LIMIT for `range`). */
+  estimatedRows: number
+  /** Index entries visited. */
+  visitedRows: number
+  /** Records yielded. */
+  actualRows: number
+  /** Planning and running, milliseconds. */
+  ms: number
+}
+
 /** A read capability on a routing table. */
 export interface View {
   /** True for the null capability: `iter` is exhausted at once and `lookup` yields nothing. */
@@ -82,6 +106,13 @@ export interface View {
   reverse(): View
   /** Distinct values of an index starting with `prefix` (for completion), at most `limit`. */
   values(index: ValuesIndex, prefix?: string, options?: AbortOptions & { limit?: number }): Promise<string[]>
+  /**
+   * How many records the query yields (LIMIT included), counted where the table is, without
+   * streaming them (`count QUERY`).
+   */
+  count(query?: string | Statement, options?: AbortOptions): Promise<number>
+  /** Runs the query where the table is and reports its plan and rows (`explain QUERY`). */
+  explain(query?: string | Statement, options?: AbortOptions): Promise<QueryPlan>
   /** Gives the capability back; later calls fail with ERR_CAP_RELEASED. */
   release(): void
 }

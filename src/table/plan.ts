@@ -22,6 +22,7 @@
  * visits about `orderedCount` entries, or with LIMIT n about n·orderedCount/matches; the
  * materialized one visits `candidateCount` entries and sorts what passes.
  */
+import type { QueryPlan } from '../api.js'
 import type { Index, Pattern, Predicate, Statement } from '../lang/ast.js'
 import type { RoutingRecord } from '../record/record.js'
 import { countRange } from './count.js'
@@ -334,29 +335,8 @@ export function orderOf(ref: IndexRef): (a: RoutingRecord, b: RoutingRecord) => 
   }
 }
 
-/** How a statement ran: `explain`'s answer (like EXPLAIN ANALYZE). */
-export interface Explain {
-  /** The canonical query text. */
-  query: string
-  /** `range`: one walk of one index (the original form); `ordered`/`materialized`: see plan.ts. */
-  plan: 'range' | 'ordered' | 'materialized'
-  /** The index walked: `host`, `peer`, `server` or `meta.KEY`. */
-  index: string
-  /** The field that orders the results. */
-  order: string
-  /** The ranges walked, as `[lo, hi)` value bounds (`-∞`/`+∞` when open). */
-  ranges: string[]
-  /** Records lacking the ordering field come first (found by a walk of the peer index). */
-  absentFirst: boolean
-  /** Index entries the plan was expected to visit (range counts, before LIMIT for `range`). */
-  estimatedRows: number
-  /** Index entries visited. */
-  visitedRows: number
-  /** Records yielded. */
-  actualRows: number
-  /** Planning and running, milliseconds. */
-  ms: number
-}
+/** How a statement ran: `explain`'s answer (`QueryPlan` of src/api.ts). */
+export type Explain = QueryPlan
 
 /** `host`, `meta.region`: an index's name in explain output. */
 export function indexName(ref: IndexRef): string {

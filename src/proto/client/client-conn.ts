@@ -24,6 +24,7 @@ import {
   MAX_ID,
   type NodeFrame,
   PROTOCOL_VERSION,
+  LANG_VERSION,
   type WelcomeFrame,
 } from '../wire/frames.js'
 import { RemoteStream } from './remote-stream.js'
@@ -64,6 +65,11 @@ export class ClientConn {
   /** The node's welcome. */
   readonly welcome: WelcomeFrame
 
+  /** The query language of this connection (welcome.lang; 1 for a node that did not say). */
+  get lang(): number {
+    return this.welcome.lang ?? 1
+  }
+
   private constructor(conn: Connection, welcome: WelcomeFrame, init: ClientConnInit) {
     this.#conn = conn
     this.welcome = welcome
@@ -88,7 +94,7 @@ export class ClientConn {
       // hello goes out: its error frame, already received, is still the answer to read.
       let sendError: unknown
       try {
-        conn.send(encodeFrame(options.token === undefined ? { t: 'hello', v: PROTOCOL_VERSION } : { t: 'hello', v: PROTOCOL_VERSION, token: options.token }))
+        conn.send(encodeFrame(options.token === undefined ? { t: 'hello', v: PROTOCOL_VERSION, lang: LANG_VERSION } : { t: 'hello', v: PROTOCOL_VERSION, token: options.token, lang: LANG_VERSION }))
       } catch (err) {
         sendError = err
       }

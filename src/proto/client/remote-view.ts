@@ -11,10 +11,10 @@
 import { WwError } from '../../errors.js'
 import { Cursor, type CursorOptions } from '../../iter.js'
 import type { Statement } from '../../lang/ast.js'
-import { parseQuery } from '../../lang/index.js'
+import { formatStatement, parseQuery } from '../../lang/index.js'
 import type { RoutingRecord } from '../../record/record.js'
 import { decodeRecord } from '../wire/record-codec.js'
-import { checkWatchable, type Message, type PubSub, type Topic, type ValuesIndex, type View, type WatchEvent, type WatchOptions } from '../../api.js'
+import { checkWatchable, type Message, type PubSub, type QueryPlan, type Topic, type ValuesIndex, type View, type WatchEvent, type WatchOptions } from '../../api.js'
 import { decodeWatchEvent } from '../wire/watch-codec.js'
 import type { AbortOptions } from '../../transport/types.js'
 import { ERR_CAP_RELEASED, ERR_CAP_UNKNOWN } from '../wire/codes.js'
@@ -28,6 +28,18 @@ const ALL: Statement = { op: 'ls', selector: { kind: 'all' }, constraints: [], r
 export function toStatement(q: string | Statement | undefined): Statement {
   if (q === undefined) return ALL
   return typeof q === 'string' ? parseQuery(q) : q
+}
+
+/** The node speaks only the original query language: no `where`, no `count`/`explain` there. */
+export const ERR_NODE_LANG = 'ERR_NODE_LANG'
+
+// A Statement with `where` to a node that did not negotiate language 2 would be refused (and
+// the connection closed): say why here instead, before anything is sent.
+function checkLang(conn: ClientConn, s: Statement): Statement {
+  if (s.where !== undefined && conn.lang < 2) {
+    throw new WwError(ERR_NODE_LANG, 'this node speaks the original query language: one WHERE f=v, no AND, != or IN (upgrade the node)')
+  }
+  return s
 }
 
 function released(): WwError {
@@ -57,7 +69,7 @@ export class RemoteView implements View {
   #map = (e: Error): Error => ((e as WwError).code === ERR_CAP_UNKNOWN && this.#bindError !== undefined ? this.#bindError : e)
 
   iter(query?: string | Statement, options: CursorOptions = {}): Cursor<RoutingRecord> {
-    const q = toStatement(query)
+    const q = checkLang(this.#conn, toStatement(query))
     if (this.#released) return Cursor.failed(released())
     return this.#conn.stream(this.#cap, 'iter', { q }, decodeRecord, { signal: options.signal, mapError: this.#map })
   }
@@ -72,7 +84,7 @@ export class RemoteView implements View {
   }
 
   async lookup(query?: string | Statement, options: AbortOptions = {}): Promise<RoutingRecord | undefined> {
-    const q = toStatement(query)
+    const q = checkLang(this.#conn, toStatement(query))
     if (this.#released) throw released()
     try {
       const v = await this.#conn.call(this.#cap, 'lookup', { q }, options)
@@ -80,6 +92,41 @@ export class RemoteView implements View {
     } catch (err) {
       throw this.#map(err as Error)
     }
+  }
+
+  async count(query?: string | Statement, options: AbortOptions = {}): Promise<number> {
+    const q = checkLang(this.#conn, toStatement(query))
+    if (this.#released) throw released()
+    if (this.#conn.lang < 2) {
+      // A node of the original language has no `count`: count the stream instead.
+      let n = 0
+      const c = this.iter(q, options)
+      while ((await c.next()) !== undefined) n++
+      const err = c.err()
+      if (err !== undefined) throw err
+      return n
+    }
+    let v: unknown
+    try {
+      v = await this.#conn.call(this.#cap, 'count', { q }, options)
+    } catch (err) {
+      throw this.#map(err as Error)
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new WwError(ERR_BAD_FRAME, 'count: the node did not answer with a count')
+    return v
+  }
+
+  async explain(query?: string | Statement, options: AbortOptions = {}): Promise<QueryPlan> {
+    const q = checkLang(this.#conn, toStatement(query))
+    if (this.#released) throw released()
+    if (this.#conn.lang < 2) throw new WwError(ERR_NODE_LANG, 'this node speaks the original query language: it has no explain (upgrade the node)')
+    let v: unknown
+    try {
+      v = await this.#conn.call(this.#cap, 'explain', { q }, options)
+    } catch (err) {
+      throw this.#map(err as Error)
+    }
+    return checkPlan(v)
   }
 
   reverse(): View {
@@ -153,6 +200,19 @@ export class NullView implements View {
     return []
   }
 
+  async count(query?: string | Statement): Promise<number> {
+    toStatement(query)
+    if (this.#released) throw released()
+    return 0
+  }
+
+  async explain(query?: string | Statement): Promise<QueryPlan> {
+    const s = toStatement(query)
+    if (this.#released) throw released()
+    // Nothing to run: the null View sees no table.
+    return { query: formatStatement(s), plan: 'range', index: 'peer', order: 'peer', ranges: [], absentFirst: false, estimatedRows: 0, visitedRows: 0, actualRows: 0, ms: 0 }
+  }
+
   release(): void {
     if (this.#released) return
     this.#released = true
@@ -212,5 +272,34 @@ export class NullPubSub implements PubSub {
     if (this.#released) return
     this.#released = true
     this.#onRelease?.()
+  }
+}
+
+// A plan as the node sent it: the fields of QueryPlan, checked (the node is trusted less than
+// the program that prints it).
+function checkPlan(v: unknown): QueryPlan {
+  const o = v as Record<string, unknown>
+  const str = (k: string): string => {
+    if (typeof o?.[k] !== 'string') throw new WwError(ERR_BAD_FRAME, `explain: the node's plan lacks ${k}`)
+    return o[k] as string
+  }
+  const num = (k: string): number => {
+    if (typeof o?.[k] !== 'number') throw new WwError(ERR_BAD_FRAME, `explain: the node's plan lacks ${k}`)
+    return o[k] as number
+  }
+  const plan = str('plan')
+  if (plan !== 'range' && plan !== 'ordered' && plan !== 'materialized') throw new WwError(ERR_BAD_FRAME, 'explain: unknown plan kind')
+  if (!Array.isArray(o.ranges) || !o.ranges.every((r) => typeof r === 'string')) throw new WwError(ERR_BAD_FRAME, "explain: the node's plan lacks ranges")
+  return {
+    query: str('query'),
+    plan,
+    index: str('index'),
+    order: str('order'),
+    ranges: o.ranges as string[],
+    absentFirst: o.absentFirst === true,
+    estimatedRows: num('estimatedRows'),
+    visitedRows: num('visitedRows'),
+    actualRows: num('actualRows'),
+    ms: num('ms'),
   }
 }

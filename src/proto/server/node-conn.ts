@@ -25,6 +25,7 @@ import {
   ERR_BAD_FRAME,
   ERR_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
+  LANG_VERSION,
   toWireError,
 } from '../wire/frames.js'
 import {
@@ -219,6 +220,8 @@ export class NodeConnection {
         peer: this.#init.peer,
         view: { cap: 0, null: caps.view.isNull },
         pubsub: { cap: 1, null: caps.pubsub.isNull },
+        // The query language is negotiated only with a client that asks (docs/protocol.md).
+        ...(f.lang === undefined ? {} : { lang: Math.min(f.lang, LANG_VERSION) }),
       }),
     )
   }

@@ -7,13 +7,15 @@
  *   values  {index, prefix?, limit?}          → array of strings
  *   watch   {q: Statement, heartbeats?: bool} → stream of watch events (docs/protocol.md#watch)
  *   reverse (with `bind`)                     → nil; binds a View yielding the opposite order
+ *   count   {q: Statement}                    → uint: how many records iter would yield
+ *   explain {q: Statement}                    → map: the plan and rows (QueryPlan of api.ts)
  * Each `iter`/`lookup` reads a fresh snapshot taken when the call arrives, so upserts during
  * a long stream don't change what it yields.
  */
 import { WwError } from '../../errors.js'
 import type { Statement } from '../../lang/ast.js'
 import type { RoutingRecord } from '../../record/record.js'
-import { checkWatchable, type ValuesIndex, type WatchEvent } from '../../api.js'
+import { checkWatchable, type QueryPlan, type ValuesIndex, type WatchEvent } from '../../api.js'
 import { ERR_BAD_FRAME } from '../wire/frames.js'
 import { type CallContext, type CallOutcome, type ServerCap, type StreamSource, unknownMethod } from './caps.js'
 import { validateStatement, MAX_QUERY_VALUE } from '../wire/statement.js'
@@ -38,6 +40,10 @@ export interface ServedTable {
    * ERR_UNKNOWN_METHOD.
    */
   watcher?(s: Statement, options: { heartbeats?: boolean }): { next(): IteratorResult<WatchEvent> | Promise<IteratorResult<WatchEvent>>; return(): IteratorResult<WatchEvent> }
+  /** How many records `scan(s)` yields (`count`); without it, the scan is counted here. */
+  count?(s: Statement): number
+  /** The plan and rows of `s` (`explain`); without it, `explain` is an unknown method. */
+  explain?(s: Statement): QueryPlan
 }
 
 /** Largest `limit` of a `values` call; larger ones are clamped. */
@@ -113,6 +119,18 @@ export class ViewCap implements ServerCap {
       case 'reverse':
         ctx.bind(new ViewCap(this.#table, !this.#reversed))
         return { value: null }
+      case 'count': {
+        const s = this.#statement(a)
+        if (this.#table.count !== undefined) return { value: this.#table.count(s) }
+        let n = 0
+        const it = this.#table.scan(s)
+        while (it.next().done !== true) n++
+        return { value: n }
+      }
+      case 'explain': {
+        if (this.#table.explain === undefined) throw unknownMethod('View', m)
+        return { value: { ...this.#table.explain(this.#statement(a)) } }
+      }
       default:
         throw unknownMethod('View', m)
     }
@@ -138,6 +156,9 @@ export class NullViewCap implements ServerCap {
       case 'values':
         valuesArgs(a)
         return { value: [] }
+      case 'count':
+        validateStatement(a.q)
+        return { value: 0 }
       case 'reverse':
         ctx.bind(new NullViewCap())
         return { value: null }

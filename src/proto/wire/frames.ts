@@ -22,6 +22,9 @@
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { WwError } from '../../errors.js'
 
+/** The newest query language this implementation speaks (hello.lang / welcome.lang). */
+export const LANG_VERSION = 2
+
 /** The protocol version this implementation speaks (hello.v / welcome.v). */
 export const PROTOCOL_VERSION = 1
 
@@ -51,6 +54,11 @@ export interface HelloFrame {
   v: number
   /** Presented to a node that requires one; absent otherwise. */
   token?: string
+  /**
+   * The newest query language the client speaks (docs/language.md): 2 adds `where` to a
+   * Statement and the View methods `count` and `explain`. Absent: 1, the original language.
+   */
+  lang?: number
 }
 
 /** Answer to `hello`, node → client. */
@@ -61,6 +69,12 @@ export interface WelcomeFrame {
   peer: string
   view: WireCap
   pubsub: WireCap
+  /**
+   * The query language of this connection: the lower of the client's `hello.lang` and the
+   * node's. Sent only when the hello carried `lang`, so a client of the original protocol
+   * gets exactly the welcome it always got; absent means 1.
+   */
+  lang?: number
 }
 
 /** A method call on a capability, client → node. */
@@ -446,7 +460,9 @@ export function decodeClientFrame(bytes: Uint8Array, limits: DecodeLimits = {}):
       const v = f.v
       if (typeof v !== 'number' || !Number.isInteger(v)) throw bad('hello', 'v', 'an integer')
       if (f.token !== undefined && f.token !== null && typeof f.token !== 'string') throw bad('hello', 'token', 'a string')
-      return typeof f.token === 'string' ? { t: 'hello', v, token: f.token } : { t: 'hello', v }
+      const out: HelloFrame = typeof f.token === 'string' ? { t: 'hello', v, token: f.token } : { t: 'hello', v }
+      if (f.lang !== undefined && f.lang !== null) out.lang = count(f, 'hello', 'lang')
+      return out
     }
     case 'call': {
       const out: CallFrame = { t: 'call', id: id(f, 'call'), cap: id(f, 'call', 'cap'), m: str(f, 'call', 'm'), a: {} }
@@ -474,7 +490,9 @@ export function decodeNodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): N
     case 'welcome': {
       const v = f.v
       if (typeof v !== 'number' || !Number.isInteger(v)) throw bad('welcome', 'v', 'an integer')
-      return { t: 'welcome', v, peer: str(f, 'welcome', 'peer'), view: wireCap(f, 'view'), pubsub: wireCap(f, 'pubsub') }
+      const out: WelcomeFrame = { t: 'welcome', v, peer: str(f, 'welcome', 'peer'), view: wireCap(f, 'view'), pubsub: wireCap(f, 'pubsub') }
+      if (f.lang !== undefined && f.lang !== null) out.lang = count(f, 'welcome', 'lang')
+      return out
     }
     case 'result': {
       const out: ResultFrame = { t: 'result', id: id(f, 'result') }
