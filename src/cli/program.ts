@@ -115,12 +115,26 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     })
 
   for (const op of ['ls', 'lookup'] as const) {
-    addCommon(
+    const cmd = addCommon(
       program
         .command(`${op} [query...]`)
-        .description(op === 'ls' ? 'stream every record matching QUERY, then exit' : 'print the first record matching QUERY, then exit')
-        .addHelpText('after', `\nThe query words are joined with spaces, so quoting is optional:\n  ww ${op} WHERE region=us-east-1${op === 'ls' ? ' LIMIT 10' : ''}`),
-    ).action(async (words: string[], opts: Record<string, unknown>) => {
+        .description(op === 'ls' ? 'stream every record matching QUERY, then exit (with --watch: then every change)' : 'print the first record matching QUERY, then exit')
+        .addHelpText('after', `\nThe query words are joined with spaces, so quoting is optional:\n  ww ${op} WHERE region=us-east-1${op === 'ls' ? ' LIMIT 10\n  ww ls WHERE role=db -w           the matches, then one line per change until Ctrl-C' : ''}`),
+    )
+    if (op === 'ls') {
+      cmd.option('-w, --watch', 'after the matches, print every change to them until Ctrl-C (exit 130)')
+      cmd.option('--reconnect', 'with --watch: after a lost connection, dial again and print only what changed (else exit 3)')
+    }
+    cmd.action(async (words: string[], opts: Record<string, unknown>) => {
+      if (opts.watch === true) {
+        const [{ createContext }, { watchCommand }] = await Promise.all([import('../client/context.js'), import('./watch.js')])
+        setExit(await watchCommand(words, await createContext(common(opts)), { reconnect: opts.reconnect === true }))
+        return
+      }
+      if (opts.reconnect === true) {
+        const { CliError, ERR_USAGE } = await import('../client/errors.js')
+        throw new CliError(ERR_USAGE, '--reconnect only goes with --watch')
+      }
       const [{ createContext }, { queryCommand }] = await Promise.all([import('../client/context.js'), import('./query.js')])
       setExit(await queryCommand(op, words, await createContext(common(opts))))
     })
