@@ -7,7 +7,11 @@
  * - upserts/s with every index vs a bare `Map.set` of the same records (ratio), and
  *   heartbeat updates/s (newer seq, same fields) vs `Map.set` of the same heartbeats into the
  *   Map that holds the table's records (ratio; median of 3 rounds);
- * - heap bytes per record with all indexes (needs --expose-gc).
+ * - heap bytes per record with all indexes (needs --expose-gc);
+ * - `values` (what the node answers completion with) on 1 000 peers × 64 meta keys of their
+ *   own (64 000 keys in use): the table's kept sorted indexes against the old cost shape,
+ *   which sorted every key in use on each call (200 calls, as a client completing would).
+ * `TABLE_BENCH=values` runs only the last one.
  */
 import { RoutingTable } from '../src/table/table.js'
 import type { RoutingRecord } from '../src/record/record.js'
@@ -99,7 +103,81 @@ const whereHost = (prefix: string): Statement => ({
 
 const fmt = (x: number, d = 1): string => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
 
+// Distinct meta keys per peer: an attacker (or a careless deployment) puts its own keys on
+// every record, so the keys in use grow with peers × keys.
+function keyedRecord(i: number, keys: number): RoutingRecord {
+  const meta: Record<string, string> = {}
+  for (let k = 0; k < keys; k++) meta[`p${String(i).padStart(4, '0')}-k${String(k).padStart(2, '0')}`] = 'v'
+  const peer = `12D3KooW${String(i).padStart(6, '0').replace(/\d/g, (d) => B58[Number(d) + 1] as string)}`
+  return { peer, server: '0000000000000001', seq: 1, ttl: 86_400_000, host: `node-${i}.example.com`, meta }
+}
+
+// The shape of the old `values({field: 'meta'}, prefix, limit)`: every key in use, sorted,
+// then filtered by the prefix until `limit` (its liveness check left out: a lower bound).
+function sortEveryKey(keys: Iterable<string>, prefix: string, limit: number): string[] {
+  const out: string[] = []
+  for (const k of [...keys].sort()) {
+    if (!k.startsWith(prefix)) continue
+    out.push(k)
+    if (out.length >= limit) break
+  }
+  return out
+}
+
+/** `values` with a kept sorted index against sorting every meta key per call. */
+export function runValues(peers = 1_000, keys = 64, calls = 200): void {
+  const table = new RoutingTable({ sweep: false })
+  const all: string[] = []
+  for (let i = 0; i < peers; i++) {
+    const r = keyedRecord(i, keys)
+    table.upsert(r)
+    all.push(...Object.keys(r.meta))
+  }
+  const cases: Array<{ name: string; prefix: string; limit: number }> = [
+    { name: "meta keys, first page (prefix '', limit 100)", prefix: '', limit: 100 },
+    { name: "meta keys of one peer (prefix 'p0500-', limit 100)", prefix: 'p0500-', limit: 100 },
+    { name: 'meta keys, every one (limit 10 000, the node’s clamp)', prefix: '', limit: 10_000 },
+  ]
+  console.log(`\n-- values: ${peers.toLocaleString('en-US')} peers × ${keys} meta keys of their own (${all.length.toLocaleString('en-US')} keys in use), ${calls} calls`)
+  // Through a snapshot, right after a write that changes an indexed field (so the frozen
+  // indexes are stale and each call freezes them again), released at once.
+  let w = 0
+  const throughSnapshot = (prefix: string, limit: number): void => {
+    w++
+    table.upsert({ ...keyedRecord(peers + (w % 50), 1), seq: w, host: `moved-${w}` })
+    using s = table.snapshot()
+    s.values({ field: 'meta' }, prefix, limit)
+  }
+  // Warm-up: the first calls would otherwise time the JIT, not the work.
+  for (let i = 0; i < 100; i++) {
+    for (const c of cases) {
+      table.values({ field: 'meta' }, c.prefix, c.limit)
+      throughSnapshot(c.prefix, c.limit)
+    }
+  }
+  for (const c of cases) {
+    const want = sortEveryKey(all, c.prefix, c.limit)
+    const got = table.values({ field: 'meta' }, c.prefix, c.limit)
+    if (got.length !== want.length || got.some((k, i) => k !== want[i])) throw new Error(`bench: values disagree for ${c.name}`)
+    const kept = time(() => {
+      for (let i = 0; i < calls; i++) table.values({ field: 'meta' }, c.prefix, c.limit)
+    }).ms
+    const snap = time(() => {
+      for (let i = 0; i < calls; i++) throughSnapshot(c.prefix, c.limit)
+    }).ms
+    const old = time(() => {
+      for (let i = 0; i < calls; i++) sortEveryKey(all, c.prefix, c.limit)
+    }).ms
+    console.log(
+      `${c.name}: kept index ${fmt((kept / calls) * 1000, 0)} µs/call (${fmt(kept)} ms for ${calls}); snapshot after a write ${fmt((snap / calls) * 1000, 0)} µs/call; sort every key ${fmt((old / calls) * 1000, 0)} µs/call (${fmt(old)} ms for ${calls}) → ${fmt(old / kept, 0)}×`,
+    )
+  }
+  table.close()
+}
+
 export async function run(): Promise<void> {
+  runValues()
+  if (process.env.TABLE_BENCH === 'values') return
   const hasGc = typeof (globalThis as { gc?: unknown }).gc === 'function'
   if (!hasGc) console.log('(no global.gc: run with --expose-gc for heap figures)')
   let ttfr10k = 0

@@ -22,7 +22,7 @@ export function indexValues(t: Trees, index: ValuesIndex, prefix: string, limit:
     // The meta keys, from the first one ≥ prefix, while they start with it.
     for (const [k, m] of t.meta.entries(prefix)) {
       if (!k.startsWith(prefix)) break
-      if (firstLive(m.tree, undefined, at, gen, always) === undefined) continue
+      if (!anyLive(m.tree, at, gen)) continue
       out.push(k)
       if (out.length >= max) break
     }
@@ -60,6 +60,16 @@ export function treeIn(t: Trees, ref: IndexRef): EntryTree | undefined {
 }
 
 const always = (): boolean => true
+
+// True when some entry of `tree` is live: its first entry nearly always is (no iterator is
+// made for that check); otherwise walk on past the expired ones.
+function anyLive(tree: EntryTree, at: number, gen: number): boolean {
+  const first = tree.minKey()
+  if (first === undefined) return false
+  const v = versionAt(first, gen)
+  if (v !== undefined && v.exp >= at) return true
+  return firstLive(tree, first, at, gen, always) !== undefined
+}
 
 // The first entry from `from` that is live at `at` in generation `gen`, as long as `ok`
 // holds. (`ok` reads only indexed fields, which every version of an entry shares.)
