@@ -16,6 +16,8 @@ export type ShellInput =
   | { kind: 'connect'; url?: string }
   | { kind: 'unknown'; command: string }
   | { kind: 'query'; text: string }
+  /** `watch [QUERY]`: the matches, then every change, until Ctrl-C. */
+  | { kind: 'watch'; text: string }
 
 /** Classifies one line of shell input. */
 export function parseInput(line: string): ShellInput {
@@ -23,6 +25,8 @@ export function parseInput(line: string): ShellInput {
   if (s === '') return { kind: 'empty' }
   if (/^(help|\\h|\\help|\\\?|\?)$/i.test(s)) return { kind: 'help' }
   if (/^(\\q|\\quit|quit|exit)$/i.test(s)) return { kind: 'quit' }
+  const watch = /^watch(?:\s+|$)/i.exec(s)
+  if (watch !== null) return { kind: 'watch', text: s.slice(watch[0].length) }
   if (!s.startsWith('\\')) return { kind: 'query', text: s }
   const [cmd = '', ...rest] = s.split(/\s+/)
   const arg = rest.join(' ')
@@ -47,6 +51,7 @@ export function helpText(formats: readonly string[]): string {
     'Queries (see docs/language.md):',
     '  ls WHERE region=us-east-1        every match      lookup WHERE host=web-1   the first match',
     '  ls WHERE host=web* LIMIT 10       prefix, limit    ls FROM host=a TO host=m* REVERSE',
+    '  watch WHERE role=db               the matches, then every change until Ctrl-C',
     'Meta-commands:',
     `  \\format NAME     output format (${formats.join(', ')})`,
     '  \\connect [URL]   (re)connect, to URL or to the current node',

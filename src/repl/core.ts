@@ -12,6 +12,7 @@ import type { FormatInit } from '../format/types.js'
 import { renderCaret, tryParseQuery } from '../lang/index.js'
 import type { TransportRegistry } from '../transport/registry.js'
 import { helpText, parseInput } from './commands.js'
+import { runWatch, watchPrinter } from '../client/watch.js'
 
 /** How the shell connects; the same fields as the command line's common flags. */
 export interface ShellCoreInit {
@@ -161,6 +162,8 @@ export class ShellCore {
         return { exitCode: EXIT.usage, error: `unknown command ${input.command} (type help)` }
       case 'query':
         return this.#query(input.text, sink)
+      case 'watch':
+        return this.#watch(input.text, sink)
     }
   }
 
@@ -181,6 +184,40 @@ export class ShellCore {
       return { exitCode: e.exitCode, error: e.message }
     } finally {
       if (outer === undefined) this.#running = undefined
+    }
+  }
+
+  // `watch QUERY`: runs until cancel() (Ctrl-C) or the connection is lost.
+  async #watch(text: string, sink: QuerySink): Promise<LineResult> {
+    const parsed = tryParseQuery(text)
+    if (!parsed.ok) return { exitCode: EXIT.usage, error: renderCaret(text, parsed.error) }
+    if (parsed.statement.op !== 'ls' || parsed.statement.constraints.some((c) => c.kind === 'limit')) {
+      return { exitCode: EXIT.usage, error: 'watch takes an ls query without LIMIT: a live match set has no first n (ERR_WATCH_LIMIT)' }
+    }
+    const inner = watchPrinter(this.format, sink, this.#formatInit)
+    if (inner === undefined) return { exitCode: EXIT.usage, error: `watch prints text, json or ndjson, not "${this.format}" (\\format text)` }
+    if (this.#session === undefined) {
+      const r = await this.#reconnect(this.addr)
+      if (r.exitCode !== EXIT.ok) return r
+    }
+    const session = this.#session!
+    const ac = new AbortController()
+    this.#running = ac
+    this.#count = 0
+    this.#started = performance.now()
+    const printer = {
+      event: (e: Parameters<typeof inner.event>[0]) => {
+        if (e.kind !== 'synced') this.#count++
+        inner.event(e)
+      },
+    }
+    try {
+      const run = await runWatch(session.view, parsed.statement, printer, sink, ac.signal)
+      const elapsedMs = performance.now() - this.#started
+      if (run.error !== undefined) return { exitCode: EXIT.stream, error: streamFailed(this.#count, run.error).message, count: this.#count, elapsedMs }
+      return { exitCode: EXIT.ok, count: this.#count, elapsedMs, ...(ac.signal.aborted ? { info: 'watch stopped' } : {}) }
+    } finally {
+      this.#running = undefined
     }
   }
 
