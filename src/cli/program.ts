@@ -93,6 +93,7 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .option('--ttl <duration>', 'heartbeat TTL: 500ms, 10s, 1m; a bare number is ms', '10s')
     .option('--max-ttl <duration>', 'longest heartbeat TTL accepted from any node', '5m')
     .option('--max-clock-skew <duration>', 'how far another node\'s clock may be off; older or further-ahead heartbeats are ignored', '5m')
+    .option('--min-peers <n>', 'connections to other nodes to keep, dialled from the table (0: off)', '6')
     .option('--identity <path>', 'private key file (default: in the config folder)')
     .option('--swarm-key <path>', 'private cluster: only nodes holding this key file can connect (see ww keygen)')
     .option('--allow-peers <file>', 'only these peer IDs (one per line, # comments) may connect and be listed')

@@ -29,6 +29,7 @@ export async function runStart(opts: Record<string, unknown>): Promise<number> {
     ttl: opts.ttl as string | undefined,
     maxTtl: opts.maxTtl as string | undefined,
     maxClockSkew: opts.maxClockSkew as string | undefined,
+    minPeers: opts.minPeers as string | undefined,
     identity: opts.identity as string | undefined,
     swarmKey: opts.swarmKey as string | undefined,
     allowPeers: opts.allowPeers as string | undefined,

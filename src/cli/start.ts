@@ -19,7 +19,7 @@
  */
 import type { Writable } from 'node:stream'
 import { startNode, type Node, type NodeInit } from '../node/node.js'
-import { parseDuration, parseMeta, type Logger } from '../cluster/options.js'
+import { parseDuration, parseMeta, validateMinPeers, type Logger } from '../cluster/options.js'
 import { loadSwarmKey, type LoadedSwarmKey } from '../cluster/swarm-key.js'
 import { ERR_BAD_MAX_PEERS, loadAllowList, validateMaxPeers } from '../cluster/admission.js'
 import { WwError } from '../errors.js'
@@ -48,6 +48,8 @@ export interface StartOptions {
   maxTtl?: string | number
   /** `--max-clock-skew`: how far another node's clock may be off (a duration). @default '5m' */
   maxClockSkew?: string | number
+  /** `--min-peers N`: connections to keep, dialled from the table. @default 6 */
+  minPeers?: string | number
   /** `--identity PATH`. @default `$XDG_CONFIG_HOME/ww/identity.key` */
   identity?: string
   /** `--swarm-key PATH`: the private cluster's key file (`ww keygen`). @default undefined */
@@ -109,6 +111,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     ttl: opts.ttl !== undefined ? parseDuration(opts.ttl) : undefined,
     maxTtl: opts.maxTtl !== undefined ? parseDuration(opts.maxTtl) : undefined,
     maxClockSkew: opts.maxClockSkew !== undefined ? parseDuration(opts.maxClockSkew) : undefined,
+    minPeers: opts.minPeers !== undefined ? parseMinPeers(opts.minPeers) : undefined,
     identity: opts.identity,
     swarmKey: swarm,
     allowPeers: allow,
@@ -173,6 +176,11 @@ function isLoopback(multiaddr: string): boolean {
 function wholeNumber(text: string): number {
   if (!/^\s*\d+\s*$/.test(text)) throw new WwError(ERR_BAD_MAX_PEERS, `--max-peers must be a whole number ≥ 1, got '${text}'`)
   return Number(text)
+}
+
+function parseMinPeers(v: string | number): number {
+  const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN
+  return validateMinPeers(n)
 }
 
 function describe(r: RoutingRecord): string {

@@ -2,7 +2,8 @@
  * Heartbeat wire format and cadence (docs/design.md#records). A heartbeat is one MessagePack array,
  * versioned by its first element, published as the data of a signed gossipsub message:
  *
- *     [1, peer, server, seq, ttl, host, meta]
+ *     [1, peer, server, seq, ttl, host, meta]            (no addresses)
+ *     [1, peer, server, seq, ttl, host, meta, addrs]     (addrs: array of str)
  *
  * - `1`      format version (positive fixint). Any other version is rejected.
  * - `peer`   str: base58btc peer ID; must equal the gossipsub message's signing `from`.
@@ -15,6 +16,11 @@
  * which some encoders emit for large numbers); negative or fractional values are rejected.
  * - `host`   str: host name, may be empty.
  * - `meta`   array of str, flattened pairs `[k1, v1, k2, v2, …]`; keys unique.
+ * - `addrs`  optional array of str: the sender's dialable multiaddrs, each ending in
+ *            `/p2p/<peer>`, at most 8 of at most 256 bytes, each a valid multiaddr.
+ *
+ * Elements after `addrs` are ignored, so a later format can add fields that this version
+ * reads past. (Nodes older than `addrs` accept only 7 elements.)
  *
  * Strings must be valid UTF-8. The whole payload is at most {@link MAX_HEARTBEAT_BYTES}.
  * Meta travels as a flat array rather than a map so that decoding is strict (no duplicate
@@ -22,8 +28,9 @@
  * The full specification, with byte examples, is in docs/scaling.md ("Heartbeat format").
  */
 import { Decoder, Encoder } from '@msgpack/msgpack'
+import { multiaddr } from '@multiformats/multiaddr'
 import { WwError } from '../errors.js'
-import { validateRecord, type RoutingRecord } from '../record/record.js'
+import { LIMITS, validateRecord, type RoutingRecord } from '../record/record.js'
 
 /** Largest heartbeat payload, in bytes; larger ones are rejected. @default 8192 */
 export const MAX_HEARTBEAT_BYTES = 8192
@@ -60,7 +67,9 @@ export function encodeHeartbeat(record: RoutingRecord): Uint8Array {
   const r = validateRecord(record)
   const meta: string[] = []
   for (const [k, v] of Object.entries(r.meta)) meta.push(k, v)
-  const bytes = encoder.encode([HEARTBEAT_VERSION, r.peer, BigInt(`0x${r.server}`), BigInt(r.seq), r.ttl, r.host, meta])
+  const fields: unknown[] = [HEARTBEAT_VERSION, r.peer, BigInt(`0x${r.server}`), BigInt(r.seq), r.ttl, r.host, meta]
+  if (r.addrs !== undefined) fields.push(r.addrs)
+  const bytes = encoder.encode(fields)
   if (bytes.length > MAX_HEARTBEAT_BYTES) {
     throw new WwError(ERR_HEARTBEAT_TOO_LARGE, `heartbeat of ${bytes.length} bytes exceeds ${MAX_HEARTBEAT_BYTES} bytes: shorten host or meta`)
   }
@@ -87,9 +96,9 @@ export function decodeHeartbeat(bytes: Uint8Array): RoutingRecord {
   if (value[0] !== HEARTBEAT_VERSION) {
     throw new WwError(ERR_HEARTBEAT_VERSION, `unsupported heartbeat version ${describe(value[0])}`)
   }
-  if (value.length !== 7) throw malformed(`expected 7 elements, got ${value.length}`)
-  const [, peer, server, seq, ttl, host, meta] = value as unknown[]
-  const record = {
+  if (value.length < 7) throw malformed(`expected at least 7 elements, got ${value.length}`)
+  const [, peer, server, seq, ttl, host, meta, addrs] = value as unknown[]
+  const record: Record<string, unknown> = {
     peer: str(peer, 'peer'),
     server: hex64(server),
     seq: uint(seq, 'seq'),
@@ -97,6 +106,7 @@ export function decodeHeartbeat(bytes: Uint8Array): RoutingRecord {
     host: str(host, 'host'),
     meta: metaMap(meta),
   }
+  if (addrs !== undefined) record.addrs = addrList(addrs)
   return validateRecord(record)
 }
 
@@ -137,6 +147,23 @@ function metaMap(v: unknown): Record<string, string> {
     if (Object.prototype.hasOwnProperty.call(out, key)) throw malformed(`meta: duplicate key '${key}'`)
     // defineProperty: a key named __proto__ must become an ordinary own property.
     Object.defineProperty(out, key, { value: val, enumerable: true, writable: true, configurable: true })
+  }
+  return out
+}
+
+function addrList(v: unknown): string[] {
+  if (!Array.isArray(v)) throw malformed('addrs: expected an array of strings')
+  if (v.length > LIMITS.addrs) throw malformed(`addrs: more than ${LIMITS.addrs} addresses`)
+  const out: string[] = []
+  for (const a of v) {
+    const text = str(a, 'addrs')
+    if (text.length > LIMITS.addrBytes) throw malformed(`addrs: an address longer than ${LIMITS.addrBytes} bytes`)
+    try {
+      multiaddr(text)
+    } catch (err) {
+      throw malformed(`addrs: '${text.slice(0, 64)}' is not a multiaddr`, err)
+    }
+    out.push(text)
   }
   return out
 }

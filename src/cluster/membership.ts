@@ -34,7 +34,7 @@
 import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import type { RoutingRecord } from '../record/record.js'
+import { LIMITS, type RoutingRecord } from '../record/record.js'
 import type { RoutingTable, TableChange } from '../table/table.js'
 import { hasCode } from '../errors.js'
 import { decodeHeartbeat, encodeHeartbeat, ERR_HEARTBEAT_VERSION, MAX_HEARTBEAT_BYTES, newServerId, nextHeartbeatDelay, SeqClock } from './heartbeat.js'
@@ -63,6 +63,11 @@ export interface MembershipInit {
   host?: string
   /** Meta announced. @default {} */
   meta?: Record<string, string>
+  /**
+   * This node's dialable multiaddrs (each ending in `/p2p/<peer>`), read at every heartbeat;
+   * the first LIMITS.addrs (8) that fit LIMITS.addrBytes are announced. @default () => []
+   */
+  addrs?: () => string[]
   /** Instance ID. @default newServerId() */
   server?: string
   /** Logical clock. @default new SeqClock() */
@@ -126,6 +131,7 @@ export class Membership {
   readonly #ttl: number
   readonly #host: string
   readonly #meta: Record<string, string>
+  readonly #addrs: () => string[]
   readonly #clock: SeqClock
   readonly #log: Logger
   readonly #random: () => number
@@ -162,6 +168,7 @@ export class Membership {
     this.#ttl = init.ttl
     this.#host = init.host ?? ''
     this.#meta = { ...(init.meta ?? {}) }
+    this.#addrs = init.addrs ?? (() => [])
     this.#clock = init.clock ?? new SeqClock()
     this.#bootSeq = this.#clock.current + 1
     this.#maxTtl = init.maxTtl ?? DEFAULT_MAX_TTL
@@ -303,7 +310,13 @@ export class Membership {
   }
 
   #record(seq: number, ttl: number): RoutingRecord {
-    return { peer: this.#peer, server: this.server, seq, ttl, host: this.#host, meta: { ...this.#meta } }
+    const r: RoutingRecord = { peer: this.#peer, server: this.server, seq, ttl, host: this.#host, meta: { ...this.#meta } }
+    const suffix = `/p2p/${this.#peer}`
+    const addrs = this.#addrs()
+      .filter((a) => a.endsWith(suffix) && Buffer.byteLength(a) <= LIMITS.addrBytes)
+      .slice(0, LIMITS.addrs)
+    if (addrs.length > 0) r.addrs = addrs
+    return r
   }
 
   async #beatNow(): Promise<void> {

@@ -77,6 +77,15 @@ export function validateTtl(ttl: number, max: number = MAX_TTL): number {
   return ttl
 }
 
+/** A `--min-peers` value was not a whole number from 0 to 1000. */
+export const ERR_BAD_MIN_PEERS = 'ERR_BAD_MIN_PEERS'
+
+/** Checks `--min-peers`: a whole number from 0 (mesh off) to 1000. Returns it; throws ERR_BAD_MIN_PEERS. */
+export function validateMinPeers(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0 || n > 1000) throw new WwError(ERR_BAD_MIN_PEERS, `--min-peers must be a whole number from 0 to 1000, got ${n}`)
+  return n
+}
+
 const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 
 /**

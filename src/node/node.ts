@@ -3,13 +3,13 @@
  * gossipsub with StrictSign), a routing table filled by {@link Membership} from the
  * namespace's heartbeat topic, and optionally the client protocol server.
  *
- * Peers. `bootstrap` multiaddrs (each ending in `/p2p/<peer>`) are handed to
- * `@libp2p/bootstrap`, which dials them once and tags them `keep-alive` (so libp2p protects
- * and reconnects those connections). That alone leaves a node alone for good when its
- * bootstrap peer was not up yet, or after libp2p's reconnect attempts run out, so the node
- * also keeps its own redial loop: every bootstrap peer it is not connected to is dialled
- * again with backoff (500 ms doubling to 10 s, reset once connected). A cluster bootstrapped
- * as a chain is then one connected graph, and gossipsub carries heartbeats across its hops.
+ * Peers. `bootstrap` multiaddrs (each ending in `/p2p/<peer>`) only seed the first contact:
+ * they are handed to `@libp2p/bootstrap`, which dials them once, and while the node has no
+ * connection at all its own redial loop dials them again with backoff (500 ms doubling to
+ * 10 s). Every heartbeat carries the node's own multiaddrs (`addrs`), and the mesh keeper
+ * (src/cluster/mesh.ts) keeps connections to at least `minPeers` peers picked at random from
+ * the table, so the cluster stays one connected graph when any node, the bootstrap node
+ * included, goes away. gossipsub carries heartbeats across the graph's hops.
  * With `mdns`, peers found on the local network are dialled as they are discovered.
  *
  * Namespaces. Nodes of different namespaces may share connections: the gossipsub protocol IDs
@@ -33,9 +33,10 @@ import { hostname } from 'node:os'
 import { WwError } from '../errors.js'
 import { serve, type ServeInit, type Server } from '../proto/server/server.js'
 import { defaultIdentityPath, loadIdentity, lockIdentity } from '../cluster/identity.js'
+import { Mesh } from '../cluster/mesh.js'
 import { heartbeatTopic, Membership } from '../cluster/membership.js'
 import { clusterScoreParams, gossipScore, SCORE_THRESHOLDS, ScoreGuard } from '../cluster/scoring.js'
-import { DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, ERR_BAD_DURATION, silentLogger, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
+import { DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL, DEFAULT_MIN_PEERS, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, ERR_BAD_DURATION, silentLogger, validateMinPeers, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
 import { RoutingTable } from '../table/table.js'
 import { loadSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
 import { Admission, admissionGater, DEFAULT_MAX_PEERS, loadAllowList, validateMaxPeers, type AllowList } from '../cluster/admission.js'
@@ -93,6 +94,12 @@ export interface NodeInit {
   maxTtl?: number
   /** How far another node's clock may be off, in ms: see docs/design.md, "Membership". @default 300_000 */
   maxClockSkew?: number
+  /**
+   * Connections to other nodes to keep, dialled at random from the table by the addresses
+   * their heartbeats carry (src/cluster/mesh.ts); 0 keeps only what bootstrap and others
+   * dial. @default 6
+   */
+  minPeers?: number
   /** Identity file path (locked while the node runs: ERR_IDENTITY_LOCKED if another node holds it), or the key itself. @default `$XDG_CONFIG_HOME/ww/identity.key` (or ~/.config/ww) */
   identity?: string | PrivateKey
   /**
@@ -144,6 +151,8 @@ export interface Node {
   readonly libp2p: Libp2p<NodeServices>
   /** Heartbeat sender/validator (topic, counters). */
   readonly membership: Membership
+  /** The mesh keeper: connections to at least `minPeers` peers of the table (counters). */
+  readonly mesh: Mesh
   /** The clients' PubSub over this node's gossipsub (topics joined, subscriptions, counters). */
   readonly pubsub: PubSubBackend
   /** Leaves gracefully: a final ttl=0 heartbeat (waited for, bounded), then stops everything. Idempotent. */
@@ -169,6 +178,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const maxTtl = validateTtl(init.maxTtl ?? DEFAULT_MAX_TTL)
   const ttl = validateTtl(init.ttl ?? DEFAULT_TTL, maxTtl)
   const maxClockSkew = init.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW
+  const minPeers = validateMinPeers(init.minPeers ?? DEFAULT_MIN_PEERS)
   if (!Number.isSafeInteger(maxClockSkew) || maxClockSkew < 0) throw new WwError(ERR_BAD_DURATION, `max clock skew must be whole milliseconds ≥ 0, got ${maxClockSkew}`)
   const maxPeers = validateMaxPeers(init.maxPeers ?? DEFAULT_MAX_PEERS)
   const log = init.logger ?? silentLogger
@@ -250,6 +260,9 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   let membership: Membership | undefined
   let server: Server | undefined
   const redial = new Redialer(libp2p, peers, log)
+  const hbTopic = heartbeatTopic(ns)
+  const hears = (p: string): boolean => gossip.getSubscribers(hbTopic).some((s) => s.toString() === p)
+  const mesh = new Mesh({ libp2p, table, minPeers, hears, logger: log, ...(allow !== undefined ? { allowed: (p: string) => allow.has(p) } : {}) })
   const onDiscovery = (evt: CustomEvent<{ id: PeerId }>): void => {
     const id = evt.detail.id
     if (id.equals(self) || libp2p.getConnections(id).length > 0) return
@@ -263,6 +276,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const shutdown = (graceful: boolean): Promise<void> => {
     stopped ??= (async () => {
       redial.stop()
+      mesh.stop()
       guard?.stop()
       libp2p.removeEventListener('peer:discovery', onDiscovery)
       if (graceful && membership !== undefined) {
@@ -291,9 +305,11 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       maxTtl,
       maxClockSkew,
       admission,
+      addrs: () => libp2p.getMultiaddrs().map((a) => withPeer(a, peer)),
     })
     await membership.start()
     redial.start()
+    mesh.start()
     if (init.listen !== false) {
       const extra = typeof init.serve === 'function' ? init.serve({ peer, ns, table, pubsub: libp2p.services.pubsub }) : init.serve ?? {}
       server = await serve({ pubsub: pubsubCaps(pubsub), ...extra, listen: init.listen ?? DEFAULT_LISTEN, table, peer, ...(init.token !== undefined ? { token: init.token } : {}) })
@@ -315,6 +331,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     table,
     libp2p,
     membership: m,
+    mesh,
     pubsub,
     stop: () => shutdown(true),
     kill: () => shutdown(false),
@@ -363,7 +380,7 @@ function withPeer(a: Multiaddr, peer: string): string {
   return s.includes('/p2p/') ? s : `${s}/p2p/${peer}`
 }
 
-/** Keeps dialling bootstrap peers the node is not connected to, with per-peer backoff. */
+/** While the node is connected to nobody, keeps dialling its bootstrap peers, with per-peer backoff. */
 class Redialer {
   readonly #libp2p: Libp2p
   readonly #log: Logger
@@ -390,6 +407,9 @@ class Redialer {
   }
 
   #tick(): void {
+    // Bootstrap peers only seed the first contact: once connected to anyone, the mesh keeper
+    // finds neighbours in the table, and a dead bootstrap node is not dialled forever.
+    if (this.#libp2p.getPeers().length > 0) return
     const now = performance.now()
     for (const t of this.#targets) {
       if (t.dialing) continue

@@ -18,6 +18,12 @@ export interface RoutingRecord {
   host: string
   /** key → value; keys non-empty and without `=`. */
   meta: Record<string, string>
+  /**
+   * Where the peer can be dialled: full libp2p multiaddrs, each ending in `/p2p/<peer>`, at
+   * most {@link LIMITS}.addrs of at most {@link LIMITS}.addrBytes each. Absent (never empty)
+   * when the peer announced none. Not part of `meta`: not indexed, not queried.
+   */
+  addrs?: string[]
 }
 
 /** A record was refused: `field` names the part of it that broke the rules of docs/design.md#records. */
@@ -47,6 +53,10 @@ export const LIMITS = {
   peerChars: 128,
   /** Longest TTL: one day. @default 86_400_000 */
   ttlMs: 86_400_000,
+  /** Most addresses per record. @default 8 */
+  addrs: 8,
+  /** Longest address, in bytes of its text. @default 256 */
+  addrBytes: 256,
 } as const
 
 const BASE58 = /^[1-9A-HJ-NP-Za-km-z]+$/
@@ -62,7 +72,7 @@ export function validateRecord(value: unknown): RoutingRecord {
     throw new RecordError('record', 'expected an object')
   }
   const v = value as Record<string, unknown>
-  const { peer, server, seq, ttl, host, meta } = v
+  const { peer, server, seq, ttl, host, meta, addrs } = v
   if (typeof peer !== 'string' || peer.length === 0 || peer.length > LIMITS.peerChars || !BASE58.test(peer)) {
     throw new RecordError('peer', 'expected a base58btc peer ID')
   }
@@ -97,7 +107,19 @@ export function validateRecord(value: unknown): RoutingRecord {
     if (key === '__proto__') Object.defineProperty(out, key, { value: val, enumerable: true, writable: true, configurable: true })
     else out[key] = val
   }
-  return { peer, server, seq, ttl, host, meta: out }
+  if (addrs === undefined) return { peer, server, seq, ttl, host, meta: out }
+  if (!Array.isArray(addrs)) throw new RecordError('addrs', 'expected an array of multiaddr strings')
+  if (addrs.length > LIMITS.addrs) throw new RecordError('addrs', `more than ${LIMITS.addrs} addresses`)
+  const suffix = `/p2p/${peer}`
+  const list: string[] = []
+  for (const a of addrs as unknown[]) {
+    if (typeof a !== 'string' || a[0] !== '/' || tooLong(a, LIMITS.addrBytes) || /\s/.test(a)) {
+      throw new RecordError('addrs', `expected multiaddr strings of at most ${LIMITS.addrBytes} bytes`)
+    }
+    if (!a.endsWith(suffix)) throw new RecordError('addrs', `every address must end in /p2p/<the record's peer>`)
+    list.push(a)
+  }
+  return list.length === 0 ? { peer, server, seq, ttl, host, meta: out } : { peer, server, seq, ttl, host, meta: out, addrs: list }
 }
 
 /**

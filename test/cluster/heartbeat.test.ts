@@ -30,6 +30,15 @@ const hex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'))
 const build = (p: Partial<Record<'head' | 'v' | 'peer' | 'server' | 'seq' | 'ttl' | 'host' | 'meta', string>>): Uint8Array =>
   hex((p.head ?? HEAD) + (p.v ?? V1) + (p.peer ?? PEER_HEX) + (p.server ?? SERVER) + (p.seq ?? SEQ) + (p.ttl ?? TTL) + (p.host ?? HOST) + (p.meta ?? META))
 
+// The heartbeat of a record the encoder would refuse (its addrs break the record rules).
+function encodeHeartbeatUnchecked(r: typeof RECORD & { addrs: string[] }): Uint8Array {
+  const ok = encodeHeartbeat({ ...RECORD, addrs: [`/ip4/127.0.0.1/tcp/1/p2p/${PEER}`] })
+  const good = Buffer.from(`/ip4/127.0.0.1/tcp/1/p2p/${PEER}`)
+  const bad = Buffer.from(r.addrs[0]!)
+  const i = Buffer.from(ok).indexOf(good)
+  return new Uint8Array(Buffer.concat([Buffer.from(ok.subarray(0, i - 2)), Buffer.from([0xd9, bad.length]), bad]))
+}
+
 function codeOf(bytes: Uint8Array): string {
   try {
     decodeHeartbeat(bytes)
@@ -43,6 +52,21 @@ describe('heartbeat codec', () => {
   it('encodes the documented bytes and decodes them back', () => {
     expect(Buffer.from(encodeHeartbeat(RECORD)).toString('hex')).toBe(VALID)
     expect(decodeHeartbeat(hex(VALID))).toEqual(RECORD)
+  })
+
+  it('carries addrs as an 8th element; reads 7 (no addrs) and reads past elements after addrs', () => {
+    const addrs = [`/ip4/127.0.0.1/tcp/4001/p2p/${PEER}`, `/ip6/::1/tcp/4001/p2p/${PEER}`]
+    const bytes = encodeHeartbeat({ ...RECORD, addrs })
+    expect(bytes[0]).toBe(0x98)
+    expect(decodeHeartbeat(bytes)).toEqual({ ...RECORD, addrs })
+    expect(decodeHeartbeat(hex(VALID))).not.toHaveProperty('addrs')
+    // A later format's 9th element is read past.
+    const nine = hex('99' + Buffer.from(bytes.subarray(1)).toString('hex') + 'a3787878')
+    expect(decodeHeartbeat(nine)).toEqual({ ...RECORD, addrs })
+    // An address of another peer, or too many: refused by the record rules.
+    expect(() => decodeHeartbeat(encodeHeartbeatUnchecked({ ...RECORD, addrs: ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf'] }))).toThrow(
+      expect.objectContaining({ code: ERR_INVALID_RECORD, field: 'addrs' }),
+    )
   })
 
   it('round-trips leave records, empty host and meta, server with leading zeros', () => {
@@ -87,7 +111,10 @@ describe('heartbeat codec: every malformed case is rejected', () => {
     ['version 0', build({ v: '00' }), ERR_HEARTBEAT_VERSION],
     ['version as string', build({ v: 'a131' }), ERR_HEARTBEAT_VERSION],
     ['six elements', hex('96' + V1 + PEER_HEX + SERVER + SEQ + TTL + HOST), ERR_HEARTBEAT_MALFORMED],
-    ['eight elements', hex('98' + VALID.slice(2) + 'c0'), ERR_HEARTBEAT_MALFORMED],
+    ['addrs (8th element) is nil', hex('98' + VALID.slice(2) + 'c0'), ERR_HEARTBEAT_MALFORMED],
+    ['addrs holds an integer', hex('98' + VALID.slice(2) + '9101'), ERR_HEARTBEAT_MALFORMED],
+    ['addrs holds a non-multiaddr', hex('98' + VALID.slice(2) + '91' + 'a3' + Buffer.from('/xx').toString('hex')), ERR_HEARTBEAT_MALFORMED],
+    ['addrs: 9 addresses', hex('98' + VALID.slice(2) + '99' + ('a0'.repeat(9))), ERR_HEARTBEAT_MALFORMED],
     ['peer is an integer', build({ peer: '01' }), ERR_HEARTBEAT_MALFORMED],
     ['peer is invalid UTF-8', build({ peer: 'a2c328' }), ERR_HEARTBEAT_MALFORMED],
     ['peer is not base58', build({ peer: 'a461626321' }), ERR_INVALID_RECORD],

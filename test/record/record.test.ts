@@ -28,6 +28,27 @@ describe('validateRecord', () => {
     expect(r.meta).not.toBe(good.meta)
   })
 
+  it('takes addrs of the record\'s own peer, bounded in count and size, and drops an empty list', () => {
+    const mine = (s: string) => `${s}/p2p/${good.peer}`
+    const addrs = [mine('/ip4/127.0.0.1/tcp/4001'), mine('/dns4/a.example/tcp/1')]
+    const r = validateRecord({ ...good, addrs })
+    expect(r.addrs).toEqual(addrs)
+    expect(r.addrs).not.toBe(addrs)
+    expect(validateRecord({ ...good, addrs: [] })).toEqual(good)
+    const bad = [
+      'not a list',
+      [1],
+      [''],
+      ['ip4/no/leading/slash'],
+      [mine('/ip4/127.0.0.1/tcp/1 ')],
+      ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf'],
+      Array.from({ length: 9 }, (_, i) => mine(`/ip4/127.0.0.1/tcp/${i + 1}`)),
+      [mine('/dns4/' + 'a'.repeat(256) + '/tcp/1')],
+    ]
+    for (const a of bad) expect(fieldOf({ ...good, addrs: a })).toBe('addrs')
+    expect(validateRecord({ ...good, addrs: Array.from({ length: 8 }, (_, i) => mine(`/ip4/127.0.0.1/tcp/${i + 1}`)) }).addrs).toHaveLength(8)
+  })
+
   it('drops unknown fields', () => {
     expect(validateRecord({ ...good, extra: 1 })).toEqual(good)
   })

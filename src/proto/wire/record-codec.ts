@@ -33,12 +33,13 @@ function ensure(n: number): void {
 function key(s: string): Uint8Array {
   return Uint8Array.from([0xa0 | s.length, ...Array.from(s, (c) => c.charCodeAt(0))])
 }
-const K_PEER = Uint8Array.from([0x86, ...key('peer')])
+const K_PEER = key('peer')
 const K_SERVER = key('server')
 const K_SEQ = key('seq')
 const K_TTL = key('ttl')
 const K_HOST = key('host')
 const K_META = key('meta')
+const K_ADDRS = key('addrs')
 
 function bytes(k: Uint8Array): void {
   const n = k.length
@@ -149,7 +150,8 @@ function mapHeader(n: number): void {
 }
 
 /**
- * Encodes a (valid) record as the MessagePack map {peer, server, seq, ttl, host, meta}. The
+ * Encodes a (valid) record as the MessagePack map {peer, server, seq, ttl, host, meta}, plus
+ * `addrs` (an array of strings) when the record has addresses. The
  * bytes are a view of a scratch buffer, valid until the next call: copy them to keep them.
  */
 export function encodeRecord(r: RoutingRecord): Uint8Array {
@@ -162,6 +164,9 @@ export function encodeRecord(r: RoutingRecord): Uint8Array {
 export function writeRecord(r: RoutingRecord, out: ByteSink): void {
   buf = out.buf as Scratch
   pos = out.len
+  const addrs = r.addrs
+  ensure(1)
+  buf[pos++] = addrs === undefined ? 0x86 : 0x87
   bytes(K_PEER)
   str(r.peer)
   bytes(K_SERVER)
@@ -180,6 +185,13 @@ export function writeRecord(r: RoutingRecord, out: ByteSink): void {
     const k = keys[i]!
     str(k)
     str(meta[k]!)
+  }
+  if (addrs !== undefined) {
+    bytes(K_ADDRS)
+    ensure(1)
+    // At most LIMITS.addrs (8) entries: always a fixarray.
+    buf[pos++] = 0x90 | addrs.length
+    for (let i = 0; i < addrs.length; i++) str(addrs[i]!)
   }
   out.buf = buf
   out.len = pos
@@ -214,6 +226,8 @@ export function decodeRecord(v: unknown): RoutingRecord {
   }
   const meta = r.meta as Record<string, unknown>
   for (const k in meta) if (!isStr(meta[k])) throw new WwError(ERR_BAD_FRAME, `the node sent a record whose meta.${k.slice(0, 32)} is not a string`)
+  const addrs = r.addrs
+  if (addrs !== undefined && (!Array.isArray(addrs) || !addrs.every(isStr))) throw new WwError(ERR_BAD_FRAME, 'the node sent a record whose addrs is not an array of strings')
   // The decoder made this object for us alone: handed over as is, without a copy.
   return r as unknown as RoutingRecord
 }

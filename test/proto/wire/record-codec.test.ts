@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { encode } from '@msgpack/msgpack'
+import { decode, encode } from '@msgpack/msgpack'
 import { decodeRecord, encodeRecord, writeRecord } from '../../../src/proto/wire/record-codec.js'
 import type { RoutingRecord } from '../../../src/record/record.js'
 import { record } from '../helpers.js'
@@ -12,9 +12,19 @@ const arbRecord: fc.Arbitrary<RoutingRecord> = fc.record({
   ttl: fc.nat({ max: 86_400_000 }),
   host: fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 80 })),
   meta: fc.dictionary(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }), fc.string({ maxLength: 1100 }), { maxKeys: 20 }),
-})
+  addrs: fc.array(fc.string({ minLength: 1, maxLength: 256 }), { minLength: 1, maxLength: 8 }),
+}, { requiredKeys: ['peer', 'server', 'seq', 'ttl', 'host', 'meta'] })
 
 describe('record codec', () => {
+  it('a client that does not know addrs still decodes a record carrying it', () => {
+    // What a client of the format before addrs checks: the six fields, extra keys passed through.
+    const r = { ...record(5), addrs: ['/ip4/127.0.0.1/tcp/4001/p2p/x', '/dns4/a.example/tcp/4001/p2p/x'] }
+    const decoded = decode(encodeRecord(r)) as Record<string, unknown>
+    const { addrs, ...old } = decoded
+    expect(old).toEqual(record(5))
+    expect(addrs).toEqual(r.addrs)
+  })
+
   it('writes the same bytes as @msgpack/msgpack for any record', () => {
     fc.assert(
       fc.property(arbRecord, (r) => {
@@ -56,7 +66,9 @@ describe('record codec', () => {
 
   it('decodeRecord accepts records and rejects anything else with ERR_BAD_FRAME', () => {
     expect(decodeRecord(record(3))).toEqual(record(3))
-    for (const bad of [null, 'x', { ...record(3), seq: '1' }, { ...record(3), meta: { a: 1 } }, { ...record(3), meta: [] }, { ...record(3), host: undefined }, { ...record(3), meta: null }]) {
+    const withAddrs = { ...record(3), addrs: ['/ip4/127.0.0.1/tcp/1/p2p/x'] }
+    expect(decodeRecord(withAddrs)).toEqual(withAddrs)
+    for (const bad of [null, 'x', { ...record(3), addrs: '/ip4/1.2.3.4' }, { ...record(3), addrs: [1] }, { ...record(3), seq: '1' }, { ...record(3), meta: { a: 1 } }, { ...record(3), meta: [] }, { ...record(3), host: undefined }, { ...record(3), meta: null }]) {
       expect(() => decodeRecord(bad)).toThrow(expect.objectContaining({ code: 'ERR_BAD_FRAME' }))
     }
   })
