@@ -9,7 +9,8 @@
  *   snapshot reads;
  * - expiry.ts: the expiry index, the sweep timer and the tombstones of recent leaves;
  * - events.ts: the 'change' events;
- * - snapshot.ts: the snapshot class (scans through engine.ts, index values).
+ * - snapshot.ts: the snapshot class (scans through engine.ts, release, `using`);
+ * - values.ts: index values for completion, with work bounded by what is returned.
  *
  * Storage: one `Entry` per peer instance (its indexed fields, immutable, and a chain of record
  * versions), kept in a Map by peer, in every field index it has a value for, and in the

@@ -639,7 +639,7 @@ describe('a stream source that fails while closing', () => {
     let closes = 0
     // A source that never yields and fails when closed (an async source over a broken store).
     const table = {
-      snapshot: () => new RoutingTable().snapshot(),
+      values: () => [],
       scan: (): AsyncIterator<unknown> => ({
         next: () => new Promise<IteratorResult<unknown>>(() => {}),
         return: () => {
