@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Session, WatchEvent } from '../../src/api.js'
 import { hasCode } from '../../src/errors.js'
+import type { RoutingRecord } from '../../src/record/record.js'
 import { connect } from '../../src/proto/client/client.js'
 import type { Server } from '../../src/proto/server/server.js'
 import { RawClient, serveTable } from '../proto/helpers.js'
@@ -106,4 +107,37 @@ describe('View.watch on a real node', () => {
     }
     expect(hasCode(err, ERR_WATCH_LIMIT)).toBe(true)
   })
+})
+
+describe('the service-discovery example of the README', () => {
+  it('keeps a set of role=db peers current as nodes join and leave', async () => {
+    const a = await cluster.start({ listen: 'ws://127.0.0.1:0', meta: { role: 'web' } })
+    const db1 = await cluster.start({ meta: { role: 'db' }, bootstrap: [a.multiaddrs[0]!] })
+    await vi.waitFor(() => expect(a.table.get(db1.peer)).toBeDefined(), { timeout: 10_000 })
+    const session = await connect(a.addr!)
+    sessions.push(session)
+    // The README's loop, as written there.
+    const dbs = new Map<string, RoutingRecord>()
+    let ready = false
+    const ac = new AbortController()
+    const loop = (async () => {
+      try {
+        for await (const e of session.view.watch('WHERE role=db', { signal: ac.signal })) {
+          if (e.kind === 'record' || e.kind === 'joined' || e.kind === 'updated') dbs.set(e.record.peer, e.record)
+          else if (e.kind === 'synced') ready = true
+          else dbs.delete(e.record.peer)
+        }
+      } catch (err) {
+        if (!hasCode(err, 'ERR_ABORTED')) throw err
+      }
+    })()
+    await vi.waitFor(() => expect(ready).toBe(true))
+    expect([...dbs.keys()]).toEqual([db1.peer])
+    const db2 = await cluster.start({ meta: { role: 'db' }, bootstrap: [a.multiaddrs[0]!] })
+    await vi.waitFor(() => expect([...dbs.keys()].sort()).toEqual([db1.peer, db2.peer].sort()), { timeout: 10_000 })
+    await db1.stop()
+    await vi.waitFor(() => expect([...dbs.keys()]).toEqual([db2.peer]), { timeout: 10_000 })
+    ac.abort()
+    await loop
+  }, 60_000)
 })
