@@ -43,6 +43,9 @@ function addCommon(cmd: Command, withFormat = true): Command {
   cmd
     .addOption(new Option('--addr <url>', 'node to connect to').env('WW_ADDR').default(DEFAULT_ADDR))
     .addOption(new Option('--token <token>', 'access token presented to the node').env('WW_TOKEN'))
+    .option('--tls-ca <pem>', 'trust this CA (or self-signed certificate) for wss:// nodes')
+    .option('--tls-cert <pem>', 'client certificate for nodes that require one (mTLS)')
+    .option('--tls-key <pem>', 'private key for --tls-cert')
     .option('--plugin <path>', 'load a plugin module (repeatable)', collect, [] as string[])
   if (withFormat) cmd.option('--format <name>', 'output format: text, json, ndjson, or one a plugin adds', 'text')
   return cmd
@@ -54,6 +57,9 @@ function common(opts: Record<string, unknown>): CommonOptions {
     format: String(opts.format ?? 'text'),
     plugin: (opts.plugin as string[] | undefined) ?? [],
     token: opts.token as string | undefined,
+    ...(opts.tlsCa !== undefined ? { tlsCa: opts.tlsCa as string } : {}),
+    ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert as string } : {}),
+    ...(opts.tlsKey !== undefined ? { tlsKey: opts.tlsKey as string } : {}),
   }
 }
 
@@ -77,7 +83,7 @@ Examples:
   echo 'ls LIMIT 3' | ww shell --format ndjson
 
 Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot connect,
-3 the stream failed after it began.`,
+3 the stream failed after it began, 4 not authorized (the node requires a token).`,
     )
 
   program
@@ -98,7 +104,13 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .option('--swarm-key <path>', 'private cluster: only nodes holding this key file can connect (see ww keygen)')
     .option('--allow-peers <file>', 'only these peer IDs (one per line, # comments) may connect and be listed')
     .option('--max-peers <n>', 'most peers the table lists; heartbeats of new peers beyond it are refused', positiveInt, 100_000)
-    .addOption(new Option('--token <token>', 'clients must present this token to read the table').env('WW_TOKEN'))
+    .addOption(new Option('--token <token>', 'clients must present this token to read the table (visible in the process list: prefer --token-file or WW_TOKEN)').env('WW_TOKEN'))
+    .option('--token-file <path>', 'read the clients\' token from the first line of this file')
+    .option('--tls-cert <pem>', 'certificate for --listen wss://…')
+    .option('--tls-key <pem>', 'private key for --tls-cert')
+    .option('--tls-client-ca <pem>', 'require client certificates signed by this CA (mTLS)')
+    .option('--max-connections <n>', 'client connections held at once (default 1024)', positiveInt)
+    .option('--allow-origin <origin>', 'browser origin allowed to open a WebSocket, e.g. https://ops.example.com (repeatable)', collect, [] as string[])
     .option('--plugin <path>', 'load a plugin module, e.g. a transport (repeatable)', collect, [] as string[])
     .option('--quiet', 'do not log membership changes')
     .action(async (opts: Record<string, unknown>) => {

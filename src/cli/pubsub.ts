@@ -144,9 +144,8 @@ export async function subCommand(ctx: CliContext, topic: string, flags: SubFlags
 // The null PubSub would make `pub` a silent no-op and `sub` end at once: say why instead.
 function requireGrant(session: Session, addr: string): void {
   if (!session.pubsub.isNull) return
-  throw new CliError(ERR_PUBSUB_DENIED, `the node at ${addr} did not grant PubSub to this client`, {
-    exitCode: EXIT.usage,
-    hint: "pass the node's access token with --token or WW_TOKEN",
+  throw new CliError(ERR_PUBSUB_DENIED, `the node at ${addr} did not grant PubSub to this client: it requires a token (set WW_TOKEN or --token)`, {
+    exitCode: EXIT.unauthorized,
   })
 }
 

@@ -2,12 +2,13 @@
  * `ww ls [QUERY…]` and `ww lookup [QUERY…]`: parse locally (a syntax error never reaches the
  * node and exits 1 with a caret), connect (exit 2 on failure), stream the matches through the
  * chosen formatter as they arrive (exit 3 if the stream fails after it began), exit 0 — also
- * for an empty result and when the reader closed the pipe.
+ * for an empty result and when the reader closed the pipe. A node that hands this client the
+ * null View (it requires a token) gets a one-line warning and exit 4.
  */
 import type { FormatterFactory } from '../format/types.js'
 import { renderCaret, tryParseQuery } from '../lang/index.js'
 import type { CliContext } from '../client/context.js'
-import { EXIT, streamFailed } from '../client/errors.js'
+import { EXIT, notAuthorized, streamFailed } from '../client/errors.js'
 import { Output } from '../client/output.js'
 import { closeQuietly, connectOrExit, formatInit, queryText, streamQuery } from '../client/query.js'
 
@@ -25,6 +26,8 @@ export async function queryCommand(op: 'ls' | 'lookup', words: readonly string[]
   const out = new Output(process.stdout)
   const session = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports, signal: out.closed })
   try {
+    // The null View would answer every query with nothing: say why instead (exit 4).
+    if (session.view.isNull) throw notAuthorized(ctx.options.addr)
     const result = await streamQuery(session.view, statement, factory(out, formatInit()), out, out.closed)
     await out.end()
     if (out.closed.aborted) return EXIT.ok

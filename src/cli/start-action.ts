@@ -7,11 +7,20 @@ import { readConfig } from '../client/config.js'
 import { loadPlugins } from '../client/plugins.js'
 import { FormatRegistry } from '../format/index.js'
 import { defaultTransports } from '../transport/registry.js'
-import { startCommand, type StartOptions } from './start.js'
+import { endpointOptions, startCommand, type StartOptions } from './start.js'
 
 /** Runs `ww start` with commander's parsed flags; returns the exit code. */
 export async function runStart(opts: Record<string, unknown>): Promise<number> {
-  const transports = defaultTransports()
+  const endpoint: StartOptions = {
+    tokenFile: opts.tokenFile as string | undefined,
+    tlsCert: opts.tlsCert as string | undefined,
+    tlsKey: opts.tlsKey as string | undefined,
+    tlsClientCa: opts.tlsClientCa as string | undefined,
+    maxConnections: opts.maxConnections as number | undefined,
+    allowOrigin: opts.allowOrigin as string[] | undefined,
+  }
+  // Plugins register into the same registry, so its WebSocket listener has the endpoint flags.
+  const transports = defaultTransports({ ws: endpointOptions(endpoint) })
   const config = await readConfig()
   const plugins = await loadPlugins([...config.plugins, ...((opts.plugin as string[] | undefined) ?? [])], {
     formats: FormatRegistry.withBuiltins(),
@@ -35,6 +44,7 @@ export async function runStart(opts: Record<string, unknown>): Promise<number> {
     allowPeers: opts.allowPeers as string | undefined,
     maxPeers: opts.maxPeers as number | undefined,
     token: opts.token as string | undefined,
+    ...endpoint,
     quiet: opts.quiet === true,
     ...(withTransports ? { serve: { transports } } : {}),
   }

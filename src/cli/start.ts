@@ -17,8 +17,11 @@
  *     left    12D3KooW… host=web-1
  *     expired 12D3KooW… host=web-1
  */
+import { readFileSync } from 'node:fs'
 import type { Writable } from 'node:stream'
 import { startNode, type Node, type NodeInit } from '../node/node.js'
+import { defaultTransports } from '../transport/registry.js'
+import type { WebSocketsInit } from '../transport/ws.js'
 import { parseDuration, parseMeta, validateMinPeers, type Logger } from '../cluster/options.js'
 import { loadSwarmKey, type LoadedSwarmKey } from '../cluster/swarm-key.js'
 import { ERR_BAD_MAX_PEERS, loadAllowList, validateMaxPeers } from '../cluster/admission.js'
@@ -58,8 +61,20 @@ export interface StartOptions {
   allowPeers?: string
   /** `--max-peers N`: most peers the table lists. @default 100_000 */
   maxPeers?: number | string
-  /** `--token`. @default undefined */
+  /** `--token` (or `WW_TOKEN`): clients must present it. Prefer `tokenFile`: argv is public. @default undefined */
   token?: string
+  /** `--token-file PATH`: the token is the file's first line; wins over `token`. @default undefined */
+  tokenFile?: string
+  /** `--tls-cert PEM`: certificate (chain) for `--listen wss://…`. @default undefined */
+  tlsCert?: string
+  /** `--tls-key PEM`: its private key. @default undefined */
+  tlsKey?: string
+  /** `--tls-client-ca PEM`: clients must present a certificate signed by this CA (mTLS). @default undefined */
+  tlsClientCa?: string
+  /** `--max-connections N`: client connections (sockets, upgraded or not) held at once. @default 1024 */
+  maxConnections?: number
+  /** `--allow-origin ORIGIN` (repeatable): browser origins whose WebSocket upgrades are accepted. @default [] */
+  allowOrigin?: string[]
   /** `--quiet`: no membership change lines. @default false */
   quiet?: boolean
   /** Extra protocol-server options, e.g. plugin transports (see NodeInit.serve). @default undefined */
@@ -83,6 +98,59 @@ export interface StartOptions {
  * (ERR_BAD_DURATION, ERR_BAD_META, ERR_BAD_NAMESPACE, ERR_BAD_MULTIADDR, ERR_IDENTITY_…, ERR_SWARM_KEY_…, ERR_ALLOW_LIST_INVALID, ERR_BAD_MAX_PEERS,
  * ERR_P2P_START, or the server's listen error).
  */
+/** A `--tls-*` or `--token-file` file could not be read (the message names the flag and the path). */
+export const ERR_SECRET_FILE = 'ERR_SECRET_FILE'
+
+function readSecret(flag: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new WwError(ERR_SECRET_FILE, `cannot read ${flag} ${path}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** The node's token: the first line of `--token-file`, else `--token` / `WW_TOKEN`. Throws ERR_SECRET_FILE. */
+export function resolveToken(opts: Pick<StartOptions, 'token' | 'tokenFile'>): string | undefined {
+  if (opts.tokenFile === undefined) return opts.token
+  const token = readSecret('--token-file', opts.tokenFile).split(/\r?\n/, 1)[0]!.trim()
+  if (token === '') throw new WwError(ERR_SECRET_FILE, `--token-file ${opts.tokenFile} is empty`)
+  return token
+}
+
+/**
+ * The WebSocket listener's options from the endpoint flags: TLS (with a client CA, client
+ * certificates are required), connection cap, allowed origins. Throws ERR_SECRET_FILE.
+ */
+export function endpointOptions(opts: StartOptions): WebSocketsInit {
+  const ws: WebSocketsInit = {}
+  if (opts.tlsCert !== undefined || opts.tlsKey !== undefined) {
+    if (opts.tlsCert === undefined || opts.tlsKey === undefined) throw new WwError(ERR_SECRET_FILE, '--tls-cert and --tls-key go together')
+    ws.tls = { cert: readSecret('--tls-cert', opts.tlsCert), key: readSecret('--tls-key', opts.tlsKey) }
+    if (opts.tlsClientCa !== undefined) ws.tls = { ...ws.tls, ca: readSecret('--tls-client-ca', opts.tlsClientCa), requestCert: true, rejectUnauthorized: true }
+  } else if (opts.tlsClientCa !== undefined) {
+    throw new WwError(ERR_SECRET_FILE, '--tls-client-ca needs --tls-cert and --tls-key')
+  }
+  if (opts.maxConnections !== undefined) ws.maxConnections = opts.maxConnections
+  if (opts.allowOrigin !== undefined) ws.allowOrigins = opts.allowOrigin
+  return ws
+}
+
+// The protocol server's options with the endpoint flags applied: the listener's options go
+// into the default transports unless the caller brings its own registry (plugins), which
+// start-action builds with the same endpointOptions.
+function withEndpoint(opts: StartOptions): NodeInit['serve'] {
+  const ws = endpointOptions(opts)
+  const given = opts.serve
+  return (ctx) => {
+    const base = typeof given === 'function' ? given(ctx) : given ?? {}
+    return {
+      ...base,
+      transports: base.transports ?? defaultTransports({ ws }),
+      ...(opts.maxConnections !== undefined ? { limits: { ...base.limits, maxConnections: opts.maxConnections } } : {}),
+    }
+  }
+}
+
 export async function startCommand(opts: StartOptions = {}): Promise<number> {
   const out = opts.stdout ?? process.stdout
   const err = opts.stderr ?? process.stderr
@@ -116,9 +184,9 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     swarmKey: swarm,
     allowPeers: allow,
     maxPeers,
-    token: opts.token,
+    token: resolveToken(opts),
     logger,
-    serve: opts.serve,
+    serve: withEndpoint(opts),
   }
   if (opts.signal?.aborted === true) return 0
   const node = await startNode(init)

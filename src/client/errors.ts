@@ -17,7 +17,22 @@ export const EXIT = {
   connect: 2,
   /** The stream failed after it began (connection lost, node error mid-stream). */
   stream: 3,
+  /** Not authorized: the node requires a token this client lacks (it handed out the null View or PubSub). */
+  unauthorized: 4,
 } as const
+
+/** The node requires a token this client did not present (or presented wrong): exit code 4. */
+export const ERR_NOT_AUTHORIZED = 'ERR_NOT_AUTHORIZED'
+
+/** The one-line warning shown when a node hands this client the null View. */
+export function notAuthorizedText(addr: string): string {
+  return `the node at ${addr} requires a token: set WW_TOKEN (or --token) to the node's token`
+}
+
+/** The error (exit code 4) of a command that got the null View or PubSub. */
+export function notAuthorized(addr: string, what = notAuthorizedText(addr)): CliError {
+  return new CliError(ERR_NOT_AUTHORIZED, what, { exitCode: EXIT.unauthorized })
+}
 
 /** A bad command line (unknown flag value, missing argument). */
 export const ERR_USAGE = 'ERR_USAGE'

@@ -5,7 +5,7 @@
  * never by printing itself.
  */
 import type { Session } from '../api.js'
-import { CliError, cannotConnect, EXIT, streamFailed } from '../client/errors.js'
+import { CliError, cannotConnect, EXIT, notAuthorizedText, streamFailed } from '../client/errors.js'
 import { connectOrExit, streamQuery, closeQuietly, type QuerySink } from '../client/query.js'
 import type { FormatRegistry } from '../format/index.js'
 import type { FormatInit } from '../format/types.js'
@@ -71,6 +71,11 @@ export class ShellCore {
   /** The open session, if any. */
   get session(): Session | undefined {
     return this.#session
+  }
+
+  /** A one-line warning when the node handed this client the null View (it requires a token). */
+  get authWarning(): string | undefined {
+    return this.#session?.view.isNull === true ? notAuthorizedText(this.addr) : undefined
   }
 
   /** Why the connection was lost, until the next successful connect. */
@@ -178,7 +183,8 @@ export class ShellCore {
     }
     try {
       await this.connect(url, (outer ?? ac).signal)
-      return { exitCode: EXIT.ok, info: `connected to ${url} (node ${this.#session?.peer ?? '?'})` }
+      const warning = this.authWarning
+      return { exitCode: EXIT.ok, info: `connected to ${url} (node ${this.#session?.peer ?? '?'})${warning !== undefined ? `\nwarning: ${warning}` : ''}` }
     } catch (err) {
       const e = err instanceof CliError ? err : cannotConnect(url, err)
       return { exitCode: e.exitCode, error: e.message }

@@ -59,6 +59,7 @@ export async function runShell(ctx: CliContext, init: RunShellInit = {}): Promis
   }
   if (init.banner !== undefined) process.stdout.write(init.banner + '\n')
   process.stdout.write(`connected to ${core.addr}${core.session !== undefined ? ` (node ${core.session.peer})` : ' — not connected, try \\connect URL'}. Type help for help.\n`)
+  if (core.authWarning !== undefined) process.stderr.write(`ww: warning: ${core.authWarning}\n`)
   const completer = new Completer(core.session?.view)
   const app = render(
     React.createElement(ShellApp, { core, history, completer }),

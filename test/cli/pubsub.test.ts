@@ -79,12 +79,12 @@ describe('ww pub / ww sub', () => {
     }
   })
 
-  it('a node requiring a token this client lacks: exit 1 with ERR_PUBSUB_DENIED; with the token it works', async () => {
+  it('a node requiring a token this client lacks: exit 4 (not authorized) with ERR_PUBSUB_DENIED; with the token it works', async () => {
     const locked = await startNode({ listen: 'ws://127.0.0.1:0', identity: await generateKeyPair('Ed25519'), p2p: ['/ip4/127.0.0.1/tcp/0'], token: 's3cret' })
     try {
       for (const op of ['pub', 'sub']) {
         const r = await runWw([op, '-t', 'locked', '--addr', locked.addr!], { home: home.dir, input: 'x' })
-        expect(r.code).toBe(1)
+        expect(r.code).toBe(4)
         expect(r.stderr).toContain('did not grant PubSub')
       }
       const ok = await runWw(['pub', '-t', 'locked', '--addr', locked.addr!, '--token', 's3cret'], { home: home.dir, input: 'x' })

@@ -45,6 +45,10 @@ import { DEFAULT_INITIAL_WINDOW } from '../wire/window.js'
 export const ERR_HANDSHAKE_TIMEOUT = 'ERR_HANDSHAKE_TIMEOUT'
 /** The connection had nothing open (no stream, no call in progress) and sent nothing for the idle timeout. */
 export const ERR_IDLE_TIMEOUT = 'ERR_IDLE_TIMEOUT'
+/** The client's address presented too many wrong tokens lately; its hello is refused unread. */
+export const ERR_AUTH_RATE_LIMITED = 'ERR_AUTH_RATE_LIMITED'
+/** Capabilities a connection without the token may hold (the two null ones of the welcome included). */
+export const NULL_MAX_CAPS = 8
 /** The node is shutting down; sent in an `error` frame to every client. */
 export const ERR_NODE_CLOSING = 'ERR_NODE_CLOSING'
 
@@ -72,6 +76,13 @@ export interface InitialCaps {
 export interface NodeConnectionInit {
   peer: string
   token: string | undefined
+  /**
+   * Asked before a presented token is compared: false when this client has failed too often
+   * lately (the hello is then refused with ERR_AUTH_RATE_LIMITED, and the token not looked at).
+   */
+  mayTry(remote: string): boolean
+  /** Told of every hello that presented a token, right or wrong. */
+  tried(remote: string, ok: boolean): void
   limits: ResolvedServeLimits
   /** Builds the capabilities for a client: `allowed` false → the null ones. */
   caps(allowed: boolean): InitialCaps
@@ -99,6 +110,8 @@ export class NodeConnection {
   #cleaned = false
   #maxInFlightDone = 0
   #lastFrame = performance.now()
+  // Whether the hello presented the right token (or none was required).
+  #allowed = false
   #idleTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(conn: Connection, init: NodeConnectionInit) {
@@ -209,7 +222,14 @@ export class NodeConnection {
       throw new WwError(ERR_PROTOCOL_VERSION, `protocol version mismatch: client speaks ${f.v}, node speaks ${PROTOCOL_VERSION}`)
     }
     const want = this.#init.token
-    const allowed = want === undefined || (f.token !== undefined && timingSafeEqual(digest(f.token), digest(want)))
+    let allowed = want === undefined
+    if (want !== undefined && f.token !== undefined) {
+      const remote = this.conn.remoteAddress
+      if (!this.#init.mayTry(remote)) throw new WwError(ERR_AUTH_RATE_LIMITED, 'too many wrong tokens from this address lately; try again later')
+      allowed = timingSafeEqual(digest(f.token), digest(want))
+      this.#init.tried(remote, allowed)
+    }
+    this.#allowed = allowed
     const caps = this.#init.caps(allowed)
     this.#caps.set(0, caps.view)
     this.#caps.set(1, caps.pubsub)
@@ -280,9 +300,10 @@ export class NodeConnection {
     const ctx: CallContext = {
       bind: (c: ServerCap) => {
         if (f.bind === undefined) throw new WwError(ERR_BAD_FRAME, `${f.m} creates a capability: the call needs a 'bind' id`)
-        if (this.#caps.size >= limits.maxCaps) {
+        const max = this.#allowed ? limits.maxCaps : Math.min(limits.maxCaps, NULL_MAX_CAPS)
+        if (this.#caps.size >= max) {
           c.close?.()
-          throw new WwError(ERR_TOO_MANY_CAPS, `more than ${limits.maxCaps} capabilities on this connection`)
+          throw new WwError(ERR_TOO_MANY_CAPS, `more than ${max} capabilities on this connection${this.#allowed ? '' : ' without the token'}`)
         }
         this.#caps.set(f.bind, c)
       },

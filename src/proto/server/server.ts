@@ -19,7 +19,50 @@ import type { StreamStats } from './server-stream.js'
 import { NullViewCap, type ServedTable, ViewCap } from './view-cap.js'
 import { DEFAULT_MAX_WINDOW } from '../wire/window.js'
 
-export { ERR_HANDSHAKE_TIMEOUT, ERR_NODE_CLOSING, ERR_IDLE_TIMEOUT } from './node-conn.js'
+export { ERR_HANDSHAKE_TIMEOUT, ERR_NODE_CLOSING, ERR_IDLE_TIMEOUT, ERR_AUTH_RATE_LIMITED, NULL_MAX_CAPS } from './node-conn.js'
+
+/**
+ * Wrong tokens allowed per client address: a burst of `AUTH_BURST`, then one more every
+ * `AUTH_REFILL_MS` (a token bucket). Past it, hellos with a token are refused unread with
+ * ERR_AUTH_RATE_LIMITED. Right tokens never cost anything.
+ */
+export const AUTH_BURST = 5
+/** See AUTH_BURST. */
+export const AUTH_REFILL_MS = 2000
+
+/** The host part of a transport's `remoteAddress` (`ip:port`, `[v6]:port` or `v6:port`). */
+function hostOf(remote: string): string {
+  const i = remote.lastIndexOf(':')
+  const h = i <= 0 ? remote : remote.slice(0, i)
+  return h.startsWith('::ffff:') ? h.slice(7) : h
+}
+
+/** Per-address token buckets of wrong tokens; entries vanish once full again. */
+class AuthLimiter {
+  readonly #buckets = new Map<string, { tokens: number; at: number }>()
+
+  #bucket(host: string): { tokens: number; at: number } {
+    const now = performance.now()
+    const b = this.#buckets.get(host) ?? { tokens: AUTH_BURST, at: now }
+    b.tokens = Math.min(AUTH_BURST, b.tokens + (now - b.at) / AUTH_REFILL_MS)
+    b.at = now
+    return b
+  }
+
+  mayTry(remote: string): boolean {
+    return this.#bucket(hostOf(remote)).tokens >= 1
+  }
+
+  tried(remote: string, ok: boolean): void {
+    if (ok) return
+    const host = hostOf(remote)
+    const b = this.#bucket(host)
+    b.tokens -= 1
+    this.#buckets.set(host, b)
+    // Bounded: full buckets carry no information; drop them when the map grows.
+    if (this.#buckets.size > 10_000) for (const [h, x] of this.#buckets) if (this.#bucket(h).tokens >= AUTH_BURST || x.tokens >= AUTH_BURST) this.#buckets.delete(h)
+  }
+}
 
 /** The node already serves its maximum of connections (ServeLimits.maxConnections). */
 export const ERR_TOO_MANY_CONNECTIONS = 'ERR_TOO_MANY_CONNECTIONS'
@@ -140,6 +183,7 @@ export function resolveServeLimits(l: ServeLimits = {}): ResolvedServeLimits {
 export async function serve(init: ServeInit): Promise<Server> {
   const limits = resolveServeLimits(init.limits)
   const maxConnections = init.limits?.maxConnections ?? 1024
+  const auth = new AuthLimiter()
   const transports = init.transports ?? defaultTransports()
   const conns = new Map<NodeConnection, number>()
   let nextConn = 0
@@ -167,6 +211,8 @@ export async function serve(init: ServeInit): Promise<Server> {
     const nc = new NodeConnection(conn, {
       peer: init.peer,
       token: init.token,
+      mayTry: (r) => auth.mayTry(r),
+      tried: (r, ok) => auth.tried(r, ok),
       limits,
       caps,
       onClose: (c) => {
