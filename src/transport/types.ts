@@ -56,5 +56,14 @@ export interface Transport {
   listen(url: string, onConnection: (conn: Connection) => void, options?: AbortOptions): Promise<Listener>
 }
 
-/** What a plugin or a built-in exports: a factory, options named `…Init`. */
-export type TransportFactory<Init = unknown> = (init?: Init) => Transport
+/**
+ * What a plugin or a built-in exports: a factory taking optional options named `…Init`.
+ *
+ * Without a type argument (`TransportFactory`, as `WwPlugin.transports` uses it) it is *any*
+ * factory, whatever its `Init`: `myTransport(init?: MyTransportInit)` is assignable to it. The
+ * parameter is `never` there because a function can only be used where every argument it may
+ * receive fits its parameter; with `unknown` a factory declaring its own `Init` would not fit
+ * under `strictFunctionTypes`. `TransportFactory<MyTransportInit>` is the factory called with
+ * those options.
+ */
+export type TransportFactory<Init = never> = (init?: Init) => Transport
