@@ -131,8 +131,19 @@ describe('startNode', () => {
     await vi.waitFor(() => expect(b1.libp2p.getConnections().length > 0 && b2.libp2p.getConnections().length > 0, 'beta connections').toBe(true), { timeout: 10_000 })
     await b2.libp2p.dial(b1.libp2p.getMultiaddrs()[0]!)
     await vi.waitFor(() => expect(b1.table.size === 2 && b2.table.size === 2, 'beta convergence').toBe(true), { timeout: 15_000 })
-    // Give stray heartbeats time to arrive (two heartbeat periods) before asserting they did not.
-    await new Promise((r) => setTimeout(r, 1200))
+    // Stray heartbeats would come with the real ones: wait until every node has published two
+    // more and accepted two more from its own namespace before asserting none crossed over.
+    const all = [a1, a2, b1, b2]
+    const mark = all.map((n) => ({ published: n.membership.stats.published, accepted: n.membership.stats.accepted }))
+    await vi.waitFor(
+      () => {
+        for (const [i, n] of all.entries()) {
+          expect(n.membership.stats.published, 'heartbeats published').toBeGreaterThanOrEqual(mark[i]!.published + 2)
+          expect(n.membership.stats.accepted, 'heartbeats accepted').toBeGreaterThanOrEqual(mark[i]!.accepted + 2)
+        }
+      },
+      { timeout: 15_000 },
+    )
     expect(peersOf(a1)).toEqual(sorted([a1, a2]))
     expect(peersOf(a2)).toEqual(sorted([a1, a2]))
     expect(peersOf(b1)).toEqual(sorted([b1, b2]))

@@ -106,8 +106,9 @@ describe('PubSub over the wire', () => {
     // The first next() opens the stream; then the consumer stops reading.
     const first = sub.next()
     await vi.waitFor(() => expect(a.backend.subscribers('flood'), 'the subscription').toBe(1), { timeout: 10_000 })
+    // 400 KiB against a 64 KiB window and a 16-message buffer: most must be dropped.
     const payload = new Uint8Array(1024)
-    for (let i = 0; i < 2000; i++) await t.publish(payload)
+    for (let i = 0; i < 400; i++) await t.publish(payload)
     await first
     const st = a.backend.stats()
     expect(st.peakBuffered).toBeLessThanOrEqual(16)
@@ -120,15 +121,15 @@ describe('PubSub over the wire', () => {
     // Read on: somewhere a message reports the gap.
     let dropped = 0
     let n = 0
-    while (n < 2000 && dropped === 0) {
+    while (n < 400 && dropped === 0) {
       const m = await sub.next()
       if (m === undefined) break
       dropped += m.dropped
       n++
     }
     expect(dropped).toBeGreaterThan(0)
-    expect(n).toBeLessThan(2000)
-  })
+    expect(n).toBeLessThan(400)
+  }, 60_000)
 
   it('cancel a subscription, release a topic, drop the connection: the node frees everything', async () => {
     const a = await servedNode()

@@ -207,8 +207,7 @@ describe('ws transport', () => {
       const ac = new AbortController()
       const connecting = webSockets().connect(url, { signal: ac.signal }).catch((e: unknown) => e)
       // Wait until the TCP connection is really up, so the abort lands in the handshake.
-      for (let i = 0; i < 200 && sockets.size === 0; i++) await new Promise((r) => setTimeout(r, 10))
-      expect(sockets.size).toBe(1)
+      await vi.waitFor(() => expect(sockets.size).toBe(1), { timeout: 10_000, interval: 10 })
       ac.abort()
       expect(hasCode(await connecting, 'ERR_ABORTED')).toBe(true)
     })
