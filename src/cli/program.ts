@@ -137,6 +137,7 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     if (op === 'ls') {
       cmd.option('-w, --watch', 'after the matches, print every change to them until Ctrl-C (exit 130)')
       cmd.option('--reconnect', 'with --watch: after a lost connection, dial again and print only what changed (else exit 3)')
+      cmd.option('--count', 'print how many records match instead of the records (counted on the node)')
     }
     cmd.action(async (words: string[], opts: Record<string, unknown>) => {
       if (opts.watch === true) {
@@ -149,9 +150,19 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
         throw new CliError(ERR_USAGE, '--reconnect only goes with --watch')
       }
       const [{ createContext }, { queryCommand }] = await Promise.all([import('../client/context.js'), import('./query.js')])
-      setExit(await queryCommand(op, words, await createContext(common(opts))))
+      setExit(await queryCommand(op, words, await createContext(common(opts)), opts.count === true ? 'count' : undefined))
     })
   }
+
+  addCommon(
+    program
+      .command('explain [query...]')
+      .description('run QUERY on the node and print how: plan, index, ranges, estimated and actual rows, time')
+      .addHelpText('after', '\nExample:\n  ww explain WHERE role=db AND region!=us-east-1'),
+  ).action(async (words: string[], opts: Record<string, unknown>) => {
+    const [{ createContext }, { queryCommand }] = await Promise.all([import('../client/context.js'), import('./query.js')])
+    setExit(await queryCommand('ls', words, await createContext(common(opts)), 'explain'))
+  })
 
   addCommon(program.command('shell').description('the interactive shell; with stdin not a terminal, runs one query per line'))
     .option('--stop-on-error', 'piped mode: stop at the first failing line')

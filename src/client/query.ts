@@ -4,7 +4,7 @@
  * through a formatter under the output's backpressure (a failure after the stream began
  * becomes exit code 3).
  */
-import type { Session, View } from '../api.js'
+import type { QueryPlan, Session, View } from '../api.js'
 import { WwError } from '../errors.js'
 import type { FormatInit, FormatOutput, Formatter, FormatterFactory } from '../format/types.js'
 import type { Statement } from '../lang/ast.js'
@@ -108,4 +108,28 @@ export async function closeQuietly(session: Session, ms = 1000): Promise<void> {
     }),
   ])
   clearTimeout(timer)
+}
+
+/**
+ * `explain`'s answer for people: the plan, the index and ranges walked, estimated against
+ * actual rows, the time.
+ */
+export function formatPlan(p: QueryPlan): string {
+  const lines = [
+    `query     ${p.query}`,
+    `plan      ${p.plan}${p.plan === 'materialized' ? ` (walk ${p.index}, sort by ${p.order})` : ''}`,
+    `index     ${p.index}${p.absentFirst ? ` (after the records without ${p.order}, from the peer index)` : ''}`,
+    `order     ${p.order}, then peer`,
+    `ranges    ${p.ranges.join(' ∪ ') || '(none)'}`,
+    `rows      estimated ${p.estimatedRows}, visited ${p.visitedRows}, returned ${p.actualRows}`,
+    `time      ${p.ms.toFixed(3)} ms`,
+  ]
+  return `${lines.join('\n')}\n`
+}
+
+/** A line of `count QUERY` / `explain QUERY` (case-insensitive), or a plain query. */
+export function splitVerb(text: string): { verb: 'count' | 'explain' | undefined; query: string; offset: number } {
+  const m = /^(\s*)(count|explain)(?=\s|$)\s*/i.exec(text)
+  if (m === null) return { verb: undefined, query: text, offset: 0 }
+  return { verb: m[2]!.toLowerCase() as 'count' | 'explain', query: text.slice(m[0].length), offset: m[0].length }
 }

@@ -52,6 +52,8 @@ export function helpText(formats: readonly string[]): string {
     '  ls WHERE region=us-east-1        every match      lookup WHERE host=web-1   the first match',
     '  ls WHERE host=web* LIMIT 10       prefix, limit    ls FROM host=a TO host=m* REVERSE',
     '  watch WHERE role=db               the matches, then every change until Ctrl-C',
+    '  ls WHERE role=db AND region!=us-east-1 AND zone IN (a, b*)     several conditions',
+    '  count QUERY                      how many match   explain QUERY             how the node runs it',
     'Meta-commands:',
     `  \\format NAME     output format (${formats.join(', ')})`,
     '  \\connect [URL]   (re)connect, to URL or to the current node',

@@ -6,7 +6,7 @@
  */
 import type { Session } from '../api.js'
 import { CliError, cannotConnect, EXIT, notAuthorizedText, streamFailed } from '../client/errors.js'
-import { connectOrExit, streamQuery, closeQuietly, type QuerySink } from '../client/query.js'
+import { connectOrExit, formatPlan, splitVerb, streamQuery, closeQuietly, type QuerySink } from '../client/query.js'
 import type { FormatRegistry } from '../format/index.js'
 import type { FormatInit } from '../format/types.js'
 import { renderCaret, tryParseQuery } from '../lang/index.js'
@@ -227,7 +227,9 @@ export class ShellCore {
     }
   }
 
-  async #query(text: string, sink: QuerySink): Promise<LineResult> {
+  async #query(line: string, sink: QuerySink): Promise<LineResult> {
+    // `count QUERY` / `explain QUERY`: the same query, answered by the node with a number or a plan.
+    const { verb, query: text } = splitVerb(line)
     const parsed = tryParseQuery(text)
     if (!parsed.ok) return { exitCode: EXIT.usage, error: renderCaret(text, parsed.error) }
     if (this.#session === undefined) {
@@ -242,6 +244,16 @@ export class ShellCore {
     this.#count = 0
     this.#started = performance.now()
     try {
+      if (verb !== undefined) {
+        try {
+          if (verb === 'count') sink.write(`${await session.view.count(parsed.statement, { signal: ac.signal })}\n`)
+          else sink.write(formatPlan(await session.view.explain(parsed.statement, { signal: ac.signal })))
+          return { exitCode: EXIT.ok, elapsedMs: performance.now() - this.#started }
+        } catch (err) {
+          if (ac.signal.aborted) return { exitCode: EXIT.ok, info: 'cancelled' }
+          return { exitCode: EXIT.stream, error: `${verb} failed: ${(err as Error).message}` }
+        }
+      }
       const result = await streamQuery(session.view, parsed.statement, factory(sink, this.#formatInit), sink, ac.signal, (n) => {
         this.#count = n
       })

@@ -51,6 +51,22 @@ describe('queryText', () => {
   })
 })
 
+describe('ww ls --count and ww explain', () => {
+  it('print the node\'s count and plan; several conditions work from the command line', async () => {
+    const q = ['WHERE', 'host!=big', 'AND', 'n', 'IN', '(1,', '2*)']
+    const want = node.table.count(q.join(' '))
+    expect(want).toBeGreaterThan(0)
+    const c = await bash(`${shellWw(['ls', '--count', '--addr', node.addr!, ...q])}; echo "exit=$?"`)
+    expect(c.out).toBe(`${want}\nexit=0\n`)
+    const e = await bash(`${shellWw(['explain', '--addr', node.addr!, ...q])}; echo "exit=$?"`)
+    expect(e.out).toMatch(/^query +ls WHERE host!=big AND n IN \(1, 2\*\)\nplan +(ordered|materialized)/)
+    expect(e.out).toContain(`returned ${want}`)
+    expect(e.out).toContain('exit=0')
+    const j = await bash(shellWw(['explain', '--format', 'json', '--addr', node.addr!, 'WHERE', 'role=big']))
+    expect(JSON.parse(j.out)).toMatchObject({ plan: 'range', index: 'meta.role', actualRows: node.table.count('WHERE role=big') })
+  }, 60_000)
+})
+
 describe('ww ls on a large table', () => {
   it('streams every record', async () => {
     const { child, exited } = spawnGroup(process.execPath, wwArgv(['ls', '--addr', node.addr!, '--format', 'ndjson']), { cwd: ROOT, env: wwEnv(home.dir) })

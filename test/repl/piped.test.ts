@@ -54,6 +54,19 @@ describe('piped shell', () => {
     expect(r.err).toMatch(/\(1 records?, [0-9.]+ ms\)/)
   })
 
+  it('count QUERY prints the number of matches and explain QUERY the plan; several conditions run', async () => {
+    const r = await run(['count ls', 'COUNT WHERE region!=us-east-1', 'explain WHERE region=eu* AND host!=*', 'count WHERE region IN (eu-west-1, ap-south-1) LIMIT 1', 'count WHERE'], { records: 9 })
+    const lines = r.out.split('\n')
+    const all = Array.from({ length: 9 }, (_, i) => fakeRecord(i))
+    expect(lines[0]).toBe('9')
+    expect(lines[1]).toBe(String(all.filter((x) => x.meta.region !== 'us-east-1').length))
+    expect(r.out).toMatch(/plan\s+(ordered|materialized)/)
+    expect(r.out).toMatch(/rows\s+estimated \d+, visited \d+, returned \d+/)
+    expect(r.out).toContain('\n1\n')
+    expect(r.code).toBe(1) // the last line is malformed: a caret, exit 1
+    expect(r.err).toContain('^')
+  })
+
   it('goes on after a failing line and exits with the first failure’s code', async () => {
     const r = await run(['ls WHERE', '\\format yaml', 'ls LIMIT 1'])
     expect(r.code).toBe(1)
