@@ -113,6 +113,7 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .option('--allow-origin <origin>', 'browser origin allowed to open a WebSocket, e.g. https://ops.example.com (repeatable)', collect, [] as string[])
     .option('--plugin <path>', 'load a plugin module, e.g. a transport (repeatable)', collect, [] as string[])
     .option('--quiet', 'do not log membership changes')
+    .option('--metrics-listen <host:port>', 'serve /metrics, /healthz and /readyz over HTTP here (a bare port binds 127.0.0.1)')
     .action(async (opts: Record<string, unknown>) => {
       const { runStart } = await import('./start-action.js')
       setExit(await runStart(opts))

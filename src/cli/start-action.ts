@@ -46,6 +46,7 @@ export async function runStart(opts: Record<string, unknown>): Promise<number> {
     token: opts.token as string | undefined,
     ...endpoint,
     quiet: opts.quiet === true,
+    metricsListen: opts.metricsListen as string | undefined,
     ...(withTransports ? { serve: { transports } } : {}),
   }
   return startCommand(start)

@@ -23,6 +23,7 @@ import { startNode, type Node, type NodeInit } from '../node/node.js'
 import { defaultTransports } from '../transport/registry.js'
 import type { WebSocketsInit } from '../transport/ws.js'
 import { parseDuration, parseMeta, validateMinPeers, type Logger } from '../cluster/options.js'
+import { parseMetricsListen, serveMetrics, type MetricsServer } from '../node/metrics.js'
 import { loadSwarmKey, type LoadedSwarmKey } from '../cluster/swarm-key.js'
 import { ERR_BAD_MAX_PEERS, loadAllowList, validateMaxPeers } from '../cluster/admission.js'
 import { WwError } from '../errors.js'
@@ -75,6 +76,8 @@ export interface StartOptions {
   maxConnections?: number
   /** `--allow-origin ORIGIN` (repeatable): browser origins whose WebSocket upgrades are accepted. @default [] */
   allowOrigin?: string[]
+  /** `--metrics-listen`: serve /metrics, /healthz and /readyz on this HOST:PORT (docs/operations.md). @default undefined (none) */
+  metricsListen?: string
   /** `--quiet`: no membership change lines. @default false */
   quiet?: boolean
   /** Extra protocol-server options, e.g. plugin transports (see NodeInit.serve). @default undefined */
@@ -188,12 +191,23 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     logger,
     serve: withEndpoint(opts),
   }
+  if (opts.metricsListen !== undefined) parseMetricsListen(opts.metricsListen)
   if (opts.signal?.aborted === true) return 0
   const node = await startNode(init)
+  let metrics: MetricsServer | undefined
+  if (opts.metricsListen !== undefined) {
+    try {
+      metrics = await serveMetrics(node, { listen: opts.metricsListen })
+    } catch (e) {
+      await node.kill()
+      throw e
+    }
+  }
 
   write(`peer    ${node.peer}`)
   write(`server  ${node.server}`)
   for (const a of node.multiaddrs) write(`p2p     ${a}`)
+  if (metrics !== undefined) write(`metrics ${metrics.url}/metrics`)
   write(`listen  ${node.addr ?? 'none'}`)
   if (swarm !== undefined) write(`swarm   ${swarm.fingerprint}`)
   if (allow !== undefined) write(`allow   ${allow.size} peers from ${opts.allowPeers}`)
@@ -217,7 +231,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
       }
       opts.signal?.removeEventListener('abort', onAbort)
       node.table.off('change', onChange)
-      resolve(0)
+      void (metrics?.close() ?? Promise.resolve()).then(() => resolve(0))
     }
     const stop = (): void => {
       if (stopping) {
@@ -225,6 +239,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
         return
       }
       stopping = true
+      void metrics?.close()
       void node.stop().then(finish, finish)
     }
     const onSignal = (): void => stop()

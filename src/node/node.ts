@@ -155,6 +155,12 @@ export interface Node {
   readonly mesh: Mesh
   /** The clients' PubSub over this node's gossipsub (topics joined, subscriptions, counters). */
   readonly pubsub: PubSubBackend
+  /** The client protocol server (its `stats()` and `observeCalls`), or undefined with `listen: false`. */
+  readonly clients: Server | undefined
+  /** When the node started (ms since the epoch, `Date.now()`). */
+  readonly startedAt: number
+  /** The bootstrap multiaddrs it was given: with none, the node runs alone by choice until a peer finds it. */
+  readonly bootstrap: readonly string[]
   /** Leaves gracefully: a final ttl=0 heartbeat (waited for, bounded), then stops everything. Idempotent. */
   stop(): Promise<void>
   /**
@@ -174,6 +180,7 @@ const LEAVE_FLUSH = 100
 
 /** Starts a node; see {@link NodeInit}. Everything started is stopped again if a later step fails. */
 export async function startNode(init: NodeInit = {}): Promise<Node> {
+  const startedAt = Date.now()
   const ns = validateNamespace(init.ns ?? DEFAULT_NAMESPACE)
   const maxTtl = validateTtl(init.maxTtl ?? DEFAULT_MAX_TTL)
   const ttl = validateTtl(init.ttl ?? DEFAULT_TTL, maxTtl)
@@ -333,6 +340,9 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     membership: m,
     mesh,
     pubsub,
+    clients: srv,
+    startedAt,
+    bootstrap: [...(init.bootstrap ?? [])],
     stop: () => shutdown(true),
     kill: () => shutdown(false),
   }

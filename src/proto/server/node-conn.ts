@@ -38,6 +38,7 @@ import {
   type ServerCap,
 } from './caps.js'
 import { ERR_BAD_QUERY } from '../wire/statement.js'
+import type { CallObserver, ServerCounters } from './counters.js'
 import { type BatchLimits, closeSource, ConnectionBudget, ServerStream, type StreamStats } from './server-stream.js'
 import { DEFAULT_INITIAL_WINDOW } from '../wire/window.js'
 
@@ -88,6 +89,10 @@ export interface NodeConnectionInit {
   caps(allowed: boolean): InitialCaps
   /** Called once when the connection is gone and everything it held is freed. */
   onClose(c: NodeConnection): void
+  /** The server's totals (flow-control waits are added here). @default undefined */
+  counters?: ServerCounters
+  /** Told of every call answered: its method and how long it took to its result or stream end. @default undefined */
+  onCallDone?: CallObserver
 }
 
 // Errors a capability raises for malformed arguments: the client broke the protocol.
@@ -279,6 +284,7 @@ export class NodeConnection {
   }
 
   #call(f: CallFrame): void {
+    const started = performance.now()
     const limits = this.#init.limits
     if (this.#calls.has(f.id) || this.#streams.has(f.id)) throw new WwError(ERR_BAD_FRAME, `call id ${f.id} is already in use`)
     if (f.bind !== undefined && this.#caps.has(f.bind)) throw new WwError(ERR_BAD_FRAME, `capability id ${f.bind} is already in use`)
@@ -322,7 +328,7 @@ export class NodeConnection {
       out.then(
         (o) => {
           this.#calls.delete(f.id)
-          this.#answer(f, o)
+          this.#answer(f, o, started)
         },
         (err: unknown) => {
           this.#calls.delete(f.id)
@@ -332,16 +338,17 @@ export class NodeConnection {
       )
       return
     }
-    this.#answer(f, out)
+    this.#answer(f, out, started)
   }
 
-  #answer(f: CallFrame, o: CallOutcome): void {
+  #answer(f: CallFrame, o: CallOutcome, started: number): void {
     if (this.#closing) {
       if ('stream' in o) closeSource(o.stream)
       return
     }
     if ('value' in o) {
       this.#result(f.id, o)
+      this.#init.onCallDone?.(f.m, (performance.now() - started) / 1000)
       return
     }
     const limits = this.#init.limits
@@ -351,9 +358,10 @@ export class NodeConnection {
       return
     }
     const window = f.window ?? DEFAULT_INITIAL_WINDOW
-    const s = new ServerStream(this.conn, f.id, o.stream, window, limits.maxWindow, limits.batch, this.#abort.signal, this.#budget, o.encode, o.write)
+    const s = new ServerStream(this.conn, f.id, o.stream, window, limits.maxWindow, limits.batch, this.#abort.signal, this.#budget, o.encode, o.write, this.#init.counters)
     this.#streams.set(f.id, s)
     void s.run(() => {
+      this.#init.onCallDone?.(f.m, (performance.now() - started) / 1000)
       this.#maxInFlightDone = Math.max(this.#maxInFlightDone, s.stats().maxInFlight)
       if (this.#streams.get(f.id) === s) this.#streams.delete(f.id)
     })

@@ -8,6 +8,7 @@
  * is seen between batches: a synchronous source (a table scan) produces at most one more
  * batch after it; then the source's `return()` runs (its `finally` blocks).
  */
+import type { ServerCounters } from './counters.js'
 import type { Connection } from '../../transport/types.js'
 import { BatchBuilder, batchOverhead, encodeFrame, encodeItem, type ItemWriter, toWireError } from '../wire/frames.js'
 import type { StreamSource } from './caps.js'
@@ -120,10 +121,12 @@ export class ServerStream {
   // reads holds no batch buffer.
   #builder: BatchBuilder | undefined
   readonly #budget: ConnectionBudget
+  readonly #counters: ServerCounters | undefined
 
   /**
    * `signal`: aborted when the connection goes away (stops waiting on the transport).
    * `encode` / `write`: the item codec (CallOutcome); `write`, when given, is used.
+   * `counters`: the server's totals, where credit and budget waits are counted.
    */
   constructor(
     conn: Connection,
@@ -136,7 +139,9 @@ export class ServerStream {
     budget: ConnectionBudget,
     encode: (item: never) => Uint8Array = encodeItem,
     write?: ItemWriter,
+    counters?: ServerCounters,
   ) {
+    this.#counters = counters
     this.#budget = budget
     this.#encode = encode as (item: unknown) => Uint8Array
     this.#write = write
@@ -198,6 +203,7 @@ export class ServerStream {
 
   #waitCredit(): Promise<void> {
     this.#builder = undefined
+    if (this.#counters !== undefined) this.#counters.creditWaits++
     return new Promise<void>((resolve) => {
       this.#wake = resolve
     })
@@ -207,6 +213,7 @@ export class ServerStream {
   // lowers its in-flight bytes), or for stop().
   #waitBudget(): Promise<void> {
     this.#builder = undefined
+    if (this.#counters !== undefined) this.#counters.budgetWaits++
     return new Promise<void>((resolve) => {
       const off = this.#budget.onFree(() => {
         this.#wake = undefined

@@ -16,6 +16,7 @@ import type { ServerCap } from './caps.js'
 import { NullPubSubCap } from './pubsub-cap.js'
 import { ERR_NODE_CLOSING, NodeConnection, type ResolvedServeLimits } from './node-conn.js'
 import type { StreamStats } from './server-stream.js'
+import { type CallObserver, CountedConnection, newServerCounters, type ServerCounters } from './counters.js'
 import { NullViewCap, type ServedTable, ViewCap } from './view-cap.js'
 import { DEFAULT_MAX_WINDOW } from '../wire/window.js'
 
@@ -145,6 +146,8 @@ export interface ServerStats {
   maxInFlight: number
   /** Stream bytes in flight per open connection, in the order of `perStream`'s connection numbers. */
   perConnection: { connection: number; inFlight: number }[]
+  /** Totals since the server started (a copy): connections accepted, bytes sent, flow-control waits. */
+  totals: ServerCounters
 }
 
 /** A running query service. */
@@ -153,6 +156,12 @@ export interface Server {
   readonly url: string
   /** Accounting of connections, streams and capabilities. */
   stats(): ServerStats
+  /**
+   * Calls `observer` with the method and duration (seconds, from the call frame to its result
+   * or its stream's end) of every call answered; refused calls are not reported. Returns a
+   * function that stops it.
+   */
+  observeCalls(observer: CallObserver): () => void
   /**
    * Stops listening, tells every client (`error` ERR_NODE_CLOSING) and closes every
    * connection; every stream and capability is freed.
@@ -189,6 +198,11 @@ export async function serve(init: ServeInit): Promise<Server> {
   let nextConn = 0
   let maxInFlightClosed = 0
   let closing = false
+  const counters = newServerCounters()
+  const observers = new Set<CallObserver>()
+  const onCallDone: CallObserver = (m, sec) => {
+    for (const o of observers) o(m, sec)
+  }
   const caps = (allowed: boolean) => ({
     view: allowed ? new ViewCap(init.table) : new NullViewCap(),
     pubsub: allowed && init.pubsub !== undefined ? init.pubsub() : new NullPubSubCap(),
@@ -208,7 +222,10 @@ export async function serve(init: ServeInit): Promise<Server> {
       }
       return
     }
-    const nc = new NodeConnection(conn, {
+    counters.connectionsAccepted++
+    const nc = new NodeConnection(new CountedConnection(conn, counters), {
+      counters,
+      onCallDone,
       peer: init.peer,
       token: init.token,
       mayTry: (r) => auth.mayTry(r),
@@ -237,7 +254,12 @@ export async function serve(init: ServeInit): Promise<Server> {
         for (const s of c.streamStats()) perStream.push({ ...s, connection: n })
         perConnection.push({ connection: n, inFlight: c.inFlight })
       }
-      return { connections: conns.size, streams, caps: held, perStream, maxInFlight: maxInFlightClosed, perConnection }
+      return { connections: conns.size, streams, caps: held, perStream, maxInFlight: maxInFlightClosed, perConnection, totals: { ...counters } }
+    },
+    observeCalls(observer) {
+      const o: CallObserver = (m, sec) => observer(m, sec)
+      observers.add(o)
+      return () => observers.delete(o)
     },
     async close() {
       if (closing) return
