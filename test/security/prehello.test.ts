@@ -75,8 +75,16 @@ async function attack(url: string, hello: boolean, frame: Buffer): Promise<strin
   sock.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`)
   let buf = Buffer.alloc(0)
   const closed = once(sock, 'close')
-  sock.on('data', (d: Buffer) => (buf = Buffer.concat([buf, d])))
-  await expect.poll(() => buf.indexOf('\r\n\r\n') >= 0).toBe(true)
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no upgrade answer within 20 s')), 20_000)
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      if (buf.indexOf('\r\n\r\n') >= 0) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  })
   expect(buf.toString('latin1')).toMatch(/^HTTP\/1.1 101/)
   buf = buf.subarray(buf.indexOf('\r\n\r\n') + 4)
   if (hello) sock.write(wsFrame(encode({ t: 'hello', v: 1 })))
