@@ -19,4 +19,4 @@ export const KEYWORDS = ['LS', 'LOOKUP', 'WHERE', 'FROM', 'TO', 'LIMIT', 'REVERS
 /** The indexed record fields; any other bare name is a meta key. */
 export const BUILTIN_FIELDS = ['host', 'peer', 'server'] as const
 
-export { parseQuery, tryParseQuery, type ParseResult } from './parse.js'
+export { clearParseCache, parseQuery, tryParseQuery, type ParseResult } from './parse.js'

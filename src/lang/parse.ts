@@ -2,6 +2,7 @@
  * Text to Statement: lex, parse, build. The leftmost mistake found wins; errors come back as
  * data from `tryParseQuery` (for the shell) or thrown by `parseQuery`.
  */
+import { LRUCache } from 'lru-cache'
 import type { Statement } from './ast.js'
 import { buildStatement } from './build.js'
 import { ERR_QUERY_BAD_STRING, ERR_QUERY_TOO_LONG, MAX_QUERY_LENGTH, QueryError } from './errors.js'
@@ -13,10 +14,46 @@ import { lexQuery } from './tokens.js'
 export type ParseResult = { ok: true; statement: Statement } | { ok: false; error: QueryError }
 
 /**
+ * Parsed statements by query text, so a program that runs the same few queries (a service
+ * polling `ls WHERE role=db`, the shell's highlighter re-parsing a line) lexes and parses each
+ * once. Bounded by count and by the text it holds (at most 1024 statements and 1 Mi
+ * characters of keys); least recently used first out. Only good statements are kept, deep
+ * frozen: every caller shares them, so none may change one (copy it first).
+ */
+const cache = new LRUCache<string, ParseResult & { ok: true }>({
+  max: 1024,
+  maxSize: 1 << 20,
+  sizeCalculation: (_v, k) => k.length + 1,
+})
+
+/** Forgets every cached statement (tests, benchmarks). */
+export function clearParseCache(): void {
+  cache.clear()
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const x of Object.values(v)) deepFreeze(x)
+  }
+  return v
+}
+
+/**
  * Parses a query without throwing for malformed input.
  * When several mistakes are present, the leftmost one found is reported.
  */
 export function tryParseQuery(text: string): ParseResult {
+  if (typeof text === 'string') {
+    const hit = cache.get(text)
+    if (hit !== undefined) return hit
+  }
+  const r = parseUncached(text)
+  if (r.ok) cache.set(text, deepFreeze(r))
+  return r
+}
+
+function parseUncached(text: string): ParseResult {
   if (typeof text !== 'string') {
     return { ok: false, error: new QueryError(ERR_QUERY_TOO_LONG, 'a query must be a string', { column: 1 }) }
   }

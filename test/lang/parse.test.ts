@@ -239,3 +239,24 @@ describe('fuzz: only QueryError ever comes out', () => {
     )
   })
 })
+
+describe('the parse cache', () => {
+  it('hands back the same frozen statement for the same text, and keeps errors out', async () => {
+    const { clearParseCache } = await import('../../src/lang/index.js')
+    clearParseCache()
+    const a = parseQuery('ls WHERE role=db AND host=web*')
+    const b = parseQuery('ls WHERE role=db AND host=web*')
+    expect(b).toBe(a)
+    expect(Object.isFrozen(a)).toBe(true)
+    expect(Object.isFrozen(a.where![0])).toBe(true)
+    expect(() => {
+      ;(a as { reverse: boolean }).reverse = true
+    }).toThrow(TypeError)
+    // Still equal to a fresh parse after clearing.
+    clearParseCache()
+    expect(parseQuery('ls WHERE role=db AND host=web*')).not.toBe(a)
+    expect(parseQuery('ls WHERE role=db AND host=web*')).toEqual(a)
+    expect(tryParseQuery('ls WHERE').ok).toBe(false)
+    expect(tryParseQuery('ls WHERE').ok).toBe(false)
+  })
+})
