@@ -88,12 +88,29 @@ export interface QueryPlan {
   ms: number
 }
 
+/**
+ * A record as `View.iter` yields it with `times: true`: the node's own view of the instance,
+ * in whole ms on its clock when the record was sent.
+ */
+export type ListedRecord = RoutingRecord & {
+  /** Since the node first took in this instance (peer and server). */
+  age?: number
+  /** Since the node received its latest record (heartbeat). */
+  seen?: number
+}
+
+/** Options of `View.iter`. */
+export interface IterOptions extends CursorOptions {
+  /** Ask the node for `age` and `seen` of each record (see {@link ListedRecord}). @default false */
+  times?: boolean
+}
+
 /** A read capability on a routing table. */
 export interface View {
   /** True for the null capability: `iter` is exhausted at once and `lookup` yields nothing. */
   readonly isNull: boolean
   /** Streams every record matching the query (LS semantics); a string is parsed first. */
-  iter(query?: string | Statement, options?: CursorOptions): Cursor<RoutingRecord>
+  iter(query?: string | Statement, options?: IterOptions): Cursor<ListedRecord>
   /**
    * A live query: the current matches, `synced`, then every change to the match set, until
    * cancelled (see {@link WatchEvent}). LIMIT and LOOKUP are refused with ERR_WATCH_LIMIT;

@@ -53,7 +53,8 @@ export async function streamQuery(
   onRecord?: (count: number) => void,
 ): Promise<StreamResult> {
   const started = performance.now()
-  const cursor = view.iter(statement, { signal })
+  // With the node's age/seen of each record: the text format shows them, the others ignore them.
+  const cursor = view.iter(statement, { signal, times: true })
   formatter.begin()
   let count = 0
   for (;;) {

@@ -1,5 +1,6 @@
 /**
- * `--format text` (the default): an aligned table with the columns PEER, SERVER, HOST, META.
+ * `--format text` (the default): an aligned table with the columns PEER, SERVER, HOST, META;
+ * AGE and SEEN before META when the records carry the node's `age`/`seen` (ms).
  *
  * Streaming and alignment pull against each other: the widths of a table are only known at
  * its end, but output must appear as records arrive. The rule used here:
@@ -36,6 +37,21 @@ function quoteIfNeeded(s: string): string {
   return '"' + s.replace(/["\\]/g, (c) => '\\' + c) + '"'
 }
 
+/** A duration in ms as the AGE and SEEN columns show it: `0s`, `42s`, `5m`, `3h`, `2d`. */
+export function formatAge(ms: number): string {
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m`
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`
+  return `${Math.floor(s / 86_400)}d`
+}
+
+// `age` / `seen` (ms) when the node sent them (View.iter with times), else undefined.
+function timeOf(r: RoutingRecord, k: 'age' | 'seen'): string {
+  const v = (r as RoutingRecord & { age?: unknown; seen?: unknown })[k]
+  return typeof v === 'number' ? formatAge(v) : '-'
+}
+
 /** Creates the text formatter. */
 export const text: FormatterFactory = (out: FormatOutput, init: FormatInit = {}): Formatter => {
   let held: RoutingRecord[] | undefined = []
@@ -43,21 +59,24 @@ export const text: FormatterFactory = (out: FormatOutput, init: FormatInit = {})
   let hostW = 4
   const bold = init.color === true ? (s: string) => `\u001b[1m${s}\u001b[22m` : (s: string) => s
 
-  const line = (peer: string, server: string, host: string, meta: string): string =>
-    (peer.padEnd(peerW) + GAP + server.padEnd(16) + GAP + host.padEnd(hostW) + GAP + meta).trimEnd() + '\n'
+  // AGE and SEEN appear when the first rows carry them (a node asked for times).
+  let times = false
+  const line = (peer: string, server: string, host: string, meta: string, age = '', seen = ''): string =>
+    (peer.padEnd(peerW) + GAP + server.padEnd(16) + GAP + host.padEnd(hostW) + GAP + (times ? age.padEnd(4) + GAP + seen.padEnd(4) + GAP : '') + meta).trimEnd() + '\n'
 
-  const row = (r: RoutingRecord): string => line(r.peer, r.server, r.host === '' ? '-' : r.host, formatMeta(r.meta))
+  const row = (r: RoutingRecord): string => line(r.peer, r.server, r.host === '' ? '-' : r.host, formatMeta(r.meta), timeOf(r, 'age'), timeOf(r, 'seen'))
 
   const flush = (): void => {
     if (held === undefined) return
     const rows = held
     held = undefined
     if (rows.length === 0) return
+    times = rows.some((r) => timeOf(r, 'age') !== '-')
     for (const r of rows) {
       peerW = Math.max(peerW, r.peer.length)
       hostW = Math.min(TEXT_HOST_MAX, Math.max(hostW, r.host.length))
     }
-    let s = bold(line('PEER', 'SERVER', 'HOST', 'META').trimEnd()) + '\n'
+    let s = bold(line('PEER', 'SERVER', 'HOST', 'META', 'AGE', 'SEEN').trimEnd()) + '\n'
     for (const r of rows) s += row(r)
     out.write(s)
   }

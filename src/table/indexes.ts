@@ -67,6 +67,8 @@ export class Entry {
   readonly k2: number
   /** The newest version (the table's current record of this entry). */
   v: Version
+  /** When this instance (peer and server) was first taken in, on the table's clock (ms). */
+  since = 0
   constructor(r: RoutingRecord, exp: number, t: string = r.peer, s: string = r.server, h: string = r.host, m: Record<string, string> = r.meta, gen = 0) {
     this.t = t
     this.k0 = peerKey(t, 0)

@@ -135,12 +135,19 @@ export class RoutingTable {
     if (tombs.size > 0) tombs.delete(r.peer)
     const exp = now + r.ttl
     if (old === undefined) {
-      this.#insert(new Entry(r, exp, r.peer, r.server, r.host, r.meta, this.#gens.next()))
+      const e = new Entry(r, exp, r.peer, r.server, r.host, r.meta, this.#gens.next())
+      e.since = now
+      this.#insert(e)
       changes?.push({ kind: 'joined', record: r })
     } else {
       const previous = old.v.r
       if (sameFields(old, r)) this.#refresh(old, r, exp)
-      else this.#replace(old, new Entry(r, exp, r.peer, r.server, r.host, r.meta, this.#gens.next()))
+      else {
+        const e = new Entry(r, exp, r.peer, r.server, r.host, r.meta, this.#gens.next())
+        // The same instance with other fields keeps its age; a restart (new server) starts anew.
+        e.since = old.s === r.server ? old.since : now
+        this.#replace(old, e)
+      }
       changes?.push({ kind: 'updated', record: r, previous })
     }
     this.#timer.arm(exp)
@@ -151,6 +158,18 @@ export class RoutingTable {
   get(peer: string): RoutingRecord | undefined {
     const e = this.#byPeer.get(peer)
     return e !== undefined && e.v.exp >= this.#now() ? e.v.r : undefined
+  }
+
+  /**
+   * How long ago, in ms on this table's clock, the live instance `server` of `peer` was first
+   * taken in (`age`) and its latest record arrived (`seen`); undefined when that instance
+   * isn't the live one.
+   */
+  times(peer: string, server: string): { age: number; seen: number } | undefined {
+    const e = this.#byPeer.get(peer)
+    const now = this.#now()
+    if (e === undefined || e.s !== server || e.v.exp < now) return undefined
+    return { age: Math.max(0, Math.round(now - e.since)), seen: Math.max(0, Math.round(now - (e.v.exp - e.v.r.ttl))) }
   }
 
   /** Live records at now(). */

@@ -51,11 +51,11 @@ describe('ww ls / lookup', () => {
     const r = await runWw(['ls', '--addr', addr], { home: home.dir })
     expect(r.code).toBe(0)
     const lines = r.stdout.trimEnd().split('\n')
-    expect(lines[0]).toMatch(/^PEER\s+SERVER\s+HOST\s+META$/)
+    expect(lines[0]).toMatch(/^PEER\s+SERVER\s+HOST\s+AGE\s+SEEN\s+META$/)
     expect(lines).toHaveLength(5)
     const peers = lines.slice(1).map((l) => l.split(/\s+/)[0]!)
     expect(peers).toEqual([...peers].sort())
-    expect(r.stdout).toMatch(/db-1\s+region=eu-west-1 role=db/)
+    expect(r.stdout).toMatch(/db-1\s+\d+[smhd]\s+\d+[smhd]\s+region=eu-west-1 role=db/)
   })
 
   it('takes the query unquoted and prints ndjson with the documented fields', async () => {
@@ -201,7 +201,7 @@ describe('piped shell', () => {
     const input = ['# a comment', 'ls WHERE role=web', '', '\\format ndjson', 'lookup WHERE host=db-1'].join('\n') + '\n'
     const r = await runWw(['shell', '--addr', addr], { home: home.dir, input })
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/PEER\s+SERVER\s+HOST\s+META/)
+    expect(r.stdout).toMatch(/PEER\s+SERVER\s+HOST\s+AGE\s+SEEN\s+META/)
     expect(r.stdout).toContain('format is ndjson')
     expect(r.stdout).toContain('"host":"db-1"')
     expect(r.stderr).toBe('')

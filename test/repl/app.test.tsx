@@ -62,7 +62,7 @@ describe('shell (Ink)', () => {
     expect(out).toContain(fakeRecord(0).host)
     expect(out).toContain(fakeRecord(2).host)
     expect(out).not.toContain(fakeRecord(1).host)
-    expect(out).toMatch(/PEER\s+SERVER\s+HOST\s+META/)
+    expect(out).toMatch(/PEER\s+SERVER\s+HOST\s+AGE\s+SEEN\s+META/)
   })
 
   it('edits the line: cursor moves, home, delete word, kill', async () => {

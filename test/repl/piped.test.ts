@@ -50,7 +50,7 @@ describe('piped shell', () => {
     expect(r.code).toBe(0)
     expect(r.hosts).toEqual([fakeRecord(0).host, fakeRecord(1).host, fakeRecord(1).host])
     expect(r.out).toContain('timing is on')
-    expect(r.out).toMatch(/PEER\s+SERVER\s+HOST\s+META/)
+    expect(r.out).toMatch(/PEER\s+SERVER\s+HOST\s+AGE\s+SEEN\s+META/)
     expect(r.err).toMatch(/\(1 records?, [0-9.]+ ms\)/)
   })
 

@@ -130,7 +130,7 @@ describe('shell in a real terminal', () => {
     let m = p.mark
     await p.type('ls', KEY.enter)
     await p.waitFor(/\(3 records\)[\s\S]*ww>\s*$/, 'the result and the empty prompt', m)
-    expect(p.text(m)).toMatch(/PEER\s+SERVER\s+HOST\s+META/)
+    expect(p.text(m)).toMatch(/PEER\s+SERVER\s+HOST\s+AGE\s+SEEN\s+META/)
     for (const host of ['web-1', 'db-2', 'cache-3']) expect(p.text(m)).toContain(host)
 
     m = p.mark

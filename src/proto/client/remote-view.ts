@@ -14,7 +14,7 @@ import type { Statement } from '../../lang/ast.js'
 import { formatStatement, parseQuery } from '../../lang/index.js'
 import type { RoutingRecord } from '../../record/record.js'
 import { decodeRecord } from '../wire/record-codec.js'
-import { checkWatchable, type Message, type PubSub, type QueryPlan, type Topic, type ValuesIndex, type View, type WatchEvent, type WatchOptions } from '../../api.js'
+import { checkWatchable, type IterOptions, type ListedRecord, type Message, type PubSub, type QueryPlan, type Topic, type ValuesIndex, type View, type WatchEvent, type WatchOptions } from '../../api.js'
 import { decodeWatchEvent } from '../wire/watch-codec.js'
 import type { AbortOptions } from '../../transport/types.js'
 import { ERR_CAP_RELEASED, ERR_CAP_UNKNOWN } from '../wire/codes.js'
@@ -40,6 +40,17 @@ function checkLang(conn: ClientConn, s: Statement): Statement {
     throw new WwError(ERR_NODE_LANG, 'this node speaks the original query language: one WHERE f=v, no AND, != or IN (upgrade the node)')
   }
   return s
+}
+
+// A record with the node's optional `age` / `seen` (whole ms ≥ 0).
+function decodeListed(v: unknown): ListedRecord {
+  const r = decodeRecord(v) as ListedRecord
+  for (const k of ['age', 'seen'] as const) {
+    const x = r[k] as unknown
+    if (x === undefined) continue
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new WwError(ERR_BAD_FRAME, `the node sent a record whose '${k}' is not a whole number of ms`)
+  }
+  return r
 }
 
 function released(): WwError {
@@ -68,9 +79,10 @@ export class RemoteView implements View {
   // A call on an id the node never bound fails with ERR_CAP_UNKNOWN; report why instead.
   #map = (e: Error): Error => ((e as WwError).code === ERR_CAP_UNKNOWN && this.#bindError !== undefined ? this.#bindError : e)
 
-  iter(query?: string | Statement, options: CursorOptions = {}): Cursor<RoutingRecord> {
+  iter(query?: string | Statement, options: IterOptions = {}): Cursor<ListedRecord> {
     const q = checkLang(this.#conn, toStatement(query))
     if (this.#released) return Cursor.failed(released())
+    if (options.times === true) return this.#conn.stream(this.#cap, 'iter', { q, times: true }, decodeListed, { signal: options.signal, mapError: this.#map })
     return this.#conn.stream(this.#cap, 'iter', { q }, decodeRecord, { signal: options.signal, mapError: this.#map })
   }
 
@@ -173,7 +185,7 @@ export class NullView implements View {
     this.#onRelease = onRelease
   }
 
-  iter(query?: string | Statement, options: CursorOptions = {}): Cursor<RoutingRecord> {
+  iter(query?: string | Statement, options: CursorOptions = {}): Cursor<ListedRecord> {
     toStatement(query)
     if (this.#released) return Cursor.failed(released())
     return new Cursor<RoutingRecord>([], options)

@@ -2,7 +2,7 @@
  * The node-side View capability over a routing table (docs/protocol.md), and the null View.
  *
  * Methods (arguments are the `a` map of a `call` frame; see docs/protocol.md):
- *   iter    {q: Statement}                    → stream of records (LS semantics)
+ *   iter    {q: Statement, times?: bool}      → stream of records (LS semantics), with age/seen if asked
  *   lookup  {q: Statement}                    → the first record, or nil
  *   values  {index, prefix?, limit?}          → array of strings
  *   watch   {q: Statement, heartbeats?: bool} → stream of watch events (docs/protocol.md#watch)
@@ -39,6 +39,11 @@ export interface ServedTable {
    * Must refuse LIMIT and LOOKUP (ERR_WATCH_LIMIT). A table without it answers `watch` with
    * ERR_UNKNOWN_METHOD.
    */
+  /**
+   * `age` and `seen` (ms) of the live instance `server` of `peer`, for `iter` with
+   * `times: true`; without it such records go without them.
+   */
+  times?(peer: string, server: string): { age: number; seen: number } | undefined
   watcher?(s: Statement, options: { heartbeats?: boolean }): { next(): IteratorResult<WatchEvent> | Promise<IteratorResult<WatchEvent>>; return(): IteratorResult<WatchEvent> }
   /** How many records `scan(s)` yields (`count`); without it, the scan is counted here. */
   count?(s: Statement): number
@@ -72,6 +77,22 @@ function valuesArgs(a: Record<string, unknown>): { index: ValuesIndex; prefix: s
   return { index, prefix, limit: Math.min(limit, MAX_VALUES) }
 }
 
+// Each record with its instance's age and last-seen, as they are when it is pulled to be sent.
+function withTimes(scan: Iterator<RoutingRecord>, times: (peer: string, server: string) => { age: number; seen: number } | undefined): Iterator<unknown> {
+  return {
+    next() {
+      const r = scan.next()
+      if (r.done === true) return r
+      const t = times(r.value.peer, r.value.server)
+      return { done: false, value: t === undefined ? r.value : { ...r.value, age: t.age, seen: t.seen } }
+    },
+    return(v?: unknown) {
+      scan.return?.()
+      return { done: true, value: v }
+    },
+  }
+}
+
 function watchHeartbeats(a: Record<string, unknown>): boolean {
   const h = a.heartbeats ?? false
   if (typeof h !== 'boolean') throw new WwError(ERR_BAD_FRAME, "watch: 'heartbeats' must be a boolean")
@@ -96,8 +117,13 @@ export class ViewCap implements ServerCap {
 
   call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
     switch (m) {
-      case 'iter':
-        return { stream: this.#table.scan(this.#statement(a)), encode: encodeRecord, write: writeRecord }
+      case 'iter': {
+        const scan = this.#table.scan(this.#statement(a))
+        const times = a.times ?? false
+        if (typeof times !== 'boolean') throw new WwError(ERR_BAD_FRAME, "iter: 'times' must be a boolean")
+        if (times && this.#table.times !== undefined) return { stream: withTimes(scan, this.#table.times.bind(this.#table)) }
+        return { stream: scan, encode: encodeRecord, write: writeRecord }
+      }
       case 'watch': {
         if (this.#table.watcher === undefined) throw unknownMethod('View', m)
         const w = this.#table.watcher(this.#statement(a), { heartbeats: watchHeartbeats(a) })
