@@ -96,14 +96,19 @@ export class RawClient {
     throw new Error('no matching frame')
   }
 
-  /** True once the node has closed the connection (bounded wait). */
+  /** True once the node has closed the connection; frames before the end are read and dropped. False after `timeoutMs`. */
   async ended(timeoutMs = 10_000): Promise<boolean> {
-    const end = Date.now() + timeoutMs
-    while (Date.now() < end) {
-      const r = await Promise.race([this.#it.next().then((x) => x, () => ({ done: true as const, value: undefined })), new Promise<'t'>((res) => setTimeout(() => res('t'), 100).unref())])
-      if (r !== 't' && r.done === true) return true
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), timeoutMs)))
+    try {
+      for (;;) {
+        const r = await Promise.race([this.#it.next().catch(() => ({ done: true as const, value: undefined })), timeout])
+        if (r === 'timeout') return false
+        if (r.done === true) return true
+      }
+    } finally {
+      clearTimeout(timer)
     }
-    return false
   }
 
   close(): void {
