@@ -1,0 +1,79 @@
+/**
+ * The query path and the planner at 1 000 000 records (docs/benchmarks.md, "Query planner"):
+ * 1. a repeated `table.query('ls WHERE host=<prefix>*')` (~111 matches) through the public
+ *    API, against a plain array filter + sort of the same records;
+ * 2. a two-predicate query whose second predicate is the selective one: the planner's
+ *    choice (walk the selective index, sort) against walking the first predicate's index.
+ * Run: npx tsx bench/planner.ts [records]
+ */
+import { parseQuery } from '../src/lang/index.js'
+import type { RoutingRecord } from '../src/record/record.js'
+import { planWhere, runWhere } from '../src/table/plan.js'
+import { RoutingTable } from '../src/table/table.js'
+
+const N = Number(process.argv[2] ?? 1_000_000)
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+function peer(i: number): string {
+  let s = ''
+  let n = i
+  for (let k = 0; k < 8; k++) {
+    s = B58[n % 58] + s
+    n = Math.floor(n / 58)
+  }
+  return `12D3KooW${'x'.repeat(36)}${s}`
+}
+
+const records: RoutingRecord[] = []
+const table = new RoutingTable({ now: () => 1_000, sweep: false })
+for (let i = 0; i < N; i++) {
+  const r: RoutingRecord = {
+    peer: peer(i),
+    server: (i + 1).toString(16).padStart(16, '0'),
+    seq: 1,
+    ttl: 86_400_000,
+    host: `web-${i}`,
+    meta: { role: i % 10_000 === 0 ? 'db' : 'web', zone: `z${i % 4}` },
+  }
+  records.push(r)
+  table.upsert(r)
+}
+
+async function time(label: string, runs: number, f: () => number | Promise<number>): Promise<number> {
+  for (let i = 0; i < Math.min(runs, 50); i++) await f() // warm up
+  const t0 = performance.now()
+  let n = 0
+  for (let i = 0; i < runs; i++) n += await f()
+  const per = (performance.now() - t0) / runs
+  console.log(`${label.padEnd(60)} ${(per * 1000).toFixed(1).padStart(10)} µs/query  (${n / runs} rows)`)
+  return per
+}
+
+const q1 = 'ls WHERE host=web-1234*'
+const api = await time(`table.query('${q1}')`, 2000, async () => {
+  let n = 0
+  for await (const _ of table.query(q1)) n++
+  return n
+})
+const naive = await time('array filter + sort of the same records', 5, () => {
+  const out = records.filter((r) => r.host.startsWith('web-1234'))
+  out.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.peer < b.peer ? -1 : 1))
+  return out.length
+})
+console.log(`ratio: ${(naive / api).toFixed(0)}×`)
+
+const q2 = parseQuery('ls WHERE zone=z0 AND role=db')
+const snap = table.snapshot() as unknown as { treeOf(ref: unknown): never; at: number; gen: number }
+const source = { tree: (ref: never) => snap.treeOf(ref) }
+const chosen = planWhere(source, q2)
+console.log(`planner chose: ${chosen.plan.kind} via ${JSON.stringify(chosen.plan.via)} (estimate ${chosen.plan.estimate}, ordered ${chosen.plan.orderedEstimate})`)
+const planned = await time('planner (zone=z0 AND role=db)', 200, () => {
+  let n = 0
+  for (const _ of runWhere(source, planWhere(source, q2), snap.at, snap.gen, undefined)) n++
+  return n
+})
+const first = await time("first predicate's index (ordered walk of zone=z0)", 3, () => {
+  let n = 0
+  for (const _ of runWhere(source, planWhere(source, q2, 'ordered'), snap.at, snap.gen, undefined)) n++
+  return n
+})
+console.log(`ratio: ${(first / planned).toFixed(0)}×`)
