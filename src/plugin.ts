@@ -10,12 +10,14 @@
  * }
  * ```
  *
- * `transports` holds transport factories (src/transport/types.ts): each is called once with
- * no argument and the transport it returns is registered under its `schemes` (with the
- * object form, the key must be one of them). `formatters` maps a format name (`--format NAME`)
+ * `transports` holds transport factories (src/transport/types.ts): each is called once, with
+ * the plugin's `options` from the config file or no argument, and the transport it returns is
+ * registered under its `schemes` (with the object form, the key must be one of them). `formatters` maps a format name (`--format NAME`)
  * to a formatter factory (src/format/types.ts). A plugin is loaded with `--plugin PATH`
  * (repeatable) or listed in the config file `$XDG_CONFIG_HOME/ww/config.json`
- * (`{"plugins": ["./my-plugin.js"]}`, paths relative to that file). See docs/plugins.md.
+ * (`{"plugins": ["./my-plugin.js", {"path": "./other.js", "options": {…}}]}`, paths relative to
+ * that file). Format names: a lowercase letter, then lowercase letters, digits, `-`. See
+ * docs/plugins.md.
  */
 import type { TransportFactory } from './transport/types.js'
 import type { FormatterFactory } from './format/types.js'

@@ -1,6 +1,7 @@
 /**
  * The user's config directory and file. `$XDG_CONFIG_HOME/ww` (or `~/.config/ww`) holds
- * `config.json` (`{"plugins": ["path", …]}`, paths relative to the file) and the shell's
+ * `config.json` (`{"plugins": ["path", {"path": "…", "options": {…}}, …]}`, paths relative to
+ * the file; options are handed to the plugin's factories, docs/plugins.md) and the shell's
  * `history`. A missing file is an empty config; a malformed one is ERR_CONFIG_INVALID.
  */
 import { readFile } from 'node:fs/promises'
@@ -11,10 +12,21 @@ import { WwError } from '../errors.js'
 /** The config file exists but is not valid JSON of the documented shape. */
 export const ERR_CONFIG_INVALID = 'ERR_CONFIG_INVALID'
 
+/** A plugin with the options its factories receive (docs/plugins.md#options). */
+export interface PluginSpec {
+  /** Module path; in the config file relative to the file, here resolved. */
+  path: string
+  /** A JSON object handed to the plugin's factories. @default undefined */
+  options?: Record<string, unknown>
+}
+
 /** The parsed config file. */
 export interface WwConfig {
-  /** Plugin module paths, already resolved against the config file's folder. */
-  plugins: string[]
+  /**
+   * Plugins, paths already resolved against the config file's folder: a plain path, or a
+   * `PluginSpec` when the entry gave options.
+   */
+  plugins: Array<string | PluginSpec>
 }
 
 /** `$XDG_CONFIG_HOME/ww`, else `~/.config/ww`. */
@@ -44,8 +56,22 @@ export async function readConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   }
   const plugins = (parsed as { plugins?: unknown }).plugins
   if (plugins === undefined) return { plugins: [] }
-  if (!Array.isArray(plugins) || !plugins.every((p) => typeof p === 'string' && p !== '')) {
-    throw new WwError(ERR_CONFIG_INVALID, `${file}: "plugins" must be an array of paths`)
+  if (!Array.isArray(plugins)) {
+    throw new WwError(ERR_CONFIG_INVALID, `${file}: "plugins" must be an array of paths or { "path", "options" } objects`)
   }
-  return { plugins: plugins.map((p: string) => resolve(dirname(file), p)) }
+  const dir = dirname(file)
+  return {
+    plugins: plugins.map((p: unknown, i): string | PluginSpec => {
+      if (typeof p === 'string' && p !== '') return resolve(dir, p)
+      const bad = (why: string): WwError => new WwError(ERR_CONFIG_INVALID, `${file}: plugins[${i}] ${why}`)
+      if (typeof p !== 'object' || p === null || Array.isArray(p)) throw bad('must be a path or { "path", "options" }')
+      const { path, options, ...rest } = p as { path?: unknown; options?: unknown }
+      const extra = Object.keys(rest)
+      if (extra.length > 0) throw bad(`has unknown key ${JSON.stringify(extra[0])} (known: path, options)`)
+      if (typeof path !== 'string' || path === '') throw bad('needs "path", a non-empty string')
+      if (options === undefined) return { path: resolve(dir, path) }
+      if (typeof options !== 'object' || options === null || Array.isArray(options)) throw bad('"options" must be a JSON object')
+      return { path: resolve(dir, path), options: options as Record<string, unknown> }
+    }),
+  }
 }

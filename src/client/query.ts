@@ -5,13 +5,12 @@
  * becomes exit code 3).
  */
 import type { QueryPlan, Session, View } from '../api.js'
-import { WwError } from '../errors.js'
 import type { FormatInit, FormatOutput, Formatter, FormatterFactory } from '../format/types.js'
 import type { Statement } from '../lang/ast.js'
 import { renderCaret, tryParseQuery } from '../lang/index.js'
 import type { TransportRegistry } from '../transport/registry.js'
 import type { CliContext } from './context.js'
-import { cannotConnect, CliError, EXIT, streamFailed } from './errors.js'
+import { cannotConnect, CliError, codeOf, EXIT, streamFailed } from './errors.js'
 import { Output } from './output.js'
 
 /** Where a streamed query writes: the formatter's output plus the stream's backpressure. */
@@ -84,9 +83,11 @@ export async function connectOrExit(
     return await connect(addr, { token: options.token, transports: options.transports, signal: options.signal })
   } catch (err) {
     // A URL no transport can dial is the user's mistake (exit 1), not an unreachable node.
-    if (err instanceof WwError && (err.code === 'ERR_UNSUPPORTED_SCHEME' || err.code === 'ERR_INVALID_URL')) {
-      throw new CliError(err.code, `${err.message} (${err.code})`, {
-        hint: err.code === 'ERR_INVALID_URL' ? 'give --addr as scheme://host:port, e.g. ws://127.0.0.1:8420' : 'a plugin can add the scheme: --plugin PATH',
+    // Checked by code, not class: a plugin transport's errors need only carry the code.
+    const code = codeOf(err)
+    if (code === 'ERR_UNSUPPORTED_SCHEME' || code === 'ERR_INVALID_URL') {
+      throw new CliError(code, `${(err as Error).message} (${code})`, {
+        hint: code === 'ERR_INVALID_URL' ? 'give --addr as scheme://host:port, e.g. ws://127.0.0.1:8420' : 'a plugin can add the scheme: --plugin PATH',
         cause: err,
       })
     }
@@ -94,9 +95,15 @@ export async function connectOrExit(
   }
 }
 
-/** Formatter options for a stream (terminal width and colour when it is a TTY). */
+/**
+ * Formatter options for a stream: `{}` when it is not a terminal (a pipe, a file);
+ * `{ color, columns }` when it is, `columns` left out when the terminal reports no width
+ * (a pseudo-terminal without a size says 0).
+ */
 export function formatInit(stream: NodeJS.WriteStream = process.stdout): FormatInit {
-  return stream.isTTY === true ? { columns: stream.columns, color: process.env.NO_COLOR === undefined } : {}
+  if (stream.isTTY !== true) return {}
+  const color = process.env.NO_COLOR === undefined
+  return typeof stream.columns === 'number' && stream.columns > 0 ? { columns: stream.columns, color } : { color }
 }
 
 /** Closes a session, bounded: a dead node must not keep the process waiting. */

@@ -18,6 +18,16 @@ export const ERR_UNKNOWN_FORMAT = 'ERR_UNKNOWN_FORMAT'
 /** A plugin registered a format name that is already taken. */
 export const ERR_FORMAT_EXISTS = 'ERR_FORMAT_EXISTS'
 
+/** A format name that does not follow `FORMAT_NAME`. */
+export const ERR_INVALID_FORMAT_NAME = 'ERR_INVALID_FORMAT_NAME'
+
+/**
+ * What a format name may be: a lowercase letter, then lowercase letters, digits and `-`, 32
+ * characters at most (`yaml`, `csv-excel`; not `Yaml`, `yaml.v2`, `1yaml`). Names are
+ * compared exactly, so lowercase-only keeps `Text` from standing beside `text`.
+ */
+export const FORMAT_NAME = /^[a-z][a-z0-9-]{0,31}$/
+
 /** Formatters by name. */
 export class FormatRegistry {
   #byName = new Map<string, FormatterFactory>()
@@ -31,8 +41,11 @@ export class FormatRegistry {
     return r
   }
 
-  /** Adds a format; a name already taken is refused with ERR_FORMAT_EXISTS. */
+  /** Adds a format; a name already taken is refused with ERR_FORMAT_EXISTS, one not of `FORMAT_NAME` with ERR_INVALID_FORMAT_NAME. */
   register(name: string, factory: FormatterFactory): void {
+    if (!FORMAT_NAME.test(name)) {
+      throw new WwError(ERR_INVALID_FORMAT_NAME, `format name ${JSON.stringify(name)} must be a lowercase letter, then lowercase letters, digits or "-" (at most 32)`)
+    }
     if (this.#byName.has(name)) throw new WwError(ERR_FORMAT_EXISTS, `format "${name}" is already registered`)
     this.#byName.set(name, factory)
   }

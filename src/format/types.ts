@@ -29,6 +29,11 @@ export interface FormatInit {
   columns?: number
   /** Whether the output is a terminal that understands ANSI colours. @default false */
   color?: boolean
+  /**
+   * The `options` object the config file gives the plugin that provides this format
+   * (docs/plugins.md#options); never set for built-in formats. @default undefined
+   */
+  options?: Readonly<Record<string, unknown>>
 }
 
 /** One query's output. Methods are called in order: begin, record*, end. */

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ERR_PLUGIN_INVALID, ERR_PLUGIN_LOAD, loadPlugin, loadPlugins } from '../../src/client/plugins.js'
+import { ERR_PLUGIN_FAILED, ERR_PLUGIN_INVALID, ERR_PLUGIN_LOAD, loadPlugin, loadPlugins } from '../../src/client/plugins.js'
 import { hasCode } from '../../src/errors.js'
 import { FormatRegistry } from '../../src/format/index.js'
 import { TransportRegistry } from '../../src/transport/registry.js'
@@ -58,6 +58,9 @@ describe('plugin loader', () => {
     ['formatters not an object', "export default { name: 'p', formatters: [] }"],
     ['a formatter that is not a function', "export default { name: 'p', formatters: { f: 1 } }"],
     ['a format name that is not a word', "export default { name: 'p', formatters: { 'a b': () => ({}) } }"],
+    ['a format name with a dot', "export default { name: 'p', formatters: { 'yaml.v2': () => ({}) } }"],
+    ['a format name starting with a digit', "export default { name: 'p', formatters: { '1yaml': () => ({}) } }"],
+    ['a format name with capitals (Text beside text)', "export default { name: 'p', formatters: { Text: () => ({}) } }"],
     ['transports of the wrong type', "export default { name: 'p', transports: 'tcp' }"],
     ['a transport that is not a factory', "export default { name: 'p', transports: [1] }"],
     ['a factory that throws', "export default { name: 'p', transports: [() => { throw new Error('no') }] }"],
@@ -86,5 +89,67 @@ describe('plugin loader', () => {
     }
     expect(hasCode(err, ERR_PLUGIN_INVALID)).toBe(true)
     expect((err as Error).message).toContain(clash)
+  })
+
+  it('hands the config options to every transport factory and, as init.options, to formatter factories', async () => {
+    const path = plugin(`export const seen = []
+export default { name: 'o',
+  transports: [(init) => { seen.push(init); return { schemes: ['oo'], connect() {}, listen() {} } }],
+  formatters: { o: (out, init) => ({ begin() { out.write(JSON.stringify(init)) }, record() {}, end() {} }) } }`)
+    const p = await loadPlugin(path, process.cwd(), { depth: 3 })
+    const mod = (await import(path)) as { seen: unknown[] }
+    expect(mod.seen).toEqual([{ depth: 3 }])
+    let written = ''
+    p.formatters.o!({ write: (c) => void (written += c) }, { color: false }).begin()
+    expect(JSON.parse(written)).toEqual({ color: false, options: { depth: 3 } })
+  })
+
+  it('loads one file listed twice once, with the options of the entry that has them', async () => {
+    const path = plugin(`export const seen = []
+export default { name: 'twice', formatters: { twice: () => ({ begin() {}, record() {}, end() {} }) },
+  transports: [(init) => { seen.push(init); return { schemes: ['tw'], connect() {}, listen() {} } }] }`)
+    const formats = FormatRegistry.withBuiltins()
+    const transports = new TransportRegistry()
+    const loaded = await loadPlugins([{ path, options: { a: 1 } }, path, `${path}/../p.mjs`], { formats, transports })
+    expect(loaded).toHaveLength(1)
+    expect(((await import(path)) as { seen: unknown[] }).seen).toEqual([{ a: 1 }])
+    let err: unknown
+    try {
+      await loadPlugins([{ path, options: { a: 1 } }, { path, options: { a: 2 } }], { formats: FormatRegistry.withBuiltins() })
+    } catch (e) {
+      err = e
+    }
+    expect(hasCode(err, ERR_PLUGIN_INVALID)).toBe(true)
+  })
+
+  it('reports a formatter that misbehaves while running as the plugin’s, naming it and its file', async () => {
+    const path = plugin(`export default { name: 'bad', formatters: {
+  throws: () => { throw new Error('factory broke') },
+  none: () => undefined,
+  late: () => ({ begin() {}, record() {}, end() { throw new Error('end broke') } }) } }`)
+    const p = await loadPlugin(path)
+    const out = { write: () => true }
+    const caught = (f: () => void): { code?: string; message: string } => {
+      try {
+        f()
+      } catch (err) {
+        return err as { code?: string; message: string }
+      }
+      throw new Error('expected a throw')
+    }
+    const a = caught(() => p.formatters.throws!(out))
+    expect(a.code).toBe(ERR_PLUGIN_INVALID)
+    expect(a.message).toContain('factory broke')
+    const b = caught(() => p.formatters.none!(out))
+    expect(b.code).toBe(ERR_PLUGIN_INVALID)
+    expect(b.message).toContain('returned undefined')
+    const f = p.formatters.late!(out)
+    f.begin()
+    const c = caught(() => f.end({ count: 0, elapsedMs: 1 }))
+    expect(c.code).toBe(ERR_PLUGIN_FAILED)
+    for (const e of [a, b, c]) {
+      expect(e.message).toContain('"bad"')
+      expect(e.message).toContain(path)
+    }
   })
 })

@@ -34,7 +34,16 @@ describe('config', () => {
     expect(await readConfig({ XDG_CONFIG_HOME: h })).toEqual({ plugins: [join(h, 'ww', 'p.js'), '/abs/q.js'] })
   })
 
-  it.each([['not json', '{'], ['not an object', '[]'], ['plugins not an array', '{"plugins": "a.js"}'], ['an empty path', '{"plugins": [""]}']])(
+  it('takes { path, options } entries, the options handed on as given', async () => {
+    const h = home(JSON.stringify({ plugins: [{ path: './u.js', options: { socket: '/run/ww.sock' } }, { path: 'v.js' }] }))
+    expect(await readConfig({ XDG_CONFIG_HOME: h })).toEqual({
+      plugins: [{ path: join(h, 'ww', 'u.js'), options: { socket: '/run/ww.sock' } }, { path: join(h, 'ww', 'v.js') }],
+    })
+  })
+
+  it.each([['not json', '{'], ['not an object', '[]'], ['plugins not an array', '{"plugins": "a.js"}'], ['an empty path', '{"plugins": [""]}'], ['an entry without a path', '{"plugins": [{"options": {}}]}'],
+    ['options that are not an object', '{"plugins": [{"path": "a.js", "options": [1]}]}'], ['an unknown key', '{"plugins": [{"path": "a.js", "opts": {}}]}'],
+    ['an entry that is a number', '{"plugins": [3]}']])(
     'refuses a file that is %s with ERR_CONFIG_INVALID',
     async (_what, text) => {
       await expect(readConfig({ XDG_CONFIG_HOME: home(text) })).rejects.toMatchObject({ code: ERR_CONFIG_INVALID })

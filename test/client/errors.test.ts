@@ -5,7 +5,7 @@ import { tryParseQuery, renderCaret, type QueryError } from '../../src/lang/inde
 
 describe('command-line errors', () => {
   it('maps failures to the exit codes of docs/cli.md', () => {
-    expect(EXIT).toEqual({ ok: 0, usage: 1, connect: 2, stream: 3 })
+    expect(EXIT).toEqual({ ok: 0, usage: 1, connect: 2, stream: 3, unauthorized: 4 })
     const c = cannotConnect('ws://h:1', new WwError('ERR_CONNECT_FAILED', 'refused'))
     expect(c.code).toBe(ERR_CANNOT_CONNECT)
     expect(c.exitCode).toBe(2)
@@ -23,7 +23,7 @@ describe('command-line errors', () => {
 
   it('shows user mistakes without a stack, with the hint', () => {
     const d = describeError(new CliError('ERR_USAGE', 'bad thing', { hint: 'do this' }))
-    expect(d).toEqual({ text: 'ww: bad thing\nhint: do this\n', exitCode: 1 })
+    expect(d).toEqual({ text: 'ww: bad thing (ERR_USAGE)\nhint: do this\n', exitCode: 1 })
     const w = describeError(new WwError('ERR_SOMETHING', 'went wrong'))
     expect(w.text).toBe('ww: went wrong (ERR_SOMETHING)\n')
     expect(w.exitCode).toBe(1)
