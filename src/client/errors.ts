@@ -109,8 +109,9 @@ export function describeError(err: unknown, render?: (err: WwError & { column: n
     return { text: `${body}\n`, exitCode: EXIT.usage }
   }
   if (err instanceof CliError) {
-    // Every error shows a stable code; messages that already carry one (a cause's) keep theirs.
-    const tagged = /\(ERR_[A-Z0-9_]+\)/.test(err.message) ? err.message : `${err.message} (${err.code})`
+    // Every error shows a stable code. A CliError wrapping a coded cause (cannot connect,
+    // stream failed, a transport's URL error) already names the cause's code in its message.
+    const tagged = rootCode(err.cause) !== undefined ? err.message : `${err.message} (${err.code})`
     return { text: `ww: ${tagged}\n${err.hint !== undefined ? `hint: ${err.hint}\n` : ''}`, exitCode: err.exitCode }
   }
   if (err instanceof WwError || (err instanceof Error && codeOf(err)?.startsWith('ERR_') === true)) {
