@@ -144,7 +144,7 @@ describe('shell in a real terminal', () => {
     // after the result (React had not rendered the running state yet), and ↑ recalling that
     // same line would then draw nothing new.
     await p.waitFor(/\(1 record\)[\s\S]*ww>\s*$/, 'the filtered result and the empty prompt', m)
-    expect(p.text(m)).toMatch(/web-1\s+az=us-east-1a env=dev region=us-east-1 role=web/)
+    expect(p.text(m)).toMatch(/web-1\s+\d+[smhd]\s+\d+[smhd]\s+az=us-east-1a env=dev region=us-east-1 role=web/)
 
     m = p.mark
     await p.type(KEY.up)
