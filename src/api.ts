@@ -105,6 +105,39 @@ export interface IterOptions extends CursorOptions {
   times?: boolean
 }
 
+/**
+ * What a node says about itself (`View.info`, `ww info`): identity, addresses, uptime, the
+ * table, its peers, heartbeat rates and its clients (docs/protocol.md#info).
+ */
+export interface NodeInfo {
+  /** Peer ID. */
+  peer: string
+  /** This process's instance ID. */
+  server: string
+  /** The ww version the node runs. */
+  version: string
+  /** Cluster namespace. */
+  ns: string
+  /** libp2p multiaddrs, each ending in `/p2p/<peer>`. */
+  p2p: string[]
+  /** The client protocol URL. */
+  listen: string
+  /** Milliseconds since the node started. */
+  uptimeMs: number
+  /** Peers listed in the table, the node included. */
+  tablePeers: number
+  /** Other nodes it has a libp2p connection to. */
+  connectedPeers: number
+  /** Peers in its gossipsub mesh of the heartbeat topic. */
+  meshPeers: number
+  /** Heartbeats: totals since start, and per second over the last ~10 s. */
+  heartbeats: { in: number; out: number; rejected: number; inPerSec: number; outPerSec: number; rejectedPerSec: number }
+  /** Open client connections. */
+  clients: number
+  /** Open streams over all client connections. */
+  streams: number
+}
+
 /** A read capability on a routing table. */
 export interface View {
   /** True for the null capability: `iter` is exhausted at once and `lookup` yields nothing. */
@@ -130,6 +163,11 @@ export interface View {
   count(query?: string | Statement, options?: AbortOptions): Promise<number>
   /** Runs the query where the table is and reports its plan and rows (`explain QUERY`). */
   explain(query?: string | Statement, options?: AbortOptions): Promise<QueryPlan>
+  /**
+   * What the node serving this View says about itself (`ww info`). A null View fails with
+   * ERR_NOT_AUTHORIZED; a server without node information with ERR_UNKNOWN_METHOD.
+   */
+  info(options?: AbortOptions): Promise<NodeInfo>
   /** Gives the capability back; later calls fail with ERR_CAP_RELEASED. */
   release(): void
 }

@@ -165,6 +165,13 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     setExit(await queryCommand('ls', words, await createContext(common(opts)), 'explain'))
   })
 
+  addCommon(program.command('info').description("print what the node says about itself: peer, version, addresses, uptime, table, peers, heartbeat rates, clients")).action(
+    async (opts: Record<string, unknown>) => {
+      const [{ createContext }, { infoCommand }] = await Promise.all([import('../client/context.js'), import('./info.js')])
+      setExit(await infoCommand(await createContext(common(opts))))
+    },
+  )
+
   addCommon(program.command('shell').description('the interactive shell; with stdin not a terminal, runs one query per line'))
     .option('--stop-on-error', 'piped mode: stop at the first failing line')
     .action(async (opts: Record<string, unknown>) => {

@@ -42,6 +42,7 @@ import { loadSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
 import { Admission, admissionGater, DEFAULT_MAX_PEERS, loadAllowList, validateMaxPeers, type AllowList } from '../cluster/admission.js'
 import { PubSubBackend, type PubSubBackendInit } from '../cluster/pubsub.js'
 import { pubsubCaps } from '../proto/server/pubsub-cap.js'
+import { InfoSampler } from './info.js'
 
 // What NodeInit's swarmKey and allowPeers take, for the library's front door.
 export { generateSwarmKey, parseSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
@@ -266,6 +267,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const pubsub = new PubSubBackend({ ...init.pubsub, pubsub: libp2p.services.pubsub, peer, ns })
   let membership: Membership | undefined
   let server: Server | undefined
+  let info: InfoSampler | undefined
   const redial = new Redialer(libp2p, peers, log)
   const hbTopic = heartbeatTopic(ns)
   const hears = (p: string): boolean => gossip.getSubscribers(hbTopic).some((s) => s.toString() === p)
@@ -319,7 +321,25 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     mesh.start()
     if (init.listen !== false) {
       const extra = typeof init.serve === 'function' ? init.serve({ peer, ns, table, pubsub: libp2p.services.pubsub }) : init.serve ?? {}
-      server = await serve({ pubsub: pubsubCaps(pubsub), ...extra, listen: init.listen ?? DEFAULT_LISTEN, table, peer, ...(init.token !== undefined ? { token: init.token } : {}) })
+      info = new InfoSampler({
+        peer,
+        ns,
+        startedAt,
+        server: membership.server,
+        stats: membership.stats,
+        p2p: () => libp2p.getMultiaddrs().map((a) => withPeer(a, peer)),
+        listen: () => server?.url ?? '',
+        tablePeers: () => table.size,
+        connectedPeers: () => new Set(libp2p.getConnections().map((c) => c.remotePeer.toString())).size,
+        meshPeers: () => meshPeerCount(libp2p, membership!.topic),
+        clients: () => {
+          const st = server?.stats()
+          return { connections: st?.connections ?? 0, streams: st?.streams ?? 0 }
+        },
+      })
+      info.start()
+      const sampler = info
+      server = await serve({ info: () => sampler.info(), pubsub: pubsubCaps(pubsub), ...extra, listen: init.listen ?? DEFAULT_LISTEN, table, peer, ...(init.token !== undefined ? { token: init.token } : {}) })
     }
   } catch (err) {
     await shutdown(false)
@@ -383,6 +403,12 @@ function parseBootstrap(text: string): { addr: Multiaddr; peer: PeerId } {
   } catch (err) {
     throw new WwError(ERR_BAD_MULTIADDR, `--bootstrap '${text}' has an invalid peer ID: ${(err as Error).message}`, { cause: err })
   }
+}
+
+/** Peers in the gossipsub mesh of `topic` (gossipsub's `getMeshPeers`, left out of its exported interface; 0 without it). */
+export function meshPeerCount(libp2p: Libp2p<NodeServices>, topic: string): number {
+  const g = libp2p.services.pubsub as unknown as { getMeshPeers?: (topic: string) => string[] }
+  return typeof g.getMeshPeers === 'function' ? g.getMeshPeers(topic).length : 0
 }
 
 function withPeer(a: Multiaddr, peer: string): string {

@@ -14,10 +14,11 @@ import type { Statement } from '../../lang/ast.js'
 import { formatStatement, parseQuery } from '../../lang/index.js'
 import type { RoutingRecord } from '../../record/record.js'
 import { decodeRecord } from '../wire/record-codec.js'
-import { checkWatchable, type IterOptions, type ListedRecord, type Message, type PubSub, type QueryPlan, type Topic, type ValuesIndex, type View, type WatchEvent, type WatchOptions } from '../../api.js'
+import { checkWatchable, type IterOptions, type ListedRecord, type Message, type NodeInfo, type PubSub, type QueryPlan, type Topic, type ValuesIndex, type View, type WatchEvent, type WatchOptions } from '../../api.js'
 import { decodeWatchEvent } from '../wire/watch-codec.js'
 import type { AbortOptions } from '../../transport/types.js'
-import { ERR_CAP_RELEASED, ERR_CAP_UNKNOWN } from '../wire/codes.js'
+import { ERR_CAP_RELEASED, ERR_CAP_UNKNOWN, ERR_NOT_AUTHORIZED } from '../wire/codes.js'
+import { checkNodeInfo } from '../wire/info-codec.js'
 import type { ClientConn } from './client-conn.js'
 import { ERR_BAD_FRAME } from '../wire/frames.js'
 import { checkMessageSize, validateTopicName } from '../../record/topic.js'
@@ -141,6 +142,17 @@ export class RemoteView implements View {
     return checkPlan(v)
   }
 
+  async info(options: AbortOptions = {}): Promise<NodeInfo> {
+    if (this.#released) throw released()
+    let v: unknown
+    try {
+      v = await this.#conn.call(this.#cap, 'info', {}, options)
+    } catch (err) {
+      throw this.#map(err as Error)
+    }
+    return checkNodeInfo(v)
+  }
+
   reverse(): View {
     if (this.#released) return new ReleasedView()
     const id = this.#conn.newCapId()
@@ -216,6 +228,11 @@ export class NullView implements View {
     toStatement(query)
     if (this.#released) throw released()
     return 0
+  }
+
+  async info(): Promise<NodeInfo> {
+    if (this.#released) throw released()
+    throw new WwError(ERR_NOT_AUTHORIZED, "the node's information is for clients holding the real View: present the node's token")
   }
 
   async explain(query?: string | Statement): Promise<QueryPlan> {

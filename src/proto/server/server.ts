@@ -16,6 +16,7 @@ import type { ServerCap } from './caps.js'
 import { NullPubSubCap } from './pubsub-cap.js'
 import { ERR_NODE_CLOSING, NodeConnection, type ResolvedServeLimits } from './node-conn.js'
 import type { StreamStats } from './server-stream.js'
+import type { NodeInfo } from '../../api.js'
 import { type CallObserver, CountedConnection, newServerCounters, type ServerCounters } from './counters.js'
 import { NullViewCap, type ServedTable, ViewCap } from './view-cap.js'
 import { DEFAULT_MAX_WINDOW } from '../wire/window.js'
@@ -119,6 +120,8 @@ export interface ServeInit {
   table: ServedTable
   /** The node's own peer ID, sent in the handshake. */
   peer: string
+  /** What the View's `info` answers (the node's identity, peers, rates); without it, `info` is an unknown method. @default undefined */
+  info?: () => NodeInfo
   /** When set, clients must present it to receive the real View (else the null capability). */
   token?: string
   /** Transports by URL scheme. @default defaultTransports() */
@@ -204,7 +207,7 @@ export async function serve(init: ServeInit): Promise<Server> {
     for (const o of observers) o(m, sec)
   }
   const caps = (allowed: boolean) => ({
-    view: allowed ? new ViewCap(init.table) : new NullViewCap(),
+    view: allowed ? new ViewCap(init.table, false, init.info) : new NullViewCap(),
     pubsub: allowed && init.pubsub !== undefined ? init.pubsub() : new NullPubSubCap(),
   })
   const listener: Listener = await transports.listen(init.listen, (conn) => {

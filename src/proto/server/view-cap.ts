@@ -15,7 +15,8 @@
 import { WwError } from '../../errors.js'
 import type { Statement } from '../../lang/ast.js'
 import type { RoutingRecord } from '../../record/record.js'
-import { checkWatchable, type QueryPlan, type ValuesIndex, type WatchEvent } from '../../api.js'
+import { checkWatchable, type NodeInfo, type QueryPlan, type ValuesIndex, type WatchEvent } from '../../api.js'
+import { ERR_NOT_AUTHORIZED } from '../wire/codes.js'
 import { ERR_BAD_FRAME } from '../wire/frames.js'
 import { type CallContext, type CallOutcome, type ServerCap, type StreamSource, unknownMethod } from './caps.js'
 import { validateStatement, MAX_QUERY_VALUE } from '../wire/statement.js'
@@ -104,10 +105,13 @@ export class ViewCap implements ServerCap {
   readonly isNull = false
   readonly #table: ServedTable
   readonly #reversed: boolean
+  readonly #info: (() => NodeInfo) | undefined
 
-  constructor(table: ServedTable, reversed = false) {
+  /** `info`: what the node says about itself (`info`); without it, `info` is an unknown method. */
+  constructor(table: ServedTable, reversed = false, info?: () => NodeInfo) {
     this.#table = table
     this.#reversed = reversed
+    this.#info = info
   }
 
   #statement(a: Record<string, unknown>): Statement {
@@ -143,7 +147,7 @@ export class ViewCap implements ServerCap {
         return { value: this.#table.values(index, prefix, limit) }
       }
       case 'reverse':
-        ctx.bind(new ViewCap(this.#table, !this.#reversed))
+        ctx.bind(new ViewCap(this.#table, !this.#reversed, this.#info))
         return { value: null }
       case 'count': {
         const s = this.#statement(a)
@@ -156,6 +160,11 @@ export class ViewCap implements ServerCap {
       case 'explain': {
         if (this.#table.explain === undefined) throw unknownMethod('View', m)
         return { value: { ...this.#table.explain(this.#statement(a)) } }
+      }
+      case 'info': {
+        if (this.#info === undefined) throw unknownMethod('View', m)
+        const i = this.#info()
+        return { value: { ...i, p2p: [...i.p2p], heartbeats: { ...i.heartbeats } } }
       }
       default:
         throw unknownMethod('View', m)
@@ -188,6 +197,8 @@ export class NullViewCap implements ServerCap {
       case 'reverse':
         ctx.bind(new NullViewCap())
         return { value: null }
+      case 'info':
+        throw new WwError(ERR_NOT_AUTHORIZED, "the node's information is for clients holding the real View: present the node's token")
       default:
         throw unknownMethod('View', m)
     }

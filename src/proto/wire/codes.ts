@@ -15,3 +15,5 @@ export const ERR_TOO_MANY_STREAMS = 'ERR_TOO_MANY_STREAMS'
 export const ERR_TOO_MANY_CALLS = 'ERR_TOO_MANY_CALLS'
 /** The capability has no such method. The connection stays open. */
 export const ERR_UNKNOWN_METHOD = 'ERR_UNKNOWN_METHOD'
+/** The call needs the real View: this client holds the null one (no token, or a wrong one). */
+export const ERR_NOT_AUTHORIZED = 'ERR_NOT_AUTHORIZED'
