@@ -33,7 +33,9 @@
  */
 import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { PeerId } from '@libp2p/interface'
+import { RPC } from '@libp2p/gossipsub/message'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { LIMITS, type RoutingRecord } from '../record/record.js'
 import type { RoutingTable, TableChange } from '../table/table.js'
 import { hasCode } from '../errors.js'
@@ -84,7 +86,18 @@ export interface MembershipInit {
   now?: () => number
   /** The allow-list and table capacity, checked before a record goes into the table. @default undefined (everyone, no limit) */
   admission?: Admission
+  /** This node's private key: signs its own record for state sync. @default none (own record not synced) */
+  key?: PrivateKey
 }
+
+/**
+ * One signed heartbeat as state sync carries it: `[from, seqno, data, signature]`, the
+ * gossipsub message's signing peer (base58btc), its 8-byte seqno, its payload and its
+ * StrictSign signature, over which the receiver checks the signature as gossipsub does.
+ */
+export type SignedFrame = [from: string, seqno: Uint8Array, data: Uint8Array, signature: Uint8Array]
+
+const SIGN_PREFIX = new TextEncoder().encode('libp2p-pubsub:')
 
 /** Counters of one membership instance (for tests, benchmarks and operators). */
 export interface MembershipStats {
@@ -152,6 +165,10 @@ export class Membership {
   // previous life, above it from a twin.
   readonly #bootSeq: number
   readonly #twins = new Set<string>()
+  // The signed heartbeat each stored record came in, as received (for state sync).
+  readonly #signed = new Map<string, { seq: number; server: string; frame: SignedFrame }>()
+  readonly #key: PrivateKey | undefined
+  #own: { seq: number; data: Uint8Array; frame?: Promise<SignedFrame> } | undefined
 
   readonly #onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
     if (evt.detail.subscriptions.some((s) => s.subscribe && s.topic === this.topic)) this.#bringForward()
@@ -159,6 +176,7 @@ export class Membership {
 
   readonly #onChange = (c: TableChange): void => {
     if (c.kind === 'joined' && c.record.peer !== this.#peer) this.#bringForward()
+    else if (c.kind === 'left' || c.kind === 'expired') this.#signed.delete(c.record.peer)
   }
 
   constructor(init: MembershipInit) {
@@ -174,6 +192,7 @@ export class Membership {
     this.#maxTtl = init.maxTtl ?? DEFAULT_MAX_TTL
     this.#maxSkew = init.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW
     this.#now = init.now ?? Date.now
+    this.#key = init.key
     this.#log = init.logger ?? silentLogger
     this.#random = init.random ?? Math.random
     this.#admission = init.admission
@@ -306,7 +325,56 @@ export class Membership {
       this.stats.full++
       return TopicValidatorResult.Accept
     }
-    return this.#table.upsert(record) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+    if (!this.#table.upsert(record)) return TopicValidatorResult.Ignore
+    this.#signed.set(record.peer, { seq: record.seq, server: record.server, frame: [record.peer, seqnoBytes(msg.sequenceNumber), msg.data, msg.signature] })
+    return TopicValidatorResult.Accept
+  }
+
+  /**
+   * Every live record of the table as the signed heartbeat it came in (this node's own
+   * signed on the spot), at most `max`: what state sync serves.
+   */
+  async signedFrames(max: number): Promise<SignedFrame[]> {
+    const out: SignedFrame[] = []
+    for (const [peer, s] of this.#signed) {
+      if (out.length >= max) break
+      const r = this.#table.get(peer)
+      if (r !== undefined && r.seq === s.seq && r.server === s.server) out.push(s.frame)
+    }
+    const own = this.#own
+    if (own !== undefined && this.#key !== undefined && out.length < max && this.#running) {
+      own.frame ??= signFrame(this.#key, this.#peer, this.topic, own.data)
+      out.push(await own.frame)
+    }
+    return out
+  }
+
+  /**
+   * Takes in one signed heartbeat from state sync: checks its signature exactly as gossipsub
+   * does (StrictSign: over `libp2p-pubsub:` + the protobuf message without signature and key,
+   * with the key inlined in the signing peer ID), then runs the topic validator on it. Reject
+   * for anything unsigned, altered or malformed; never throws.
+   */
+  async offerFrame(frame: unknown): Promise<TopicValidatorResult> {
+    try {
+      if (!Array.isArray(frame) || frame.length !== 4) return this.#reject()
+      const [fromText, seqno, data, signature] = frame as unknown[]
+      if (typeof fromText !== 'string' || !(seqno instanceof Uint8Array) || seqno.length !== 8 || !(data instanceof Uint8Array) || !(signature instanceof Uint8Array)) return this.#reject()
+      const from = peerIdFromString(fromText)
+      const key = from.publicKey
+      if (key === undefined) return this.#reject()
+      const signed = concat(SIGN_PREFIX, RPC.Message.encode({ from: from.toMultihash().bytes, data, seqno, topic: this.topic }))
+      if (!(await key.verify(signed, signature))) return this.#reject()
+      const msg: Message = { type: 'signed', from, topic: this.topic, data, sequenceNumber: BigInt(`0x${Buffer.from(seqno).toString('hex')}`), signature, key }
+      return this.validate(from, msg)
+    } catch {
+      return this.#reject()
+    }
+  }
+
+  #reject(): TopicValidatorResult {
+    this.stats.rejected++
+    return TopicValidatorResult.Reject
   }
 
   #record(seq: number, ttl: number): RoutingRecord {
@@ -323,6 +391,7 @@ export class Membership {
     if (!this.#running) return
     this.#clearTimers()
     const record = this.#record(this.#clock.next(), this.#ttl)
+    this.#own = { seq: record.seq, data: encodeHeartbeat(record) }
     this.#lastSent = performance.now()
     try {
       this.#table.upsert(record)
@@ -394,4 +463,26 @@ export class Membership {
     if (this.#soon !== undefined) clearTimeout(this.#soon)
     this.#soon = undefined
   }
+}
+
+function seqnoBytes(n: bigint): Uint8Array {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, n), false)
+  return out
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a, 0)
+  out.set(b, a.length)
+  return out
+}
+
+// Signs `data` as gossipsub would publish it from `peer` (StrictSign), with a random seqno.
+async function signFrame(key: PrivateKey, peer: string, topic: string, data: Uint8Array): Promise<SignedFrame> {
+  const seqno = new Uint8Array(8)
+  crypto.getRandomValues(seqno)
+  const from = peerIdFromString(peer).toMultihash().bytes
+  const signature = await key.sign(concat(SIGN_PREFIX, RPC.Message.encode({ from, data, seqno, topic })))
+  return [peer, seqno, data, signature]
 }

@@ -34,6 +34,7 @@ import { WwError } from '../errors.js'
 import { serve, type ServeInit, type Server } from '../proto/server/server.js'
 import { defaultIdentityPath, loadIdentity, lockIdentity } from '../cluster/identity.js'
 import { Mesh } from '../cluster/mesh.js'
+import { Sync } from '../cluster/sync.js'
 import { heartbeatTopic, Membership } from '../cluster/membership.js'
 import { clusterScoreParams, gossipScore, SCORE_THRESHOLDS, ScoreGuard } from '../cluster/scoring.js'
 import { DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL, DEFAULT_MIN_PEERS, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, ERR_BAD_DURATION, silentLogger, validateMinPeers, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
@@ -154,6 +155,8 @@ export interface Node {
   readonly membership: Membership
   /** The mesh keeper: connections to at least `minPeers` peers of the table (counters). */
   readonly mesh: Mesh
+  /** State sync on connect (counters). */
+  readonly sync: Sync
   /** The clients' PubSub over this node's gossipsub (topics joined, subscriptions, counters). */
   readonly pubsub: PubSubBackend
   /** The client protocol server (its `stats()` and `observeCalls`), or undefined with `listen: false`. */
@@ -266,6 +269,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   guard.start()
   const pubsub = new PubSubBackend({ ...init.pubsub, pubsub: libp2p.services.pubsub, peer, ns })
   let membership: Membership | undefined
+  let sync: Sync | undefined
   let server: Server | undefined
   let info: InfoSampler | undefined
   const redial = new Redialer(libp2p, peers, log)
@@ -286,6 +290,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     stopped ??= (async () => {
       redial.stop()
       mesh.stop()
+      await sync?.stop()
       guard?.stop()
       libp2p.removeEventListener('peer:discovery', onDiscovery)
       if (graceful && membership !== undefined) {
@@ -315,8 +320,11 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       maxClockSkew,
       admission,
       addrs: () => libp2p.getMultiaddrs().map((a) => withPeer(a, peer)),
+      key,
     })
     await membership.start()
+    sync = new Sync({ libp2p, membership, logger: log })
+    await sync.start()
     redial.start()
     mesh.start()
     if (init.listen !== false) {
@@ -359,6 +367,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     libp2p,
     membership: m,
     mesh,
+    sync: sync!,
     pubsub,
     clients: srv,
     startedAt,

@@ -1,0 +1,210 @@
+/**
+ * State sync on join (push/pull): when two nodes connect, each pulls the other's table over a
+ * libp2p stream of protocol {@link SYNC_PROTOCOL}, so a joining node lists the whole cluster
+ * within about one round trip instead of waiting up to TTL/2 for each peer's next heartbeat.
+ *
+ * Wire. The puller opens the stream (after identify shows the peer speaks the protocol) and
+ * sends one byte, `0x01` (the request of this version); the server writes one MessagePack array of signed heartbeats, each
+ * `[from, seqno, data, signature]` (see SignedFrame in membership.ts): every live record of
+ * its table as the original signed gossip message it came in, and its own record signed with
+ * its key. Then it closes the stream.
+ *
+ * Trust. Nothing is taken on the server's word: each heartbeat's signature is checked as
+ * gossipsub checks it, then the heartbeat topic validator runs on it (freshness, ttl cap,
+ * peer = signer, versions). A server that sends anything unsigned, altered or malformed, or
+ * more than the bounds, is hung up on and the sync counts it (`stats.refused`).
+ *
+ * Bounds. At most {@link SYNC_MAX_RECORDS} heartbeats and {@link SYNC_MAX_BYTES} bytes per
+ * stream, each heartbeat ≤ 8 KiB; a node serves one sync per peer per
+ * {@link SYNC_MIN_INTERVAL} ms (a second stream within that is reset) and pulls from a peer at
+ * most as often. A pull is bounded by {@link SYNC_TIMEOUT} ms.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack'
+import { byteStream } from '@libp2p/utils'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Membership } from './membership.js'
+import { MAX_HEARTBEAT_BYTES } from './heartbeat.js'
+import { silentLogger, type Logger } from './options.js'
+
+/** The libp2p protocol of state sync. */
+export const SYNC_PROTOCOL = '/ww/sync/1.0.0'
+/** The one request of version 1: "send me your table". */
+const SYNC_REQUEST = 1
+/** Most heartbeats in one sync stream. @default 100_000 */
+export const SYNC_MAX_RECORDS = 100_000
+/** Most bytes in one sync stream. @default 64 MiB */
+export const SYNC_MAX_BYTES = 64 * 1024 * 1024
+/** Least time between two syncs with one peer, each way, in ms. @default 2000 */
+export const SYNC_MIN_INTERVAL = 2000
+/** Bound on one pull, in ms. @default 10_000 */
+export const SYNC_TIMEOUT = 10_000
+
+/** Options of {@link Sync}. */
+export interface SyncInit {
+  /** The node's libp2p host. */
+  libp2p: Libp2p
+  /** Where records come from and go to. */
+  membership: Membership
+  /** Reports refused peers. @default silentLogger */
+  logger?: Logger
+  /** Most heartbeats per stream. @default SYNC_MAX_RECORDS */
+  maxRecords?: number
+  /** Most bytes per stream. @default SYNC_MAX_BYTES */
+  maxBytes?: number
+}
+
+/** Counters of state sync. */
+export interface SyncStats {
+  /** Pulls completed. */
+  pulled: number
+  /** Heartbeats received that went into the table. */
+  accepted: number
+  /** Syncs served. */
+  served: number
+  /** Syncs refused to a peer asking too often. */
+  limited: number
+  /** Peers hung up on for an unsigned, altered, malformed or oversized sync. */
+  refused: number
+}
+
+const encoder = new Encoder()
+
+/** Serves and pulls state sync; `start()`, then `stop()`. */
+export class Sync {
+  /** Counters; read-only for callers. */
+  readonly stats: SyncStats = { pulled: 0, accepted: 0, served: 0, limited: 0, refused: 0 }
+  readonly #libp2p: Libp2p
+  readonly #membership: Membership
+  readonly #log: Logger
+  readonly #maxRecords: number
+  readonly #maxBytes: number
+  readonly #decoder: Decoder
+  readonly #served = new Map<string, number>()
+  readonly #pulled = new Map<string, number>()
+  readonly #abort = new AbortController()
+  #running = false
+
+  readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void this.pull(evt.detail.peerId)
+  }
+
+  constructor(init: SyncInit) {
+    this.#libp2p = init.libp2p
+    this.#membership = init.membership
+    this.#log = init.logger ?? silentLogger
+    this.#maxRecords = init.maxRecords ?? SYNC_MAX_RECORDS
+    this.#maxBytes = init.maxBytes ?? SYNC_MAX_BYTES
+    this.#decoder = new Decoder({ maxArrayLength: this.#maxRecords, maxBinLength: MAX_HEARTBEAT_BYTES, maxStrLength: 128, maxMapLength: 0, maxExtLength: 0 })
+  }
+
+  /** Serves the protocol and pulls from every peer that identifies as speaking it. */
+  async start(): Promise<void> {
+    if (this.#running) return
+    this.#running = true
+    await this.#libp2p.handle(SYNC_PROTOCOL, this.#serve, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    this.#libp2p.addEventListener('peer:identify', this.#onIdentify)
+  }
+
+  /** Stops serving and pulling. Idempotent. */
+  async stop(): Promise<void> {
+    if (!this.#running) return
+    this.#running = false
+    this.#abort.abort()
+    this.#libp2p.removeEventListener('peer:identify', this.#onIdentify)
+    await this.#libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
+  }
+
+  /** Pulls `peer`'s table now (unless pulled within SYNC_MIN_INTERVAL). Never rejects. */
+  async pull(peer: PeerId): Promise<void> {
+    const id = peer.toString()
+    if (!this.#running || !this.#due(this.#pulled, id)) return
+    let stream: Stream | undefined
+    try {
+      const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(SYNC_TIMEOUT)])
+      stream = await this.#libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal })
+      // The request: one byte, the version. (It also completes the protocol negotiation,
+      // which libp2p sends lazily with the dialer's first write.)
+      stream.send(Uint8Array.of(SYNC_REQUEST))
+      let body: Uint8Array
+      try {
+        body = await readAll(stream, this.#maxBytes, signal)
+      } catch (err) {
+        if (err instanceof TooLarge) return await this.#refuse(peer, stream, `more than ${this.#maxBytes} bytes`)
+        throw err
+      }
+      let frames: unknown
+      try {
+        frames = this.#decoder.decode(body)
+      } catch (err) {
+        return await this.#refuse(peer, stream, `not a MessagePack array within the bounds (${(err as Error).message})`)
+      }
+      if (!Array.isArray(frames)) return await this.#refuse(peer, stream, 'not an array')
+      for (const f of frames) {
+        const verdict = await this.#membership.offerFrame(f)
+        if (verdict === TopicValidatorResult.Reject) return await this.#refuse(peer, stream, 'an unsigned, altered or invalid heartbeat')
+        if (verdict === TopicValidatorResult.Accept) this.stats.accepted++
+      }
+      this.stats.pulled++
+    } catch {
+      // The peer went away or timed out: heartbeats will still bring its records.
+      stream?.abort(new Error('sync failed'))
+    }
+  }
+
+  readonly #serve = async (stream: Stream, connection: Connection): Promise<void> => {
+    const id = connection.remotePeer.toString()
+    if (!this.#due(this.#served, id)) {
+      this.stats.limited++
+      stream.abort(new Error('sync rate limit'))
+      return
+    }
+    try {
+      const request = await byteStream(stream).read({ bytes: 1, signal: AbortSignal.timeout(SYNC_TIMEOUT) })
+      if (request.get(0) !== SYNC_REQUEST) throw new Error('unknown sync request')
+      const frames = await this.#membership.signedFrames(this.#maxRecords)
+      const payload = encoder.encode(frames)
+      if (payload.length > this.#maxBytes) throw new Error('table larger than a sync stream may carry')
+      if (!stream.send(payload)) await stream.onDrain({ signal: AbortSignal.timeout(SYNC_TIMEOUT) })
+      await stream.close({ signal: AbortSignal.timeout(SYNC_TIMEOUT) })
+      this.stats.served++
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  async #refuse(peer: PeerId, stream: Stream, why: string): Promise<void> {
+    this.stats.refused++
+    stream.abort(new Error(`sync refused: ${why}`))
+    this.#log.warn(`peer ${peer.toString()} sent ${why} in state sync; disconnected`)
+    await this.#libp2p.hangUp(peer).catch(() => {})
+  }
+
+  // True (and noted) when the last sync with `id` in `seen` is SYNC_MIN_INTERVAL old.
+  #due(seen: Map<string, number>, id: string): boolean {
+    const now = performance.now()
+    const last = seen.get(id)
+    if (last !== undefined && now - last < SYNC_MIN_INTERVAL) return false
+    seen.set(id, now)
+    if (seen.size > 4096) for (const [k, t] of seen) if (now - t >= SYNC_MIN_INTERVAL) seen.delete(k)
+    return true
+  }
+}
+
+class TooLarge extends Error {}
+
+// Everything the remote writes until it closes its end, at most `max` bytes (byteStream
+// buffers from the moment it wraps the stream, so bytes that came with the protocol
+// negotiation are not lost).
+async function readAll(stream: Stream, max: number, signal: AbortSignal): Promise<Uint8Array> {
+  const bytes = byteStream(stream)
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const chunk = await bytes.read({ signal })
+    if (chunk === null) return Buffer.concat(chunks)
+    total += chunk.byteLength
+    if (total > max) throw new TooLarge()
+    chunks.push(chunk.subarray())
+  }
+}
