@@ -14,6 +14,7 @@
 import { LRUCache } from 'lru-cache'
 import type { ValuesIndex, View } from '../api.js'
 import { BUILTIN_FIELDS, completeAt, KEYWORDS } from '../lang/index.js'
+import { splitVerb } from '../client/query.js'
 import type { Line } from './line.js'
 import { replaceRange } from './line.js'
 import { META_COMMANDS } from './commands.js'
@@ -129,7 +130,11 @@ export class Completer {
       return { start, end, items: META_COMMANDS.filter((c) => c.startsWith(word)).map((c) => c + ' ') }
     }
 
-    const c = completeAt(line.text, line.cursor)
+    // `count QUERY` / `explain QUERY`: complete the query after the verb.
+    const verb = splitVerb(line.text)
+    const shift = verb.verb !== undefined && line.cursor >= verb.offset ? verb.offset : 0
+    const c = completeAt(line.text.slice(shift), line.cursor - shift)
+    c.start += shift
     if (c.value !== undefined) {
       const values = await this.values(c.value, c.prefix, signal)
       return { start: c.start, end, items: values.map((v) => quote(v) + ' ') }

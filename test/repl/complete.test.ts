@@ -47,6 +47,9 @@ describe('completion', () => {
     expect((await c.complete(lineOf('ls WHERE host=web-1 '))).items).toEqual(['AND ', 'FROM ', 'TO ', 'LIMIT ', 'REVERSE '])
     expect((await c.complete(lineOf('ls WHERE host=web-1 LIMIT 3 '))).items).toEqual(['FROM ', 'TO ', 'REVERSE '])
     expect((await c.complete(lineOf('ls WHERE host '))).items).toEqual(['IN '])
+    // After count / explain: the query's own completion.
+    expect(await c.complete(lineOf('count ls WHERE host=a '))).toMatchObject({ start: 22, items: ['AND ', 'FROM ', 'TO ', 'LIMIT ', 'REVERSE '] })
+    expect((await c.complete(lineOf('explain wh'))).items).toEqual(['where '])
   })
 
   it('completes values after != and inside IN ( … )', async () => {
