@@ -26,7 +26,10 @@ import type { Connection, Listener, Transport } from './types.js'
 export interface ConformanceSetup {
   /** A fresh transport under test. */
   transport: Transport
-  /** A URL to listen on; must allow several listeners per test (port 0 or equivalent). */
+  /**
+   * A URL to listen on. Every `listen()` on it must get a fresh address (port 0, a fresh
+   * socket path or name): tests run several listeners at once.
+   */
   listenUrl: string
   /** Runs after each test. */
   teardown?: () => Promise<void>
@@ -54,6 +57,14 @@ export interface ConformanceOptions {
    * @default 1000
    */
   stallWait?: number
+  /**
+   * Whether the transport meets the contract that `closed` settles (and the reader ends with
+   * ERR_CONNECTION_CLOSED) when the peer aborts while this end has stopped reading from the
+   * network because its read queue is full. A transport that pauses a TCP socket does not see
+   * the peer's reset until it reads again; `false` marks that test skipped, as a known gap.
+   * @default true
+   */
+  pausedPeerSeesAbort?: boolean
 }
 
 /** Registers the conformance tests for one transport (call it at the top level of a test file). */
@@ -257,6 +268,46 @@ export function transportConformance(
         expect(() => b.send(Uint8Array.of(1))).toThrow()
       })
     }
+
+    for (const aborter of ['sender', 'stalled reader'] as const) {
+      const test = aborter === 'sender' && options.pausedPeerSeesAbort === false ? it.skip : it
+      test(`abort with a backlog (by the ${aborter}): closed settles on both ends though nobody reads, the peer's reader ends with ERR_CONNECTION_CLOSED`, { timeout }, async () => {
+        const { client, server } = await pair()
+        // Fill the link until the client's sends stall: the server holds a full read queue
+        // it never reads, the client a full send buffer.
+        let sent = 0
+        let stalled = false
+        while (sent < 2048 && !stalled) {
+          if (client.send(makeFrame(sent++, 64 * 1024))) continue
+          stalled = !(await Promise.race([client.onDrain().then(() => true), sleep(stallWait).then(() => false)]))
+        }
+        expect(stalled).toBe(true)
+        const [a, b] = aborter === 'sender' ? [client, server] : [server, client]
+        const boom = new Error('boom')
+        a.abort(boom)
+        expect(await within(a.closed, wait, 'closed (aborter)')).toBe(boom)
+        // Nobody has read anything on either side: `closed` must still settle.
+        const peerClosed = await within(b.closed, wait, 'closed (the peer, unread frames queued)')
+        expect(peerClosed).toBeInstanceOf(Error)
+        expect((peerClosed as { code?: unknown }).code).toBe('ERR_CONNECTION_CLOSED')
+        // The peer's reader gets what had arrived (if the transport keeps it), then the error.
+        const readErr = await within(readAll(b).then(() => undefined, (err: unknown) => err), wait, 'the peer’s reader to end')
+        expect((readErr as { code?: unknown } | undefined)?.code).toBe('ERR_CONNECTION_CLOSED')
+      })
+    }
+
+    it('gives a fresh address for every listen() on the setup URL', { timeout }, async () => {
+      const first = await serve()
+      const second = await serve()
+      expect(second.listener.url).not.toBe(first.listener.url)
+      const a = await dial(first.listener.url)
+      const b = await dial(second.listener.url)
+      const [sa, sb] = await Promise.all([first.accepted(), second.accepted()])
+      expect(a.send(Uint8Array.of(1))).toBe(true)
+      expect(b.send(Uint8Array.of(2))).toBe(true)
+      expect([...((await within(readN(sa, 1), wait, 'a frame on the first'))[0] as Uint8Array)]).toEqual([1])
+      expect([...((await within(readN(sb, 1), wait, 'a frame on the second'))[0] as Uint8Array)]).toEqual([2])
+    })
 
     it('throws ERR_CONNECTION_CLOSED on send after close or abort', { timeout }, async () => {
       const first = await pair()

@@ -5,6 +5,7 @@
  * dependency that production code importing the transports must not need.
  */
 export type { AbortOptions, Connection, Listener, Transport, TransportFactory } from './types.js'
+export { WwError, hasCode, ERR_ABORTED } from '../errors.js'
 export {
   ERR_CONNECT_FAILED,
   ERR_CONNECTION_CLOSED,
