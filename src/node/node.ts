@@ -355,6 +355,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   }
 
   const m = membership
+  const sy = sync as Sync
   const srv = server
   return {
     peer,
@@ -367,7 +368,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     libp2p,
     membership: m,
     mesh,
-    sync: sync!,
+    sync: sy,
     pubsub,
     clients: srv,
     startedAt,

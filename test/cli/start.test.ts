@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { startCommand } from '../../src/cli/start.js'
-import { ERR_BAD_DURATION, ERR_BAD_META } from '../../src/cluster/options.js'
+import { ERR_BAD_DURATION, ERR_BAD_META, ERR_BAD_MIN_PEERS } from '../../src/cluster/options.js'
 import type { Node } from '../../src/node/node.js'
 import { killGroup, spawnGroup, type GroupChild } from '../procs.js'
 import { wwArgv } from './helpers.js'
@@ -200,5 +200,9 @@ describe('startCommand (in process)', () => {
   it('rejects bad flags with their codes before starting anything', async () => {
     await expect(startCommand({ ttl: '10 weeks', handleSignals: false })).rejects.toMatchObject({ code: ERR_BAD_DURATION })
     await expect(startCommand({ meta: ['novalue'], handleSignals: false })).rejects.toMatchObject({ code: ERR_BAD_META })
+    for (const bad of ['-1', 'six', '1.5', '1001']) {
+      await expect(startCommand({ minPeers: bad, handleSignals: false })).rejects.toMatchObject({ code: ERR_BAD_MIN_PEERS })
+    }
+    await expect(startCommand({ maxClockSkew: 'soon', handleSignals: false })).rejects.toMatchObject({ code: ERR_BAD_DURATION })
   })
 })
