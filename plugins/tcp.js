@@ -24,11 +24,11 @@
  *   `abort(err)` resets the connection (TCP RST), so the peer ends with an error.
  *
  * The plugin is plain ESM with JSDoc types so it loads without a build step. From ww it uses
- * only the public building blocks of `ww/transport` (the read queue); errors are ordinary
- * Errors carrying ww's stable `code`s.
+ * only the public building blocks of `ww/transport` (the read queue, `WwError` carrying ww's
+ * stable `code`s).
  */
 import { connect as netConnect, createServer } from 'node:net'
-import { FrameQueue, hardReadBound } from 'ww/transport'
+import { FrameQueue, hardReadBound, WwError } from 'ww/transport'
 
 /**
  * Options of the tcp transport.
@@ -65,10 +65,7 @@ function warnServerError(err, url) {
  * @param {unknown} [cause]
  */
 function wwError(code, message, cause) {
-  const err = /** @type {Error & { code: string }} */ (new Error(message, cause === undefined ? undefined : { cause }))
-  err.name = 'WwError'
-  err.code = code
-  return err
+  return new WwError(code, message, cause === undefined ? undefined : { cause })
 }
 
 /** @param {string} url */
