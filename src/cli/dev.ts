@@ -8,6 +8,8 @@
  * the shell stops the nodes (gracefully) and removes the temp folder. Without a TTY the shell
  * runs in piped mode.
  */
+import { createLogger, type StructuredLogger } from '../cluster/log.js'
+import type { Logger } from '../cluster/options.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -29,6 +31,10 @@ export interface DevOptions {
   convergeMs?: number
   /** Client URL of the first node. @default ws://127.0.0.1:8420 when free, else ws://127.0.0.1:0 */
   listen?: string
+  /** `--log-level`: the nodes log to stderr from this level (each line names its node). @default undefined (the nodes are silent, as the shell owns the terminal) */
+  logLevel?: string
+  /** `--log-format`: text or json; given alone, logs from `info`. @default 'text' */
+  logFormat?: string
 }
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-south-1'] as const
@@ -77,7 +83,10 @@ export async function startDevCluster(opts: DevOptions & { serve?: NodeInit['ser
   }
   try {
     const listen = opts.listen ?? ((await portFree(8420)) ? DEFAULT_ADDR : 'ws://127.0.0.1:0')
+    const logging = opts.logLevel !== undefined || opts.logFormat !== undefined
+    const log = logging ? createLogger({ level: opts.logLevel, format: opts.logFormat }) : undefined
     const base = (i: number): NodeInit => ({
+      ...(log !== undefined ? { logger: nodeLogger(log, `node-${i + 1}`) } : {}),
       p2p: ['/ip4/127.0.0.1/tcp/0'],
       identity: join(dir, `node-${i + 1}.key`),
       ttl: opts.ttl ?? 10_000,
@@ -141,4 +150,9 @@ export async function devCommand(ctx: CliContext, opts: DevOptions = {}): Promis
     process.off('SIGINT', onSignal)
     await stopAll()
   }
+}
+
+/** A node's logger within `ww dev`: every line carries `node` (node-1, node-2, …). */
+function nodeLogger(log: StructuredLogger, node: string): Logger {
+  return { info: (m) => log.info(m, { node }), warn: (m) => log.warn(m, { node }), error: (m) => log.error(m, { node }) }
 }

@@ -113,6 +113,8 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .option('--allow-origin <origin>', 'browser origin allowed to open a WebSocket, e.g. https://ops.example.com (repeatable)', collect, [] as string[])
     .option('--plugin <path>', 'load a plugin module, e.g. a transport (repeatable)', collect, [] as string[])
     .option('--quiet', 'do not log membership changes')
+    .option('--log-level <level>', 'least severe log lines written: debug, info, warn, error', 'info')
+    .option('--log-format <format>', 'log lines as text or json (one object per line: time, level, msg, fields)', 'text')
     .option('--metrics-listen <host:port>', 'serve /metrics, /healthz and /readyz over HTTP here (a bare port binds 127.0.0.1)')
     .action(async (opts: Record<string, unknown>) => {
       const { runStart } = await import('./start-action.js')
@@ -182,11 +184,13 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
   addCommon(program.command('dev').description('a local cluster of real nodes in this process, with the shell attached'))
     .option('--nodes <n>', 'how many nodes', positiveInt, 3)
     .option('--listen <url>', 'client URL of the first node (default: ws://127.0.0.1:8420 if free, else any free port)')
+    .option('--log-level <level>', "the nodes' log lines to stderr from this level: debug, info, warn, error (default: none)")
+    .option('--log-format <format>', "the nodes' log lines as text or json")
     .option('--stop-on-error', 'piped mode: stop at the first failing line')
     .action(async (opts: Record<string, unknown>) => {
       const [{ createContext }, { devCommand }] = await Promise.all([import('../client/context.js'), import('./dev.js')])
       const ctx = await createContext(common(opts))
-      setExit(await devCommand(ctx, { nodes: opts.nodes as number, stopOnError: opts.stopOnError === true, listen: opts.listen as string | undefined }))
+      setExit(await devCommand(ctx, { nodes: opts.nodes as number, stopOnError: opts.stopOnError === true, listen: opts.listen as string | undefined, logLevel: opts.logLevel as string | undefined, logFormat: opts.logFormat as string | undefined }))
     })
 
   addCommon(program.command('pub').description('publish stdin as one message on TOPIC'))

@@ -47,6 +47,8 @@ export async function runStart(opts: Record<string, unknown>): Promise<number> {
     ...endpoint,
     quiet: opts.quiet === true,
     metricsListen: opts.metricsListen as string | undefined,
+    logLevel: opts.logLevel as string | undefined,
+    logFormat: opts.logFormat as string | undefined,
     ...(withTransports ? { serve: { transports } } : {}),
   }
   return startCommand(start)

@@ -23,6 +23,7 @@ import { startNode, type Node, type NodeInit } from '../node/node.js'
 import { defaultTransports } from '../transport/registry.js'
 import type { WebSocketsInit } from '../transport/ws.js'
 import { parseDuration, parseMeta, validateMinPeers, type Logger } from '../cluster/options.js'
+import { createLogger } from '../cluster/log.js'
 import { parseMetricsListen, serveMetrics, type MetricsServer } from '../node/metrics.js'
 import { loadSwarmKey, type LoadedSwarmKey } from '../cluster/swarm-key.js'
 import { ERR_BAD_MAX_PEERS, loadAllowList, validateMaxPeers } from '../cluster/admission.js'
@@ -78,6 +79,10 @@ export interface StartOptions {
   allowOrigin?: string[]
   /** `--metrics-listen`: serve /metrics, /healthz and /readyz on this HOST:PORT (docs/operations.md). @default undefined (none) */
   metricsListen?: string
+  /** `--log-level`: debug, info, warn or error. @default 'info' */
+  logLevel?: string
+  /** `--log-format`: text (`ww: …` lines) or json (one object per line). @default 'text' */
+  logFormat?: string
   /** `--quiet`: no membership change lines. @default false */
   quiet?: boolean
   /** Extra protocol-server options, e.g. plugin transports (see NodeInit.serve). @default undefined */
@@ -161,7 +166,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     // A closed stdout (piped into something that exited) must not take the node down.
     if (!to.destroyed && to.writable) to.write(`${s}\n`)
   }
-  const logger: Logger = { info: (m) => write(`ww: ${m}`, err), warn: (m) => write(`ww: warning: ${m}`, err), error: (m) => write(`ww: error: ${m}`, err) }
+  const logger = createLogger({ level: opts.logLevel, format: opts.logFormat, write: (line) => write(line.slice(0, -1), err) })
   const meta = Array.isArray(opts.meta) ? parseMeta(opts.meta) : opts.meta ?? {}
   let swarm: LoadedSwarmKey | undefined
   if (opts.swarmKey !== undefined) {
@@ -216,6 +221,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
   }
 
   const onChange = (c: TableChange): void => {
+    logger.debug('table change', { kind: c.kind, peer: c.record.peer, server: c.record.server })
     if (c.kind === 'updated' || c.record.peer === node.peer) return
     write(`${c.kind.padEnd(7)} ${describe(c.kind === 'left' && c.previous !== undefined ? c.previous : c.record)}`)
   }
