@@ -8,6 +8,15 @@ describe('json formatter', () => {
     expect(JSON.parse(render(json, recs).text)).toEqual(recs)
   })
 
+  it('shows a record\'s addrs after meta, and no addrs key for a record without', () => {
+    const withAddrs = { ...sample(1), addrs: [`/ip4/127.0.0.1/tcp/4001/p2p/${sample(1).peer}`] }
+    const text = render(json, [withAddrs, sample(2)]).text
+    const [a, b] = JSON.parse(text) as Array<Record<string, unknown>>
+    expect(Object.keys(a!)).toEqual(['peer', 'server', 'seq', 'ttl', 'host', 'meta', 'addrs'])
+    expect(a!.addrs).toEqual(withAddrs.addrs)
+    expect(b).not.toHaveProperty('addrs')
+  })
+
   it('writes an empty array for an empty result', () => {
     expect(render(json, []).text).toBe('[]\n')
     expect(JSON.parse(render(json, []).text)).toEqual([])
