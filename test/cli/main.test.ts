@@ -64,8 +64,11 @@ describe('ww ls / lookup', () => {
     const recs = ndjsonOf(r.stdout)
     expect(recs.map((x) => x.host).sort()).toEqual(['web-1', 'web-2'])
     for (const x of recs) {
-      expect(Object.keys(x)).toEqual(['peer', 'server', 'seq', 'ttl', 'host', 'meta'])
+      // The documented fields in their order; `addrs` last, since ww start nodes announce
+      // where they can be dialled.
+      expect(Object.keys(x)).toEqual(['peer', 'server', 'seq', 'ttl', 'host', 'meta', 'addrs'])
       expect(x.server).toMatch(/^[0-9a-f]{16}$/)
+      for (const a of x.addrs as string[]) expect(a).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${x.peer as string}$`))
     }
   })
 
