@@ -36,7 +36,7 @@ export async function runPiped(core: ShellCore, init: PipedInit = {}): Promise<n
       const r = await core.run(line, out)
       await out.end()
       if (r.info !== undefined && r.info !== 'cancelled') out.write(r.info + '\n')
-      if (core.timing && r.elapsedMs !== undefined) stderr.write(`(${r.count ?? 0} records, ${r.elapsedMs.toFixed(1)} ms)\n`)
+      if (core.timing && r.elapsedMs !== undefined) stderr.write(`(${r.count ?? 0} ${r.count === 1 ? 'record' : 'records'}, ${r.elapsedMs.toFixed(1)} ms)\n`)
       if (r.error !== undefined) stderr.write(r.error.endsWith('\n') ? r.error : r.error + '\n')
       if (r.exitCode !== EXIT.ok && exitCode === EXIT.ok) exitCode = r.exitCode
       if (r.quit === true || (r.exitCode !== EXIT.ok && init.stopOnError === true)) break

@@ -51,7 +51,7 @@ describe('piped shell', () => {
     expect(r.hosts).toEqual([fakeRecord(0).host, fakeRecord(1).host, fakeRecord(1).host])
     expect(r.out).toContain('timing is on')
     expect(r.out).toMatch(/PEER\s+SERVER\s+HOST\s+AGE\s+SEEN\s+META/)
-    expect(r.err).toMatch(/\(1 records?, [0-9.]+ ms\)/)
+    expect(r.err).toMatch(/\(1 record, [0-9.]+ ms\)/)
   })
 
   it('count QUERY prints the number of matches and explain QUERY the plan; several conditions run', async () => {
