@@ -253,7 +253,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   } catch (err) {
     table.close()
     await release()
-    throw new WwError(ERR_P2P_START, `libp2p could not start on ${p2p.join(', ')}: ${(err as Error).message}`, { cause: err })
+    throw new WwError(ERR_P2P_START, `libp2p could not start on ${p2p.join(', ')}: ${listenFailure(err)}`, { cause: err })
   }
 
   const peer = self.toString()
@@ -419,6 +419,20 @@ function parseBootstrap(text: string): { addr: Multiaddr; peer: PeerId } {
 export function meshPeerCount(libp2p: Libp2p<NodeServices>, topic: string): number {
   const g = libp2p.services.pubsub as unknown as { getMeshPeers?: (topic: string) => string[] }
   return typeof g.getMeshPeers === 'function' ? g.getMeshPeers(topic).length : 0
+}
+
+/**
+ * libp2p's listen failure in one line: its message lists each address with the socket error
+ * and that error's stack; keep `address: error` of each, drop the advice and the stacks.
+ */
+export function listenFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  const failed = message
+    .split('\n')
+    .map((l) => /^\s*(\/\S+): (?:\w*Error: )?(.+)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => `${m[1]}: ${m[2]}`)
+  return failed.length > 0 ? failed.join('; ') : message.split('\n')[0]!
 }
 
 function withPeer(a: Multiaddr, peer: string): string {
