@@ -67,10 +67,25 @@ export function rootCode(err: unknown): string | undefined {
   return code
 }
 
+/** The message of the innermost cause of `err` (at most 8 deep). */
+export function rootMessage(err: unknown): string {
+  const chain: string[] = [err instanceof Error ? err.message : String(err)]
+  for (let e: unknown = (err as { cause?: unknown })?.cause, depth = 0; e instanceof Error && depth < 8; depth++) {
+    chain.push(e.message)
+    e = e.cause
+  }
+  // the deepest cause that says something
+  return chain.filter((m) => m.length > 0).at(-1) ?? chain[0]!
+}
+
 /** Wraps a failure to connect to `addr` (exit 2), keeping its cause and code. */
 export function cannotConnect(addr: string, err: unknown): CliError {
-  const msg = (err as Error)?.message ?? String(err)
-  const code = rootCode(err)
+  // One line: the innermost cause says what happened (`connect ECONNREFUSED …`); the layers
+  // above it only repeat it with their own prefix. The code is the outermost one (the
+  // transport's ERR_CONNECT_FAILED), the one docs/errors.md tells the user about.
+  const msg = rootMessage(err)
+  const own = (err as { code?: unknown })?.code
+  const code = typeof own === 'string' && own.startsWith('ERR_') ? own : rootCode(err)
   return new CliError(ERR_CANNOT_CONNECT, `cannot connect to ${addr}: ${msg}${code !== undefined ? ` (${code})` : ''}`, {
     exitCode: EXIT.connect,
     hint: 'is a node running there? start one with `ww start` or `ww dev`, or pass --addr / WW_ADDR',

@@ -174,6 +174,8 @@ describe('exit codes and messages', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('cannot connect to ws://127.0.0.1:1')
     expect(r.stderr).toContain('hint:')
+    // one line with its code, the socket error said once, not nested through every layer
+    expect(r.stderr.split('\n')[0]).toMatch(/^ww: cannot connect to ws:\/\/127\.0\.0\.1:1: connect ECONNREFUSED 127\.0\.0\.1:1 \(ERR_CONNECT_FAILED\)$/)
   })
 
   it('1: a URL scheme no transport handles (a plugin may add it), or no URL at all', async () => {
