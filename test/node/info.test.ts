@@ -5,6 +5,7 @@ import { checkNodeInfo } from '../../src/proto/wire/info-codec.js'
 import { packageVersion } from '../../src/node/info.js'
 import { hasCode } from '../../src/errors.js'
 import { runWw, tempHome } from '../cli/helpers.js'
+import { RawClient } from '../proto/helpers.js'
 import { Cluster } from './node-helpers.js'
 
 const cluster = new Cluster()
@@ -57,6 +58,28 @@ describe('View.info on a real node', () => {
     expect(checkNodeInfo({ ...good, extra: 1 })).toEqual(good)
     for (const bad of [null, [], 'x', { ...good, peer: 1 }, { ...good, p2p: [1] }, { ...good, tablePeers: -1 }, { ...good, uptimeMs: Infinity }, { ...good, heartbeats: { ...good.heartbeats, inPerSec: '1' } }, { ...good, heartbeats: null }]) {
       expect(() => checkNodeInfo(bad), JSON.stringify(bad)).toThrow(expect.toSatisfy((e) => hasCode(e, 'ERR_BAD_FRAME')))
+    }
+  })
+})
+
+describe('info on the wire', () => {
+  it("the node's null View answers ERR_NOT_AUTHORIZED itself; a node without a token answers the map", async () => {
+    const locked = await cluster.start({ listen: 'ws://127.0.0.1:0', token: 'secret' })
+    const { raw: r } = await RawClient.hello(locked.addr!)
+    try {
+      r.send({ t: 'call', id: 1, cap: 0, m: 'info', a: {} })
+      expect(await r.read()).toMatchObject({ t: 'result', id: 1, error: { code: 'ERR_NOT_AUTHORIZED' } })
+    } finally {
+      await r.close()
+    }
+    const open = await cluster.start({ listen: 'ws://127.0.0.1:0' })
+    const { raw: o } = await RawClient.hello(open.addr!)
+    try {
+      o.send({ t: 'call', id: 1, cap: 0, m: 'info', a: {} })
+      const f = (await o.read()) as { value?: unknown }
+      expect(checkNodeInfo(f.value).peer).toBe(open.peer)
+    } finally {
+      await o.close()
     }
   })
 })
