@@ -10,21 +10,13 @@ import { parseQuery } from '../src/lang/index.js'
 import type { RoutingRecord } from '../src/record/record.js'
 import { planWhere, runWhere } from '../src/table/plan.js'
 import { RoutingTable } from '../src/table/table.js'
+import { benchPeer } from './_ids.js'
 
 // Run alone, an optional record count may follow the file name; under bench/run.ts the
 // argument is the benchmark's name, so only a number counts.
 const arg = Number(process.argv[2])
 const N = Number.isSafeInteger(arg) && arg > 0 ? arg : 1_000_000
-const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
-function peer(i: number): string {
-  let s = ''
-  let n = i
-  for (let k = 0; k < 8; k++) {
-    s = B58[n % 58] + s
-    n = Math.floor(n / 58)
-  }
-  return `12D3KooW${'x'.repeat(36)}${s}`
-}
+const peer = (i: number): string => benchPeer(i, { digits: 8, pad: 'x'.repeat(36), tail: '' })
 
 async function time(label: string, runs: number, f: () => number | Promise<number>): Promise<number> {
   for (let i = 0; i < Math.min(runs, 50); i++) await f() // warm up

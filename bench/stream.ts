@@ -17,22 +17,14 @@ import type { RoutingRecord } from '../src/record/record.js'
 import { serve } from '../src/proto/server/server.js'
 import { connect } from '../src/proto/client/client.js'
 import { encodeBatch, encodeItem } from '../src/proto/wire/frames.js'
+import { benchPeer } from './_ids.js'
 
 const N = 1_000_000
 const BATCH = 256
-const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-south-1', 'sa-east-1']
 const ROLES = ['web', 'api', 'db', 'cache']
 
-function peer(i: number): string {
-  let s = ''
-  let n = i
-  for (let k = 0; k < 10; k++) {
-    s = B58[n % 58] + s
-    n = Math.floor(n / 58)
-  }
-  return `12D3KooW${s}Xy7qZ`
-}
+const peer = (i: number): string => benchPeer(i)
 
 function rec(i: number): RoutingRecord {
   return {

@@ -13,6 +13,7 @@ import type { RoutingRecord } from '../src/record/record.js'
 import { serve } from '../src/proto/server/server.js'
 import { connect } from '../src/proto/client/client.js'
 import { parseQuery } from '../src/lang/index.js'
+import { benchPeer } from './_ids.js'
 
 function gc(): void {
   ;(globalThis as { gc?: () => void }).gc?.()
@@ -24,16 +25,7 @@ function heap(): number {
   return process.memoryUsage().heapUsed
 }
 
-const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
-function peer(i: number): string {
-  let s = ''
-  let n = i
-  for (let k = 0; k < 10; k++) {
-    s = B58[n % 58] + s
-    n = Math.floor(n / 58)
-  }
-  return `12D3KooW${s}Xy7qZ`
-}
+const peer = (i: number): string => benchPeer(i)
 
 function rec(i: number, seq: number, host = `node-${i}`): RoutingRecord {
   return { peer: peer(i), server: '00000000000000aa', seq, ttl: 600_000, host, meta: { role: 'db', region: 'eu-west-1' } }

@@ -10,12 +10,11 @@ import { once } from 'node:events'
 import { encode } from '@msgpack/msgpack'
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { connect } from '../../src/proto/client/client.js'
 import type { Server } from '../../src/proto/server/server.js'
 import type { Session } from '../../src/api.js'
 import { hasCode } from '../../src/errors.js'
 import { decodeNodeFrame, encodeFrame, type ClientFrame, type NodeFrame } from '../../src/proto/wire/frames.js'
-import { filledTable, RawClient, serveTable } from './helpers.js'
+import { filledTable, openSession, RawClient, serveTable } from './helpers.js'
 import { cleanupAfterEach } from '../cleanup.js'
 
 const cleanups = cleanupAfterEach()
@@ -27,11 +26,7 @@ async function start(init: Parameters<typeof serveTable>[1] = {}): Promise<Serve
   return s
 }
 
-async function session(url: string, token?: string): Promise<Session> {
-  const s = await connect(url, token === undefined ? {} : { token })
-  cleanups.push(() => s.close())
-  return s
-}
+const session = (url: string, token?: string): Promise<Session> => openSession(cleanups, url, token)
 
 async function raw(url: string, token?: string): Promise<RawClient> {
   const { raw: r, welcome } = await RawClient.hello(url, token)

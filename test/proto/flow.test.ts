@@ -27,7 +27,7 @@ import type { RoutingRecord } from '../../src/record/record.js'
 import type { Statement } from '../../src/lang/ast.js'
 import type { RoutingTable } from '../../src/table/table.js'
 import { hasCode } from '../../src/errors.js'
-import { filledTable, peerId, record, serveTable } from './helpers.js'
+import { countingTable, filledTable, peerId, record, serveTable } from './helpers.js'
 import { cleanupAfterEach } from '../cleanup.js'
 
 const cleanups = cleanupAfterEach()
@@ -156,27 +156,7 @@ async function fill(w: Wire, s: StreamLog, maxOneItemBatch: number, probeId: num
   }
 }
 
-/** A table wrapper that counts the records its scans hand out. */
-function counting(table: RoutingTable): ServedTable & { pulled: number } {
-  const w = {
-    pulled: 0,
-    values: (...a: Parameters<RoutingTable['values']>) => table.values(...a),
-    scan(st: Statement) {
-      const inner = table.scan(st)
-      return (function* () {
-        try {
-          for (const r of inner) {
-            w.pulled++
-            yield r
-          }
-        } finally {
-          inner.return(undefined)
-        }
-      })()
-    },
-  }
-  return w
-}
+const counting = countingTable
 
 /** Size of the largest batch frame holding one record of `records`: what may not fit any more. */
 function maxOneItemBatch(records: Iterable<RoutingRecord>, id: number): number {

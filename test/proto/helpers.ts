@@ -2,6 +2,10 @@
 import { RoutingTable } from '../../src/table/table.js'
 import type { RoutingRecord } from '../../src/record/record.js'
 import { serve, type Server, type ServeInit } from '../../src/proto/server/server.js'
+import type { ServedTable } from '../../src/proto/server/view-cap.js'
+import { connect } from '../../src/proto/client/client.js'
+import type { Session } from '../../src/api.js'
+import type { Statement } from '../../src/lang/ast.js'
 
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
 
@@ -114,4 +118,35 @@ export class RawClient {
   close(): void {
     this.conn.abort(new Error('test done'))
   }
+}
+
+/** A table wrapper that counts the records its scans hand out and the scans closed. */
+export function countingTable(table: RoutingTable): ServedTable & { pulled: number; closed: number } {
+  const w = {
+    pulled: 0,
+    closed: 0,
+    values: (...a: Parameters<RoutingTable['values']>) => table.values(...a),
+    scan(st: Statement) {
+      const inner = table.scan(st)
+      return (function* () {
+        try {
+          for (const r of inner) {
+            w.pulled++
+            yield r
+          }
+        } finally {
+          inner.return(undefined)
+          w.closed++
+        }
+      })()
+    },
+  }
+  return w
+}
+
+/** Connects to `url` (with `token`, if any) and registers the session's close as a cleanup. */
+export async function openSession(cleanups: Array<() => unknown>, url: string, token?: string): Promise<Session> {
+  const s = await connect(url, token === undefined ? {} : { token })
+  cleanups.push(() => s.close())
+  return s
 }

@@ -12,7 +12,7 @@ import type { Statement } from '../../src/lang/ast.js'
 import { RoutingTable } from '../../src/table/table.js'
 import { parseQuery } from '../../src/lang/index.js'
 import type { ServedTable } from '../../src/proto/server/view-cap.js'
-import { filledTable, peerId, RawClient, record, serveTable } from './helpers.js'
+import { countingTable, filledTable, openSession, peerId, RawClient, record, serveTable } from './helpers.js'
 import { hasCode } from '../../src/errors.js'
 import { cleanupAfterEach } from '../cleanup.js'
 import { killGroup, spawnGroup } from '../procs.js'
@@ -25,11 +25,7 @@ async function start(table: ServedTable, init: Parameters<typeof serveTable>[1] 
   return s
 }
 
-async function session(url: string, token?: string): Promise<Session> {
-  const s = await connect(url, token === undefined ? {} : { token })
-  cleanups.push(() => s.close())
-  return s
-}
+const session = (url: string, token?: string): Promise<Session> => openSession(cleanups, url, token)
 
 async function raw(url: string): Promise<RawClient> {
   const { raw: r, welcome } = await RawClient.hello(url)
@@ -40,31 +36,7 @@ async function raw(url: string): Promise<RawClient> {
 
 const ALL: Statement = { op: 'ls', selector: { kind: 'all' }, constraints: [], reverse: false }
 
-/** A table wrapper that counts the records its scans yield and whether they were closed. */
-function counting(table: RoutingTable): ServedTable & { pulled: number; closed: number } {
-  const w = {
-    pulled: 0,
-    closed: 0,
-    values(...a: Parameters<RoutingTable['values']>) {
-      return table.values(...a)
-    },
-    scan(s: Statement) {
-      const inner = table.scan(s)
-      return (function* () {
-        try {
-          for (const r of inner) {
-            w.pulled++
-            yield r
-          }
-        } finally {
-          inner.return(undefined)
-          w.closed++
-        }
-      })()
-    },
-  }
-  return w
-}
+const counting = countingTable
 
 const QUERIES = [
   '',
