@@ -97,6 +97,14 @@ export interface MembershipInit {
  */
 export type SignedFrame = [from: string, seqno: Uint8Array, data: Uint8Array, signature: Uint8Array]
 
+/**
+ * A signed heartbeat as state sync carries it: the gossip message, then how many ms ago the
+ * serving node received it (a duration on its own clock, so no two clocks are compared). The
+ * receiver lets the record live `ttl − age` more, not a whole ttl: otherwise a dead peer's
+ * last heartbeat, handed from node to node as new connections form, would outlive it.
+ */
+export type SyncFrame = [from: string, seqno: Uint8Array, data: Uint8Array, signature: Uint8Array, age: number]
+
 const SIGN_PREFIX = new TextEncoder().encode('libp2p-pubsub:')
 
 /** Counters of one membership instance (for tests, benchmarks and operators). */
@@ -270,18 +278,22 @@ export class Membership {
    */
   readonly validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
     try {
-      const verdict = this.#validate(msg)
-      if (verdict === TopicValidatorResult.Accept) this.stats.accepted++
-      else if (verdict === TopicValidatorResult.Reject) this.stats.rejected++
-      else this.stats.ignored++
-      return verdict
+      return this.#count(this.#validate(msg, 0))
     } catch {
       this.stats.rejected++
       return TopicValidatorResult.Reject
     }
   }
 
-  #validate(msg: Message): TopicValidatorResult {
+  #count(verdict: TopicValidatorResult): TopicValidatorResult {
+    if (verdict === TopicValidatorResult.Accept) this.stats.accepted++
+    else if (verdict === TopicValidatorResult.Reject) this.stats.rejected++
+    else this.stats.ignored++
+    return verdict
+  }
+
+  /** Decides on one signed heartbeat received `age` ms ago (0 from gossip, the server's hold time from state sync). */
+  #validate(msg: Message, age: number): TopicValidatorResult {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject
     if (msg.data.length > MAX_HEARTBEAT_BYTES) return TopicValidatorResult.Reject
     let record: RoutingRecord
@@ -325,7 +337,7 @@ export class Membership {
       this.stats.full++
       return TopicValidatorResult.Accept
     }
-    if (!this.#table.upsert(record)) return TopicValidatorResult.Ignore
+    if (!this.#table.upsert(record, { age })) return TopicValidatorResult.Ignore
     this.#signed.set(record.peer, { seq: record.seq, server: record.server, frame: [record.peer, seqnoBytes(msg.sequenceNumber), msg.data, msg.signature] })
     return TopicValidatorResult.Accept
   }
@@ -334,17 +346,19 @@ export class Membership {
    * Every live record of the table as the signed heartbeat it came in (this node's own
    * signed on the spot), at most `max`: what state sync serves.
    */
-  async signedFrames(max: number): Promise<SignedFrame[]> {
-    const out: SignedFrame[] = []
+  async signedFrames(max: number): Promise<SyncFrame[]> {
+    const out: SyncFrame[] = []
     for (const [peer, s] of this.#signed) {
       if (out.length >= max) break
       const r = this.#table.get(peer)
-      if (r !== undefined && r.seq === s.seq && r.server === s.server) out.push(s.frame)
+      if (r === undefined || r.seq !== s.seq || r.server !== s.server) continue
+      const seen = this.#table.times(peer, s.server)?.seen
+      if (seen !== undefined) out.push([...s.frame, seen])
     }
     const own = this.#own
     if (own !== undefined && this.#key !== undefined && out.length < max && this.#running) {
       own.frame ??= signFrame(this.#key, this.#peer, this.topic, own.data)
-      out.push(await own.frame)
+      out.push([...(await own.frame), 0])
     }
     return out
   }
@@ -357,16 +371,17 @@ export class Membership {
    */
   async offerFrame(frame: unknown): Promise<TopicValidatorResult> {
     try {
-      if (!Array.isArray(frame) || frame.length !== 4) return this.#reject()
-      const [fromText, seqno, data, signature] = frame as unknown[]
+      if (!Array.isArray(frame) || frame.length !== 5) return this.#reject()
+      const [fromText, seqno, data, signature, age] = frame as unknown[]
       if (typeof fromText !== 'string' || !(seqno instanceof Uint8Array) || seqno.length !== 8 || !(data instanceof Uint8Array) || !(signature instanceof Uint8Array)) return this.#reject()
+      if (typeof age !== 'number' || !Number.isSafeInteger(age) || age < 0) return this.#reject()
       const from = peerIdFromString(fromText)
       const key = from.publicKey
       if (key === undefined) return this.#reject()
       const signed = concat(SIGN_PREFIX, RPC.Message.encode({ from: from.toMultihash().bytes, data, seqno, topic: this.topic }))
       if (!(await key.verify(signed, signature))) return this.#reject()
       const msg: Message = { type: 'signed', from, topic: this.topic, data, sequenceNumber: BigInt(`0x${Buffer.from(seqno).toString('hex')}`), signature, key }
-      return this.validate(from, msg)
+      return this.#count(this.#validate(msg, age))
     } catch {
       return this.#reject()
     }

@@ -5,9 +5,11 @@
  *
  * Wire. The puller opens the stream (after identify shows the peer speaks the protocol) and
  * sends one byte, `0x01` (the request of this version); the server writes one MessagePack array of signed heartbeats, each
- * `[from, seqno, data, signature]` (see SignedFrame in membership.ts): every live record of
- * its table as the original signed gossip message it came in, and its own record signed with
- * its key. Then it closes the stream.
+ * `[from, seqno, data, signature, age]` (see SyncFrame in membership.ts): every live record
+ * of its table as the original signed gossip message it came in, and its own record signed
+ * with its key; `age` is how many ms ago the server received that heartbeat (0 for its own),
+ * and the puller lets the record live `ttl − age` more, so a dead peer's last heartbeat
+ * can't be handed on from node to node past its ttl. Then it closes the stream.
  *
  * Trust. Nothing is taken on the server's word: each heartbeat's signature is checked as
  * gossipsub checks it, then the heartbeat topic validator runs on it (freshness, ttl cap,

@@ -52,6 +52,17 @@ export { ERR_SNAPSHOT_RELEASED } from './snapshot.js'
 export { Watcher, type WatcherStats } from './watch.js'
 export { ERR_WATCH_LIMIT } from '../api.js'
 
+/** Options of {@link RoutingTable.upsert}. */
+export interface UpsertOptions {
+  /**
+   * How many ms before this call the record was received, by whoever hands it on (state sync
+   * sends each record with the time its server has held it, a duration on the server's own
+   * clock). The record expires `ttl − age` from now, so a relayed record never outlives the
+   * heartbeat it came from. @default 0
+   */
+  age?: number
+}
+
 /** Options of a routing table. */
 export interface TableInit {
   /**
@@ -100,13 +111,17 @@ export class RoutingTable {
   /**
    * Offers a record (validated: throws RecordError naming the bad field). Returns true when
    * it was taken in: stored as new or newer than the stored one, or a leave (ttl 0) newer
-   * than what is known of the peer. Stale and duplicate records return false.
+   * than what is known of the peer. Stale and duplicate records return false, and so does a
+   * record whose `options.age` is past its ttl.
    */
-  upsert(record: RoutingRecord | unknown): boolean {
+  upsert(record: RoutingRecord | unknown, options: UpsertOptions = {}): boolean {
     const r = validateRecord(record)
     Object.freeze(r.meta)
     Object.freeze(r)
     const now = this.#now()
+    // A relayed record arrived `age` ms before it reached this table: its ttl runs from then.
+    const age = options.age ?? 0
+    if (!(age >= 0) || !Number.isFinite(age)) throw new RangeError(`upsert: age must be a finite number of ms ≥ 0, got ${String(age)}`)
     const tombs = this.#tombs
     if (tombs.size > 0) tombs.forget(now)
     let old = this.#byPeer.get(r.peer)
@@ -132,8 +147,10 @@ export class RoutingTable {
       }
       return this.#emit(changes, true)
     }
+    const exp = now - age + r.ttl
+    // Dead on arrival: its ttl ran out while it was on its way (a relay held it that long).
+    if (exp < now) return this.#emit(changes, false)
     if (tombs.size > 0) tombs.delete(r.peer)
-    const exp = now + r.ttl
     if (old === undefined) {
       const e = new Entry(r, exp, r.peer, r.server, r.host, r.meta, this.#gens.next())
       e.since = now

@@ -38,6 +38,32 @@ describe('state sync on join', () => {
     expect(late.sync.stats.accepted).toBeGreaterThanOrEqual(N - 1)
   }, 120_000)
 
+  it('a synced record lives ttl − age more, not a whole ttl: a dead peer can not be handed on past its ttl', async () => {
+    const ttl = 5000
+    const target = await cluster.start({ ttl })
+    const honest = await cluster.start({ ttl, bootstrap: [target.multiaddrs[0]!] })
+    await vi.waitFor(() => expect(target.table.size, 'convergence').toBe(2), { timeout: 15_000 })
+    const frames = await target.membership.signedFrames(100)
+    const good = frames.find((f) => f[0] === honest.peer)!
+    expect(good[4]).toBeGreaterThanOrEqual(0)
+    expect(good[4]).toBeLessThanOrEqual(ttl)
+    // A node that never met `honest`, offered its heartbeat as held for ttl − 300 ms.
+    const fresh = await cluster.start({ ttl })
+    const held = ttl - 300
+    expect(await fresh.membership.offerFrame([good[0], good[1], good[2], good[3], held])).toBe(TopicValidatorResult.Accept)
+    expect(fresh.table.times(honest.peer, honest.server)!.seen).toBeGreaterThanOrEqual(held)
+    // It expires about 300 ms later, though a whole ttl (5 s) from its arrival is far off.
+    const t0 = performance.now()
+    await vi.waitFor(() => expect(fresh.table.get(honest.peer), 'expired').toBeUndefined(), { timeout: 4000, interval: 20 })
+    expect(performance.now() - t0).toBeLessThan(ttl - 500)
+    // Held past its ttl: dead on arrival, never listed.
+    expect(await fresh.membership.offerFrame([good[0], good[1], good[2], good[3], ttl + 1])).toBe(TopicValidatorResult.Ignore)
+    expect(fresh.table.get(honest.peer)).toBeUndefined()
+    // A frame without an age, or with a negative one, is malformed.
+    expect(await fresh.membership.offerFrame([good[0], good[1], good[2], good[3]])).toBe(TopicValidatorResult.Reject)
+    expect(await fresh.membership.offerFrame([good[0], good[1], good[2], good[3], -1])).toBe(TopicValidatorResult.Reject)
+  })
+
   it('a sync stream with an altered or unsigned heartbeat is refused and its sender disconnected', async () => {
     const target = await cluster.start({ ttl: 5000 })
     const honest = await cluster.start({ ttl: 5000, bootstrap: [target.multiaddrs[0]!] })
@@ -50,7 +76,7 @@ describe('state sync on join', () => {
     const altered = [...good] as typeof good
     altered[2] = new Uint8Array(good[2])
     altered[2][altered[2].length - 1] ^= 1 // one bit of the payload
-    const unsigned = [good[0], good[1], good[2], new Uint8Array(0)]
+    const unsigned = [good[0], good[1], good[2], new Uint8Array(0), good[4]]
 
     for (const bad of [altered, unsigned]) {
       const rogue: Libp2p = await createLibp2p({
