@@ -80,7 +80,9 @@ export function startWw(args: string[], home: string, timeoutMs = 30_000): Promi
     let out = ''
     let err = ''
     const stop = async (): Promise<number | null> => {
-      await killGroup(g, 'SIGTERM', 10_000)
+      // A graceful leave (the last heartbeat, then libp2p's stop) is quick on an idle machine;
+      // two suites at once on 2 cores have seen it take several seconds.
+      await killGroup(g, 'SIGTERM', 20_000)
       return g.exited
     }
     const timer = setTimeout(() => {
