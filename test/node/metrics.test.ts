@@ -32,7 +32,9 @@ function parseExposition(text: string): { types: Map<string, string>; samples: S
   const types = new Map<string, string>()
   const samples: Sample[] = []
   const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*'
-  const sample = new RegExp(`^(${NAME})(?:\\{(.*)\\})? (-?(?:[0-9.e+-]+|Inf|\\+Inf|NaN))(?: -?\\d+)?$`)
+  // Values as Prometheus reads them (Go's ParseFloat): a float, or Inf/NaN in any case
+  // (prom-client writes an empty summary's mean as `Nan`).
+  const sample = new RegExp(`^(${NAME})(?:\\{(.*)\\})? ([+-]?(?:[0-9.eE+-]+|[Ii][Nn][Ff]|[Nn][Aa][Nn]))(?: -?\\d+)?$`)
   const label = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)/
   expect(text.endsWith('\n')).toBe(true)
   for (const line of text.slice(0, -1).split('\n')) {
@@ -60,8 +62,10 @@ function parseExposition(text: string): { types: Map<string, string>; samples: S
     }
     const family = m[1]!.replace(/_(bucket|sum|count)$/, '')
     if (!types.has(m[1]!) && !types.has(family)) throw new Error(`sample before its TYPE: ${line}`)
-    const value = Number(m[3]!.replace(/^\+?Inf$/, 'Infinity'))
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad value: ${line}`)
+    const text = m[3]!
+    const nan = /^[+-]?nan$/i.test(text)
+    const value = /^[+-]?inf$/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : nan ? NaN : Number(text)
+    if (Number.isNaN(value) && !nan) throw new Error(`bad value: ${line}`)
     samples.push({ name: m[1]!, labels, value })
   }
   return { types, samples }
