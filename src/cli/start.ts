@@ -209,6 +209,43 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     }
   }
 
+  const onChange = (c: TableChange): void => {
+    logger.debug('table change', { kind: c.kind, peer: c.record.peer, server: c.record.server })
+    if (c.kind === 'updated' || c.record.peer === node.peer) return
+    write(`${c.kind.padEnd(7)} ${describe(c.kind === 'left' && c.previous !== undefined ? c.previous : c.record)}`)
+  }
+  // The signal handlers go in before the first line is printed: whoever reads `listen` (a
+  // supervisor, a test) may signal at once, and a signal with no handler yet would kill the
+  // node without its leave heartbeat.
+  let resolveDone!: (code: number) => void
+  const done = new Promise<number>((resolve) => (resolveDone = resolve))
+  let stopping = false
+  const finish = (): void => {
+    if (opts.handleSignals !== false) {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+    opts.signal?.removeEventListener('abort', onAbort)
+    node.table.off('change', onChange)
+    void (metrics?.close() ?? Promise.resolve()).then(() => resolveDone(0))
+  }
+  const stop = (): void => {
+    if (stopping) {
+      void node.kill().then(finish, finish)
+      return
+    }
+    stopping = true
+    void metrics?.close()
+    void node.stop().then(finish, finish)
+  }
+  const onSignal = (): void => stop()
+  const onAbort = (): void => stop()
+  if (opts.handleSignals !== false) {
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  }
+  opts.signal?.addEventListener('abort', onAbort, { once: true })
+
   write(`peer    ${node.peer}`)
   write(`server  ${node.server}`)
   for (const a of node.multiaddrs) write(`p2p     ${a}`)
@@ -220,42 +257,10 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     logger.warn('the p2p port is reachable beyond this host and open to any peer: start every node with --swarm-key (ww keygen) and/or --allow-peers; see docs/security.md')
   }
 
-  const onChange = (c: TableChange): void => {
-    logger.debug('table change', { kind: c.kind, peer: c.record.peer, server: c.record.server })
-    if (c.kind === 'updated' || c.record.peer === node.peer) return
-    write(`${c.kind.padEnd(7)} ${describe(c.kind === 'left' && c.previous !== undefined ? c.previous : c.record)}`)
-  }
   if (opts.quiet !== true) node.table.on('change', onChange)
   opts.onStarted?.(node)
 
-  return await new Promise<number>((resolve) => {
-    let stopping = false
-    const finish = (): void => {
-      if (opts.handleSignals !== false) {
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
-      }
-      opts.signal?.removeEventListener('abort', onAbort)
-      node.table.off('change', onChange)
-      void (metrics?.close() ?? Promise.resolve()).then(() => resolve(0))
-    }
-    const stop = (): void => {
-      if (stopping) {
-        void node.kill().then(finish, finish)
-        return
-      }
-      stopping = true
-      void metrics?.close()
-      void node.stop().then(finish, finish)
-    }
-    const onSignal = (): void => stop()
-    const onAbort = (): void => stop()
-    if (opts.handleSignals !== false) {
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-    }
-    opts.signal?.addEventListener('abort', onAbort, { once: true })
-  })
+  return await done
 }
 
 function isLoopback(multiaddr: string): boolean {
