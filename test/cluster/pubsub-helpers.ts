@@ -9,22 +9,44 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { preSharedKey } from '@libp2p/pnet'
+import type { PrivateKey } from '@libp2p/interface'
 
 export type MeshNode = Libp2p<{ pubsub: GossipSub; identify: unknown }>
 
+/** Options of {@link meshNode}. */
+export interface MeshNodeInit {
+  /** gossipsub's own setting (its default, false, throws on a publish nobody else hears). @default true */
+  allowPublishToZeroTopicPeers?: boolean
+  /** The node's key, e.g. to speak as (or replay) another node's identity. @default a new Ed25519 key */
+  privateKey?: PrivateKey
+  /** gossipsub's signature policy; StrictNoSign makes an attacker's unsigned messages. @default 'StrictSign' */
+  policy?: 'StrictSign' | 'StrictNoSign'
+  /** A pre-shared key (`@libp2p/pnet`) every connection must share. @default none */
+  psk?: Uint8Array
+  /** gossipsub's heartbeat interval in ms. @default 200 (quick meshes for tests) */
+  heartbeatInterval?: number
+}
+
 /**
- * One libp2p node listening on an OS-chosen loopback port. `allowPublishToZeroTopicPeers`:
- * gossipsub's own setting (its default, false, throws on a publish nobody else hears).
+ * One libp2p node listening on an OS-chosen loopback port, with ww's stack: what the pubsub
+ * tests mesh with, and the bare node an attacker would run against a ww node.
  */
-export async function meshNode(opts: { allowPublishToZeroTopicPeers?: boolean } = {}): Promise<MeshNode> {
+export async function meshNode(opts: MeshNodeInit = {}): Promise<MeshNode> {
   return (await createLibp2p({
+    ...(opts.privateKey !== undefined ? { privateKey: opts.privateKey } : {}),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    ...(opts.psk !== undefined ? { connectionProtector: preSharedKey({ psk: opts.psk }) } : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
-      pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: opts.allowPublishToZeroTopicPeers ?? true, heartbeatInterval: 200 }),
+      pubsub: gossipsub({
+        globalSignaturePolicy: opts.policy ?? 'StrictSign',
+        allowPublishToZeroTopicPeers: opts.allowPublishToZeroTopicPeers ?? true,
+        heartbeatInterval: opts.heartbeatInterval ?? 200,
+      }),
     },
   })) as unknown as MeshNode
 }

@@ -5,12 +5,8 @@
  * gossipsub validates them.
  */
 import { describe, expect, it, vi } from 'vitest'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import type { Libp2p } from 'libp2p'
+import type { GossipSub } from '@libp2p/gossipsub'
 import { createPeerScoreParams, validatePeerScoreParams } from '@libp2p/gossipsub/score'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { encodeHeartbeat } from '../../src/cluster/heartbeat.js'
@@ -18,20 +14,14 @@ import { heartbeatTopic } from '../../src/cluster/membership.js'
 import { clusterScoreParams, gossipScore, HEARTBEAT_TOPIC_SCORE, SCORE_THRESHOLDS, ScoreGuard } from '../../src/cluster/scoring.js'
 import { cleanupAfterEach } from '../cleanup.js'
 import { Cluster } from '../node/node-helpers.js'
+import { meshNode } from './pubsub-helpers.js'
 
 const cleanups = cleanupAfterEach()
 const cluster = new Cluster()
 cleanups.push(() => cluster.cleanup())
 
 async function rogue(): Promise<Libp2p<{ pubsub: GossipSub }>> {
-  const r = await createLibp2p({
-    privateKey: await generateKeyPair('Ed25519'),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true }) },
-  })
+  const r = await meshNode({ privateKey: await generateKeyPair('Ed25519'), heartbeatInterval: 1000 })
   cleanups.push(() => r.stop())
   return r
 }

@@ -8,14 +8,9 @@ import { describe, expect, it, vi } from 'vitest'
 import { mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { gossipsub } from '@libp2p/gossipsub'
+import type { Libp2p } from 'libp2p'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { generateKey, preSharedKey } from '@libp2p/pnet'
+import { generateKey } from '@libp2p/pnet'
 import {
   ERR_SWARM_KEY_EXISTS,
   ERR_SWARM_KEY_INVALID,
@@ -30,6 +25,7 @@ import {
 import { heartbeatTopic } from '../../src/cluster/membership.js'
 import { cleanupAfterEach } from '../cleanup.js'
 import { Cluster } from '../node/node-helpers.js'
+import { meshNode } from './pubsub-helpers.js'
 
 const cleanups = cleanupAfterEach()
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -105,15 +101,7 @@ describe('a private cluster (swarm key)', () => {
 
   /** A bare libp2p node, like an attacker would run: the same stack as ww, optionally a key. */
   async function rogue(key?: SwarmKey): Promise<Libp2p> {
-    const r = await createLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      ...(key !== undefined ? { connectionProtector: preSharedKey({ psk: key.psk }) } : {}),
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true }) },
-    })
+    const r = await meshNode({ privateKey: await generateKeyPair('Ed25519'), heartbeatInterval: 1000, ...(key !== undefined ? { psk: key.psk } : {}) })
     cleanups.push(() => r.stop())
     return r
   }

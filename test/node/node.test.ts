@@ -1,10 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import type { Libp2p } from 'libp2p'
+import type { GossipSub } from '@libp2p/gossipsub'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -13,6 +9,7 @@ import { heartbeatTopic } from '../../src/cluster/membership.js'
 import { ERR_BAD_MULTIADDR, type Node } from '../../src/node/node.js'
 import { connect } from '../../src/proto/client/client.js'
 import { Cluster, peersOf } from './node-helpers.js'
+import { meshNode } from '../cluster/pubsub-helpers.js'
 
 const cluster = new Cluster()
 afterEach(async () => {
@@ -162,14 +159,7 @@ describe('a rogue peer on the heartbeat topic', () => {
   })
 
   async function rogue(policy: 'StrictSign' | 'StrictNoSign', privateKey?: PrivateKey) {
-    const r = await createLibp2p({
-      privateKey: privateKey ?? (await generateKeyPair('Ed25519')),
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: policy, allowPublishToZeroTopicPeers: true }) },
-    })
+    const r = await meshNode({ policy, privateKey: privateKey ?? (await generateKeyPair('Ed25519')), heartbeatInterval: 1000 })
     rogues.push(r)
     return r
   }
