@@ -140,7 +140,7 @@ export async function devCommand(ctx: CliContext, opts: DevOptions = {}): Promis
     const banner = [
       `ww dev: ${n} node${n === 1 ? '' : 's'} ${cluster.converged ? 'up' : 'started (still converging)'}; the shell is attached to ${cluster.addr}`,
       ...lines,
-      `other terminals: ww ls --addr ${cluster.addr}`,
+      `other terminals: ${otherTerminals(cluster.addr, ctx.plugins)}`,
     ].join('\n')
     const session = await connectOrExit(cluster.addr, { token: ctx.options.token, transports: ctx.transports })
     const { runShell } = await import('../repl/index.js')
@@ -150,6 +150,18 @@ export async function devCommand(ctx: CliContext, opts: DevOptions = {}): Promis
     process.off('SIGINT', onSignal)
     await stopAll()
   }
+}
+
+/**
+ * The command another terminal runs to query the dev cluster: `ww ls --addr URL`, plus
+ * `--plugin FILE` (absolute, so it works from any folder) for each plugin whose transport
+ * serves the URL's scheme, since without it `ww ls` cannot dial that scheme.
+ */
+export function otherTerminals(addr: string, plugins: ReadonlyArray<{ path: string; transports: ReadonlyArray<{ schemes: readonly string[] }> }>): string {
+  const scheme = addr.slice(0, Math.max(0, addr.indexOf(':')))
+  const needed = plugins.filter((p) => p.transports.some((t) => t.schemes.includes(scheme)))
+  const word = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`)
+  return [`ww ls --addr ${word(addr)}`, ...needed.map((p) => `--plugin ${word(p.path)}`)].join(' ')
 }
 
 /** A node's logger within `ww dev`: every line carries `node` (node-1, node-2, …). */

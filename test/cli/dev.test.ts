@@ -2,8 +2,9 @@
  * `ww dev`: the sample cluster itself (in process) and the command without a TTY (piped
  * shell attached to the first node).
  */
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { portFree, sampleNode, startDevCluster } from '../../src/cli/dev.js'
+import { otherTerminals, portFree, sampleNode, startDevCluster } from '../../src/cli/dev.js'
 import { runWw, tempHome } from './helpers.js'
 
 describe('ww dev', () => {
@@ -40,4 +41,24 @@ describe('ww dev', () => {
       home.cleanup()
     }
   }, 90_000)
+
+  it('on a plugin transport, the banner’s command for other terminals names the plugin it needs', async () => {
+    const tcp = fileURLToPath(new URL('../../plugins/tcp.js', import.meta.url))
+    const home = tempHome()
+    try {
+      const r = await runWw(['dev', '--nodes', '1', '--listen', 'tcp://127.0.0.1:0', '--plugin', tcp], { home: home.dir, input: '', timeoutMs: 60_000 })
+      expect(r.code).toBe(0)
+      const line = r.stderr.split('\n').find((l) => l.startsWith('other terminals: '))
+      expect(line).toMatch(new RegExp(`^other terminals: ww ls --addr tcp://127\\.0\\.0\\.1:\\d+ --plugin ${tcp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))
+    } finally {
+      home.cleanup()
+    }
+  }, 90_000)
+
+  it('names only the plugins serving the address’s scheme, quoting paths for the shell', () => {
+    const tcp = { path: '/p/tcp plugin.js', transports: [{ schemes: ['tcp'] }] }
+    const csv = { path: '/p/csv.js', transports: [] }
+    expect(otherTerminals('ws://127.0.0.1:8420', [tcp, csv])).toBe('ww ls --addr ws://127.0.0.1:8420')
+    expect(otherTerminals('tcp://127.0.0.1:9', [tcp, csv])).toBe("ww ls --addr tcp://127.0.0.1:9 --plugin '/p/tcp plugin.js'")
+  })
 })
