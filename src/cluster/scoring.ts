@@ -26,6 +26,13 @@
  * 1 h by default; gossipsub does not decay the score of a disconnected peer, so it would
  * still be graylisted on its return).
  *
+ * Misbehaviour gossipsub can't see (a state-sync stream carrying an unsigned or altered
+ * heartbeat, src/cluster/sync.ts) goes through {@link ScoreGuard.punish}: the peer is refused
+ * by the gater and disconnected at once, and gossipsub's application-specific score (P5,
+ * {@link clusterScoreParams}'s `appScore`) takes {@link OFFENCE_PENALTY} points off it per
+ * offence for as long as it is refused, which puts it below the graylist threshold: gossipsub
+ * keeps that score while the peer is away (`retainScore`) and drops anything it sends.
+ *
  * Loopback addresses are exempt from gossipsub's IP-colocation penalty: the nodes of `ww dev`,
  * of the tests and of one-host deployments all share 127.0.0.1, and more than ten of them
  * would otherwise graylist one another.
@@ -70,20 +77,35 @@ export const SCORE_THRESHOLDS: Readonly<PeerScoreThresholds> = Object.freeze({
   opportunisticGraftThreshold: 20,
 })
 
+/**
+ * Points one offence outside gossip (see {@link ScoreGuard.punish}) takes off a peer's
+ * gossipsub score, with an application-specific weight of 1: more than the graylist threshold
+ * (−80), so a single offence graylists any peer whatever credit it has (at most +8).
+ * @default 100
+ */
+export const OFFENCE_PENALTY = 100
+
 /** Addresses exempt from the IP-colocation penalty. */
 export const LOOPBACK_IPS: readonly string[] = ['127.0.0.1', '::1']
 
 /**
  * gossipsub score parameters for a node whose heartbeats go on `topic`: the heartbeat topic
- * scored as above, loopback exempt from IP colocation, and `overrides` (an operator's
- * `gossipsub.scoreParams`) on top; its `topics` are added to the heartbeat topic's.
+ * scored as above, loopback exempt from IP colocation, `appScore` as the application-specific
+ * score (weight 1; e.g. {@link ScoreGuard.appScore}), and `overrides` (an operator's
+ * `gossipsub.scoreParams`) on top; its `topics` are added to the heartbeat topic's, and its
+ * `appSpecificScore` (at its `appSpecificWeight`, gossipsub's default 10) to `appScore`.
  * @param overrides operator overrides. @default {}
+ * @param appScore this node's own application-specific score of a peer. @default () => 0
  */
-export function clusterScoreParams(topic: string, overrides: Partial<PeerScoreParams> = {}): Partial<PeerScoreParams> {
-  const { topics, IPColocationFactorWhitelist, ...rest } = overrides
+export function clusterScoreParams(topic: string, overrides: Partial<PeerScoreParams> = {}, appScore: (peer: string) => number = () => 0): Partial<PeerScoreParams> {
+  const { topics, IPColocationFactorWhitelist, appSpecificScore, appSpecificWeight, ...rest } = overrides
+  const theirs = appSpecificScore
+  const theirWeight = appSpecificWeight ?? 10
   return {
     IPColocationFactorWhitelist: new Set([...LOOPBACK_IPS, ...(IPColocationFactorWhitelist ?? [])]),
     ...rest,
+    appSpecificWeight: 1,
+    appSpecificScore: theirs === undefined ? appScore : (peer) => appScore(peer) + theirWeight * theirs(peer),
     topics: { [topic]: { ...HEARTBEAT_TOPIC_SCORE }, ...topics },
   }
 }
@@ -127,6 +149,8 @@ export interface ScoreGuardInit {
 export interface ScoreGuardStats {
   /** Peers disconnected for a score below the threshold. */
   disconnected: number
+  /** Offences outside gossip punished ({@link ScoreGuard.punish}). */
+  punished: number
 }
 
 /**
@@ -136,7 +160,7 @@ export interface ScoreGuardStats {
  */
 export class ScoreGuard {
   /** Counters; read-only for callers. */
-  readonly stats: ScoreGuardStats = { disconnected: 0 }
+  readonly stats: ScoreGuardStats = { disconnected: 0, punished: 0 }
   readonly #host: GuardedHost
   readonly #score: (peer: string) => number
   readonly #threshold: number
@@ -145,6 +169,8 @@ export class ScoreGuard {
   readonly #log: Logger
   readonly #now: () => number
   readonly #banned = new Map<string, number>()
+  // Offences outside gossip of peers still refused (see punish).
+  readonly #offences = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(init: ScoreGuardInit) {
@@ -176,13 +202,44 @@ export class ScoreGuard {
     if (until === undefined) return false
     if (until > this.#now()) return true
     this.#banned.delete(peer)
+    this.#offences.delete(peer)
     return false
+  }
+
+  /**
+   * Punishes misbehaviour gossipsub can't see (e.g. an altered record in a state-sync
+   * stream): refuses `peer` for `banMs` from now, closes its connections, and from then on
+   * {@link appScore} gives it −{@link OFFENCE_PENALTY} per offence until the refusal ends.
+   */
+  punish(peer: PeerId, why: string): void {
+    const id = peer.toString()
+    this.#banned.set(id, this.#now() + this.#banMs)
+    this.#offences.set(id, (this.#offences.get(id) ?? 0) + 1)
+    this.stats.punished++
+    this.#log.warn(`disconnected peer ${id}: ${why}; scored down and refused for ${Math.round(this.#banMs / 60_000)} min`)
+    this.#host.hangUp(peer).catch(() => {
+      // Already closing: nothing left to do.
+    })
+  }
+
+  /**
+   * The application-specific score gossipsub adds to `peer`'s (P5, weight 1, see
+   * {@link clusterScoreParams}): −{@link OFFENCE_PENALTY} per offence while it is refused, else 0.
+   */
+  appScore(peer: string): number {
+    const n = this.#offences.get(peer)
+    if (n === undefined || !this.refused(peer)) return 0
+    return -OFFENCE_PENALTY * n
   }
 
   /** One check: disconnects and refuses every connected peer below the threshold. */
   check(): void {
     const now = this.#now()
-    for (const [peer, until] of this.#banned) if (until <= now) this.#banned.delete(peer)
+    for (const [peer, until] of this.#banned) {
+      if (until > now) continue
+      this.#banned.delete(peer)
+      this.#offences.delete(peer)
+    }
     const seen = new Set<string>()
     for (const conn of this.#host.getConnections()) {
       const peer = conn.remotePeer.toString()

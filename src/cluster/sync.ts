@@ -14,7 +14,8 @@
  * Trust. Nothing is taken on the server's word: each heartbeat's signature is checked as
  * gossipsub checks it, then the heartbeat topic validator runs on it (freshness, ttl cap,
  * peer = signer, versions). A server that sends anything unsigned, altered or malformed, or
- * more than the bounds, is hung up on and the sync counts it (`stats.refused`).
+ * more than the bounds, is hung up on, the sync counts it (`stats.refused`), and `punish`
+ * (the node's ScoreGuard, src/cluster/scoring.ts) scores it down in gossipsub and refuses it.
  *
  * Bounds. At most {@link SYNC_MAX_RECORDS} heartbeats and {@link SYNC_MAX_BYTES} bytes per
  * stream, each heartbeat ≤ 8 KiB; a node serves one sync per peer per
@@ -50,6 +51,12 @@ export interface SyncInit {
   membership: Membership
   /** Reports refused peers. @default silentLogger */
   logger?: Logger
+  /**
+   * Called first for a peer refused for what its sync stream carried (e.g. ScoreGuard.punish:
+   * score it down and refuse its connections); the sync then hangs up on it.
+   * @default none (only the hang-up)
+   */
+  punish?: (peer: PeerId, why: string) => void
   /** Most heartbeats per stream. @default SYNC_MAX_RECORDS */
   maxRecords?: number
   /** Most bytes per stream. @default SYNC_MAX_BYTES */
@@ -79,6 +86,7 @@ export class Sync {
   readonly #libp2p: Libp2p
   readonly #membership: Membership
   readonly #log: Logger
+  readonly #punish: ((peer: PeerId, why: string) => void) | undefined
   readonly #maxRecords: number
   readonly #maxBytes: number
   readonly #decoder: Decoder
@@ -95,6 +103,7 @@ export class Sync {
     this.#libp2p = init.libp2p
     this.#membership = init.membership
     this.#log = init.logger ?? silentLogger
+    this.#punish = init.punish
     this.#maxRecords = init.maxRecords ?? SYNC_MAX_RECORDS
     this.#maxBytes = init.maxBytes ?? SYNC_MAX_BYTES
     this.#decoder = new Decoder({ maxArrayLength: this.#maxRecords, maxBinLength: MAX_HEARTBEAT_BYTES, maxStrLength: 128, maxMapLength: 0, maxExtLength: 0 })
@@ -178,7 +187,8 @@ export class Sync {
   async #refuse(peer: PeerId, stream: Stream, why: string): Promise<void> {
     this.stats.refused++
     stream.abort(new Error(`sync refused: ${why}`))
-    this.#log.warn(`peer ${peer.toString()} sent ${why} in state sync; disconnected`)
+    if (this.#punish !== undefined) this.#punish(peer, `sent ${why} in state sync`)
+    else this.#log.warn(`peer ${peer.toString()} sent ${why} in state sync; disconnected`)
     await this.#libp2p.hangUp(peer).catch(() => {})
   }
 

@@ -224,8 +224,8 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   }
   if (init.mdns === true) discovery.push(mdns({ serviceTag: '_ww._udp.local' }))
 
-  const scoreParams = clusterScoreParams(heartbeatTopic(ns), init.gossipsub?.scoreParams)
   let guard: ScoreGuard | undefined
+  const scoreParams = clusterScoreParams(heartbeatTopic(ns), init.gossipsub?.scoreParams, (p) => guard?.appScore(p) ?? 0)
   let libp2p: Libp2p<NodeServices>
   try {
     libp2p = await createLibp2p<NodeServices>({
@@ -323,7 +323,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       key,
     })
     await membership.start()
-    sync = new Sync({ libp2p, membership, logger: log })
+    sync = new Sync({ libp2p, membership, logger: log, punish: (p, why) => guard?.punish(p, why) })
     await sync.start()
     redial.start()
     mesh.start()

@@ -9,9 +9,12 @@ import type { Libp2p } from 'libp2p'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { createPeerScoreParams, validatePeerScoreParams } from '@libp2p/gossipsub/score'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { encode } from '@msgpack/msgpack'
+import { byteStream } from '@libp2p/utils'
 import { encodeHeartbeat } from '../../src/cluster/heartbeat.js'
 import { heartbeatTopic } from '../../src/cluster/membership.js'
-import { clusterScoreParams, gossipScore, HEARTBEAT_TOPIC_SCORE, SCORE_THRESHOLDS, ScoreGuard } from '../../src/cluster/scoring.js'
+import { clusterScoreParams, gossipScore, HEARTBEAT_TOPIC_SCORE, OFFENCE_PENALTY, SCORE_THRESHOLDS, ScoreGuard } from '../../src/cluster/scoring.js'
+import { SYNC_PROTOCOL } from '../../src/cluster/sync.js'
 import { cleanupAfterEach } from '../cleanup.js'
 import { Cluster } from '../node/node-helpers.js'
 import { meshNode } from './pubsub-helpers.js'
@@ -61,6 +64,27 @@ describe('score parameters', () => {
     now = 1000
     expect(guard.refused('P')).toBe(false)
   })
+
+  it('punish refuses at once, and the app score counts offences only while the refusal lasts', () => {
+    let now = 0
+    const closed: string[] = []
+    const peer = { toString: () => 'P' } as never
+    const guard = new ScoreGuard({ host: { getConnections: () => [], hangUp: async (p) => void closed.push(String(p)) }, score: () => 0, banMs: 1000, now: () => now })
+    expect(guard.appScore('P')).toBe(0)
+    guard.punish(peer, 'sent an altered heartbeat')
+    guard.punish(peer, 'sent an altered heartbeat')
+    expect(closed).toEqual(['P', 'P'])
+    expect(guard.refused('P')).toBe(true)
+    expect(guard.appScore('P')).toBe(-2 * OFFENCE_PENALTY)
+    expect(guard.appScore('Q')).toBe(0)
+    now = 1000
+    expect(guard.appScore('P')).toBe(0)
+    expect(guard.refused('P')).toBe(false)
+    // An operator's own app score is added at its weight, not dropped.
+    const params = clusterScoreParams('t', { appSpecificScore: () => 1, appSpecificWeight: 2 }, () => -100)
+    expect(params.appSpecificWeight).toBe(1)
+    expect(params.appSpecificScore!('x')).toBe(-98)
+  })
 })
 
 describe('a peer publishing invalid heartbeats', () => {
@@ -109,6 +133,49 @@ describe('a peer publishing invalid heartbeats', () => {
     expect(target.libp2p.getConnections(honest.libp2p.peerId).length).toBeGreaterThan(0)
     const seq = target.table.get(honest.peer)!.seq
     await vi.waitFor(() => expect((target.table.get(honest.peer)?.seq ?? 0) > seq, 'heartbeats of the honest peer after the attack').toBe(true), { timeout: 10_000 })
+  })
+})
+
+describe('a peer whose state-sync stream carries an altered heartbeat', () => {
+  it('is disconnected, scored below the graylist threshold in gossipsub, and refused when it dials again', async () => {
+    const warnings: string[] = []
+    const target = await cluster.start({ ttl: 5000, logger: { info: () => {}, warn: (m) => warnings.push(m) } })
+    const honest = await cluster.start({ ttl: 5000, bootstrap: [target.multiaddrs[0]!] })
+    await vi.waitFor(() => expect(target.table.size, 'convergence').toBe(2), { timeout: 15_000 })
+    // A real signed heartbeat of `honest`, one bit of its payload flipped.
+    const good = (await target.membership.signedFrames(100)).find((f) => f[0] === honest.peer)!
+    const altered = [...good] as typeof good
+    altered[2] = new Uint8Array(good[2])
+    altered[2][altered[2].length - 1] ^= 1
+
+    // The rogue speaks gossipsub (so the target's gossipsub scores it) and serves that frame.
+    const r = await rogue()
+    const rid = r.peerId.toString()
+    r.services.pubsub.subscribe(heartbeatTopic('ww'))
+    await r.handle(SYNC_PROTOCOL, async (stream) => {
+      await byteStream(stream).read({ bytes: 1 })
+      stream.send(encode([altered]))
+      await stream.close()
+    })
+    const refused0 = target.sync.stats.refused
+    await r.dial(target.libp2p.getMultiaddrs()[0]!)
+    // The target pulls from it once identify shows it speaks sync, refuses, hangs up.
+    await vi.waitFor(() => expect(target.sync.stats.refused, 'refused').toBe(refused0 + 1), { timeout: 10_000 })
+    await vi.waitFor(() => expect(target.libp2p.getConnections(r.peerId), 'disconnected').toHaveLength(0), { timeout: 5000 })
+    // Scored down in gossipsub (its score is retained while the peer is away; refreshed each second).
+    await vi.waitFor(() => expect(gossipScore(target.libp2p.services.pubsub, rid), 'gossipsub score').toBeLessThan(SCORE_THRESHOLDS.graylistThreshold), { timeout: 5000 })
+    expect(warnings.some((w) => w.includes(rid) && w.includes('state sync') && w.includes('scored down'))).toBe(true)
+
+    // It dials again: the gater refuses it.
+    const opened: string[] = []
+    target.libp2p.addEventListener('connection:open', (e) => opened.push(e.detail.remotePeer.toString()))
+    await r.dial(target.libp2p.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+    await vi.waitFor(() => expect(r.getConnections(target.libp2p.peerId).length === 0, 'the redial to be dropped').toBe(true), { timeout: 10_000 })
+    expect(opened).not.toContain(rid)
+    // The honest neighbour and its record are untouched.
+    expect(gossipScore(target.libp2p.services.pubsub, honest.peer)).toBeGreaterThanOrEqual(0)
+    expect(target.table.get(honest.peer)!.server).toBe(honest.server)
+    expect(target.libp2p.getConnections(honest.libp2p.peerId).length).toBeGreaterThan(0)
   })
 })
 
