@@ -38,9 +38,22 @@ export type WatchEventKind = 'joined' | 'updated' | 'left' | 'expired' | 'unmatc
  * before the watcher read gives the removal, then `joined`.
  */
 export type WatchEvent =
-  | { kind: 'record'; record: RoutingRecord }
+  | ({ kind: 'record'; record: RoutingRecord } & WatchTimes)
   | { kind: 'synced' }
-  | { kind: WatchEventKind; record: RoutingRecord; previous?: RoutingRecord; coalesced: number }
+  | ({ kind: WatchEventKind; record: RoutingRecord; previous?: RoutingRecord; coalesced: number } & WatchTimes)
+
+/**
+ * What a watch with `times: true` adds to an event whose `record` is the live instance when
+ * the event is sent (`record`, `joined`, `updated`, `unmatched`): the node's own view of it,
+ * in whole ms on its clock. Absent on removals (`left`, `expired`) and when the instance was
+ * replaced or gone by the time the event was sent.
+ */
+export interface WatchTimes {
+  /** Since the node first took in this instance (peer and server). */
+  age?: number
+  /** Since the node received its latest record (heartbeat) of it. */
+  seen?: number
+}
 
 /** A watch was asked of a statement with LIMIT, or of a LOOKUP: a live set has no first n. */
 export const ERR_WATCH_LIMIT = 'ERR_WATCH_LIMIT'
@@ -62,6 +75,12 @@ export interface WatchOptions extends CursorOptions {
    * @default false
    */
   heartbeats?: boolean
+  /**
+   * Ask the node for `age` and `seen` of the instance each event is about (see
+   * {@link WatchTimes}); nodes that don't know them send events without them.
+   * @default false
+   */
+  times?: boolean
 }
 
 /** How a query ran: the answer of `explain` (like EXPLAIN ANALYZE); docs/language.md. */

@@ -301,7 +301,7 @@ export class RoutingTable {
    * (not checked again but for LIMIT/LOOKUP), its iterator and its stats. Close it with
    * `return()`.
    */
-  watcher(s: Statement, options: Pick<WatchOptions, 'heartbeats'> = {}): Watcher {
+  watcher(s: Statement, options: Pick<WatchOptions, 'heartbeats' | 'times'> = {}): Watcher {
     const w = new Watcher(this, s, options, () => this.#watching--)
     this.#watching++
     return w

@@ -34,6 +34,8 @@ export interface WatchedTable {
   scan(s: Statement): Generator<RoutingRecord>
   on(event: 'change', listener: ChangeListener): unknown
   off(event: 'change', listener: ChangeListener): unknown
+  /** `age`/`seen` of the live instance `server` of `peer` (for `times: true`); undefined when it isn't live. */
+  times?(peer: string, server: string): { age: number; seen: number } | undefined
 }
 
 
@@ -126,6 +128,7 @@ export class Watcher {
   readonly #table: WatchedTable
   readonly #test: Test
   readonly #heartbeats: boolean
+  readonly #times: WatchedTable['times']
   #scan: Generator<RoutingRecord> | undefined
   #synced = false
   #closed = false
@@ -140,11 +143,12 @@ export class Watcher {
   readonly #listener: ChangeListener = (c) => this.#onChange(c)
 
   /** `s` is a checked statement (parseQuery / validateStatement); LIMIT and LOOKUP are refused. */
-  constructor(table: WatchedTable, s: Statement, options: Pick<WatchOptions, 'heartbeats'> = {}, onClose?: () => void) {
+  constructor(table: WatchedTable, s: Statement, options: Pick<WatchOptions, 'heartbeats' | 'times'> = {}, onClose?: () => void) {
     checkWatchable(s)
     this.#table = table
     this.#test = statementTest(s)
     this.#heartbeats = options.heartbeats ?? false
+    this.#times = options.times === true ? table.times?.bind(table) : undefined
     this.#onClose = onClose
     table.sweep()
     // Snapshot and listener in one synchronous step: no change falls between them.
@@ -161,7 +165,7 @@ export class Watcher {
     if (this.#closed) return { done: true, value: undefined }
     if (this.#scan !== undefined) {
       const r = this.#scan.next()
-      if (r.done !== true) return { done: false, value: { kind: 'record', record: r.value } }
+      if (r.done !== true) return { done: false, value: this.#stamp({ kind: 'record', record: r.value }) }
       this.#scan = undefined
     }
     if (!this.#synced) {
@@ -169,10 +173,19 @@ export class Watcher {
       return { done: false, value: { kind: 'synced' } }
     }
     const e = this.#take()
-    if (e !== undefined) return { done: false, value: e }
+    if (e !== undefined) return { done: false, value: this.#stamp(e) }
     return new Promise((resolve) => {
       this.#wake = resolve
     })
+  }
+
+  // With `times`: the age and seen of the event's instance as they are now, as the event is
+  // handed out. A removal's instance is gone from the table (left, expired), so it gets none.
+  #stamp(e: WatchEvent): WatchEvent {
+    const times = this.#times
+    if (times === undefined || e.kind === 'synced') return e
+    const t = times(e.record.peer, e.record.server)
+    return t === undefined ? e : { ...e, age: t.age, seen: t.seen }
   }
 
   // The next ready event, turning pending entries into events (some yield none: heartbeats).
@@ -255,7 +268,7 @@ export class Watcher {
       const e = this.#take()
       if (e !== undefined) {
         this.#wake = undefined
-        w({ done: false, value: e })
+        w({ done: false, value: this.#stamp(e) })
       }
     }
   }

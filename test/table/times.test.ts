@@ -64,4 +64,46 @@ describe('age and last-seen', () => {
       tb.close()
     }
   })
+
+  it('watch with times stamps each event of a live instance with age and seen when it is sent, over the protocol too', async () => {
+    let t = 1_000_000
+    const tb = new RoutingTable({ now: () => t, sweep: false })
+    tb.upsert(rec(1))
+    t += 4000
+    const server = await serveTable(tb)
+    const session = await connect(server.url)
+    try {
+      const w = session.view.watch('WHERE role=db', { times: true, heartbeats: true })
+      const plain = session.view.watch('WHERE role=db')
+      expect(await w.next()).toEqual({ kind: 'record', record: rec(1), age: 4000, seen: 4000 })
+      expect(await w.next()).toEqual({ kind: 'synced' })
+      expect(await plain.next()).toEqual({ kind: 'record', record: rec(1) }) // not asked: exactly as before
+      expect(await plain.next()).toEqual({ kind: 'synced' })
+      t += 1000
+      tb.upsert(rec(1, { seq: 2 })) // a heartbeat: seen starts again, age goes on
+      expect(await w.next()).toMatchObject({ kind: 'updated', record: rec(1, { seq: 2 }), age: 5000, seen: 0 })
+      t += 250
+      tb.upsert(rec(2))
+      expect(await w.next()).toEqual({ kind: 'joined', record: rec(2), coalesced: 1, age: 0, seen: 0 })
+      tb.upsert(rec(1, { seq: 3, ttl: 0 })) // a leave: the instance is gone, no times
+      const left = await w.next()
+      expect(left).toMatchObject({ kind: 'left', record: rec(1, { seq: 3, ttl: 0 }) })
+      expect(left).not.toHaveProperty('age')
+      expect(left).not.toHaveProperty('seen')
+      tb.upsert(rec(2, { host: 'moved', seq: 2 }))
+      // Without times the events are exactly as before, with no age or seen keys.
+      expect(await plain.next()).toEqual({ kind: 'joined', record: rec(2), coalesced: 1 })
+      // (coalesced 1 or 2: whether the heartbeat was merged into it depends on when it was read)
+      const plainLeft = await plain.next()
+      expect(plainLeft).toMatchObject({ kind: 'left', record: rec(1, { seq: 3, ttl: 0 }) })
+      expect(Object.keys(plainLeft!).sort()).toEqual(['coalesced', 'kind', 'previous', 'record'])
+      expect(await plain.next()).toEqual({ kind: 'updated', record: rec(2, { host: 'moved', seq: 2 }), previous: rec(2), coalesced: 1 })
+      w.cancel()
+      plain.cancel()
+    } finally {
+      await session.close()
+      await server.close()
+      tb.close()
+    }
+  })
 })

@@ -93,6 +93,7 @@ export class RemoteView implements View {
     if (this.#released) return Cursor.failed(released())
     const a: Record<string, unknown> = { q }
     if (options.heartbeats === true) a.heartbeats = true
+    if (options.times === true) a.times = true
     return this.#conn.stream(this.#cap, 'watch', a, decodeWatchEvent, { signal: options.signal, mapError: this.#map })
   }
 

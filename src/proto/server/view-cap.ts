@@ -5,7 +5,7 @@
  *   iter    {q: Statement, times?: bool}      → stream of records (LS semantics), with age/seen if asked
  *   lookup  {q: Statement}                    → the first record, or nil
  *   values  {index, prefix?, limit?}          → array of strings
- *   watch   {q: Statement, heartbeats?: bool} → stream of watch events (docs/protocol.md#watch)
+ *   watch   {q: Statement, heartbeats?: bool, times?: bool} → stream of watch events (docs/protocol.md#watch)
  *   reverse (with `bind`)                     → nil; binds a View yielding the opposite order
  *   count   {q: Statement}                    → uint: how many records iter would yield
  *   explain {q: Statement}                    → map: the plan and rows (QueryPlan of api.ts)
@@ -45,7 +45,7 @@ export interface ServedTable {
    * `times: true`; without it such records go without them.
    */
   times?(peer: string, server: string): { age: number; seen: number } | undefined
-  watcher?(s: Statement, options: { heartbeats?: boolean }): { next(): IteratorResult<WatchEvent> | Promise<IteratorResult<WatchEvent>>; return(): IteratorResult<WatchEvent> }
+  watcher?(s: Statement, options: { heartbeats?: boolean; times?: boolean }): { next(): IteratorResult<WatchEvent> | Promise<IteratorResult<WatchEvent>>; return(): IteratorResult<WatchEvent> }
   /** How many records `scan(s)` yields (`count`); without it, the scan is counted here. */
   count?(s: Statement): number
   /** The plan and rows of `s` (`explain`); without it, `explain` is an unknown method. */
@@ -94,10 +94,12 @@ function withTimes(scan: Iterator<RoutingRecord>, times: (peer: string, server: 
   }
 }
 
-function watchHeartbeats(a: Record<string, unknown>): boolean {
-  const h = a.heartbeats ?? false
-  if (typeof h !== 'boolean') throw new WwError(ERR_BAD_FRAME, "watch: 'heartbeats' must be a boolean")
-  return h
+function watchOptions(a: Record<string, unknown>): { heartbeats: boolean; times: boolean } {
+  const heartbeats = a.heartbeats ?? false
+  if (typeof heartbeats !== 'boolean') throw new WwError(ERR_BAD_FRAME, "watch: 'heartbeats' must be a boolean")
+  const times = a.times ?? false
+  if (typeof times !== 'boolean') throw new WwError(ERR_BAD_FRAME, "watch: 'times' must be a boolean")
+  return { heartbeats, times }
 }
 
 /** A View of `table`; `reversed` flips the order of everything it yields. */
@@ -130,7 +132,7 @@ export class ViewCap implements ServerCap {
       }
       case 'watch': {
         if (this.#table.watcher === undefined) throw unknownMethod('View', m)
-        const w = this.#table.watcher(this.#statement(a), { heartbeats: watchHeartbeats(a) })
+        const w = this.#table.watcher(this.#statement(a), watchOptions(a))
         return { stream: w as StreamSource }
       }
       case 'lookup': {
@@ -183,7 +185,7 @@ export class NullViewCap implements ServerCap {
         return { stream: [][Symbol.iterator]() }
       case 'watch':
         checkWatchable(validateStatement(a.q))
-        watchHeartbeats(a)
+        watchOptions(a)
         return { stream: [{ kind: 'synced' }][Symbol.iterator]() }
       case 'lookup':
         validateStatement(a.q)
