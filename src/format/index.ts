@@ -11,7 +11,8 @@ import type { FormatterFactory } from './types.js'
 export type { Formatter, FormatterFactory, FormatInit, FormatOutput, QuerySummary } from './types.js'
 export { json } from './json.js'
 export { ndjson, recordObject } from './ndjson.js'
-export { text, formatMeta } from './text.js'
+export { text, formatMeta, parseColumns, textColumn, textColumns, TEXT_COLUMNS, ERR_UNKNOWN_COLUMN } from './text.js'
+export type { TextColumn } from './text.js'
 
 /** `--format NAME` names no built-in or plugin formatter. */
 export const ERR_UNKNOWN_FORMAT = 'ERR_UNKNOWN_FORMAT'

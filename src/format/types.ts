@@ -27,8 +27,21 @@ export interface QuerySummary {
 export interface FormatInit {
   /** Terminal width, when the output is a terminal (the text table may use it). @default undefined */
   columns?: number
-  /** Whether the output is a terminal that understands ANSI colours. @default false */
+  /**
+   * Whether to style the output with ANSI codes. The command line decides (src/client/query.ts
+   * formatInit): a terminal with colours, unless NO_COLOR; FORCE_COLOR forces it either way.
+   * @default false
+   */
   color?: boolean
+  /**
+   * The columns to show, by name (`--columns peer,host,meta.region`; the text format's names
+   * are in its TEXT_COLUMNS, plus `meta.KEY`). A format may ignore it. @default undefined (the format's own)
+   */
+  fields?: readonly string[]
+  /** `-o wide`: show more columns (text: SEQ, TTL, ADDRS). @default false */
+  wide?: boolean
+  /** `--no-headers`: leave out the header line. @default true */
+  headers?: boolean
   /**
    * The `options` object the config file gives the plugin that provides this format
    * (docs/plugins.md#options); never set for built-in formats. @default undefined

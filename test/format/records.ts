@@ -1,4 +1,5 @@
 /** Sample records shared by the formatter tests. */
+import type { FormatInit } from '../../src/format/types.js'
 import type { RoutingRecord } from '../../src/record/record.js'
 
 /** A valid record with a predictable peer ID, server and meta. */
@@ -15,16 +16,16 @@ export function sample(i: number, host = `host-${i}`, meta: Record<string, strin
 
 /** Runs a formatter over records into a string. */
 export function render(
-  factory: (out: { write(s: string): void }, init?: { columns?: number; color?: boolean }) => {
+  factory: (out: { write(s: string): void }, init?: FormatInit) => {
     begin(): void
     record(r: RoutingRecord): void
     end(s: { count: number; elapsedMs: number; error?: Error }): void
   },
   records: RoutingRecord[],
-  opts: { error?: Error; color?: boolean } = {},
+  opts: { error?: Error; color?: boolean; init?: FormatInit } = {},
 ): { text: string; writes: string[] } {
   const writes: string[] = []
-  const f = factory({ write: (s: string) => void writes.push(s) }, { color: opts.color })
+  const f = factory({ write: (s: string) => void writes.push(s) }, { color: opts.color, ...opts.init })
   f.begin()
   for (const r of records) f.record(r)
   f.end({ count: records.length, elapsedMs: 1, ...(opts.error !== undefined ? { error: opts.error } : {}) })
