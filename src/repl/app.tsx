@@ -40,6 +40,11 @@ export function formatElapsed(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(1)} s`
 }
 
+/** `1 record`, `2 records`. */
+export function countText(n: number): string {
+  return `${n} record${n === 1 ? '' : 's'}`
+}
+
 /** The shell's root component. */
 export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50, onExit }: ShellAppProps): React.ReactElement {
   const { exit } = useApp()
@@ -125,7 +130,7 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
         }
         if (r.info !== undefined) print(r.info)
         if (r.count !== undefined && r.elapsedMs !== undefined) {
-          print(dim(`(${r.count} record${r.count === 1 ? '' : 's'}${core.timing ? `, ${formatElapsed(r.elapsedMs)}` : ''})`))
+          print(dim(`(${countText(r.count)}${core.timing ? `, ${formatElapsed(r.elapsedMs)}` : ''})`))
         }
         completer.setView(core.session?.view)
         if (r.quit === true) quit()
@@ -255,7 +260,7 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
         <Text>
           <Text color="yellow">… </Text>
           <Text>
-            {p.count} record{p.count === 1 ? '' : 's'} · {formatElapsed(performance.now() - p.startedAt)}
+            {p.connecting !== undefined ? `connecting to ${p.connecting}` : countText(p.count)} · {formatElapsed(performance.now() - p.startedAt)}
           </Text>
           <Text dimColor> (Ctrl-C to cancel)</Text>
         </Text>

@@ -55,6 +55,7 @@ export class ShellCore {
   #running: AbortController | undefined
   #count = 0
   #started = 0
+  #connecting: string | undefined
   #listeners = new Set<() => void>()
   #formatInit: FormatInit
 
@@ -83,9 +84,13 @@ export class ShellCore {
     return this.#lost
   }
 
-  /** Records printed so far by the running query and when it started (performance.now()). */
-  get progress(): { running: boolean; count: number; startedAt: number } {
-    return { running: this.#running !== undefined, count: this.#count, startedAt: this.#started }
+  /**
+   * What is running: records printed so far by the running query and when it started
+   * (performance.now()); `connecting` is the URL while a dial is under way (no count yet).
+   */
+  get progress(): { running: boolean; count: number; startedAt: number; connecting?: string } {
+    const p = { running: this.#running !== undefined, count: this.#count, startedAt: this.#started }
+    return this.#connecting === undefined ? p : { ...p, connecting: this.#connecting }
   }
 
   /** Calls `f` whenever the connection state changes; returns the unsubscribe. */
@@ -181,6 +186,7 @@ export class ShellCore {
       this.#count = 0
       this.#started = performance.now()
     }
+    this.#connecting = url
     try {
       await this.connect(url, (outer ?? ac).signal)
       const warning = this.authWarning
@@ -189,6 +195,7 @@ export class ShellCore {
       const e = err instanceof CliError ? err : cannotConnect(url, err)
       return { exitCode: e.exitCode, error: e.message }
     } finally {
+      this.#connecting = undefined
       if (outer === undefined) this.#running = undefined
     }
   }

@@ -23,6 +23,13 @@ export interface RunShellInit {
   banner?: string
 }
 
+/** The interactive shell's first line: where it is connected, or that it is not. */
+export function bannerText(addr: string, peer: string | undefined): string {
+  return peer !== undefined
+    ? `connected to ${addr} (node ${peer}). Type help for help.\n`
+    : `not connected to ${addr}; the next query dials it again, or \\connect URL to go elsewhere. Type help for help.\n`
+}
+
 /** Runs the shell until the user leaves; returns the exit code. */
 export async function runShell(ctx: CliContext, init: RunShellInit = {}): Promise<number> {
   const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true
@@ -58,7 +65,7 @@ export async function runShell(ctx: CliContext, init: RunShellInit = {}): Promis
     }
   }
   if (init.banner !== undefined) process.stdout.write(init.banner + '\n')
-  process.stdout.write(`connected to ${core.addr}${core.session !== undefined ? ` (node ${core.session.peer})` : ' — not connected, try \\connect URL'}. Type help for help.\n`)
+  process.stdout.write(bannerText(core.addr, core.session?.peer))
   if (core.authWarning !== undefined) process.stderr.write(`ww: warning: ${core.authWarning}\n`)
   const completer = new Completer(core.session?.view)
   const app = render(

@@ -1,7 +1,8 @@
 /**
  * The shell with stdin not a terminal (`ww shell < queries.txt`, `echo … | ww shell`): each
  * line is run as a query (or meta-command), its output printed plainly in the chosen format
- * on stdout, failures on stderr. Blank lines and lines starting with `#` or `--` are skipped.
+ * on stdout; everything that is not a result (failures, meta-command answers, help, timing)
+ * goes to stderr. Blank lines and lines starting with `#` or `--` are skipped.
  * The exit code is 0 when every line succeeded, else that of the first failing line (1 query
  * error, 2 cannot connect, 3 stream failed); `--stop-on-error` stops at that line.
  * A lost connection is re-dialled for the next line. No TTY is needed.
@@ -35,7 +36,8 @@ export async function runPiped(core: ShellCore, init: PipedInit = {}): Promise<n
       if (out.closed.aborted) break
       const r = await core.run(line, out)
       await out.end()
-      if (r.info !== undefined && r.info !== 'cancelled') out.write(r.info + '\n')
+      // Only results go to stdout, so that `ww shell < q.txt > out.ndjson` holds nothing else.
+      if (r.info !== undefined && r.info !== 'cancelled') stderr.write(r.info + '\n')
       if (core.timing && r.elapsedMs !== undefined) stderr.write(`(${r.count ?? 0} ${r.count === 1 ? 'record' : 'records'}, ${r.elapsedMs.toFixed(1)} ms)\n`)
       if (r.error !== undefined) stderr.write(r.error.endsWith('\n') ? r.error : r.error + '\n')
       if (r.exitCode !== EXIT.ok && exitCode === EXIT.ok) exitCode = r.exitCode
