@@ -6,7 +6,8 @@
  *   ww start --listen tcp://127.0.0.1:8421 --plugin plugins/tcp.js
  *   ww ls --addr tcp://127.0.0.1:8421 --plugin plugins/tcp.js
  *
- * Framing: every frame is a 4-byte big-endian length followed by that many bytes. It keeps
+ * Framing: every frame is a 4-byte big-endian length followed by that many bytes; the length
+ * 0xFFFFFFFF (far past any `maxPayload`) is a liveness probe with no body, never delivered. It keeps
  * the transport contract (src/transport/types.ts) and passes the conformance suite
  * (plugins/tcp.test.ts):
  * - outgoing backpressure: `send()` returns false once the socket's unsent bytes
@@ -21,7 +22,13 @@
  * - a frame longer than `maxPayload` is refused on send (ERR_FRAME_TOO_LARGE) and, announced
  *   by a peer, resets the connection with that error;
  * - `close()` flushes what was sent and ends both directions (bounded by `closeTimeout`);
- *   `abort(err)` resets the connection (TCP RST), so the peer ends with an error.
+ *   `abort(err)` resets the connection (TCP RST), so the peer ends with an error;
+ * - a peer that aborts (or dies) while this end has paused reading: the paused socket is not
+ *   read, so the peer's reset or close, queued behind unread data, is not seen. While paused,
+ *   the connection writes a probe every `pausedProbeInterval`: a write to a reset socket fails,
+ *   one to a socket its owner closed draws a reset, so the next probe fails, and the connection
+ *   ends with ERR_CONNECTION_CLOSED (`closed` settles; the reader gets the frames already
+ *   queued, then the error) though nobody reads.
  *
  * The plugin is plain ESM with JSDoc types so it loads without a build step. From ww it uses
  * only the public building blocks of `ww/transport` (the read queue, `WwError` carrying ww's
@@ -39,12 +46,17 @@ import { FrameQueue, hardReadBound, WwError } from 'ww/transport'
  * @property {number} [maxPayload] largest frame in either direction (default 4194304).
  * @property {number} [connectTimeout] ms before a dial fails (default 10000).
  * @property {number} [closeTimeout] ms a graceful close may take before the socket is destroyed (default 5000).
+ * @property {number} [pausedProbeInterval] ms between liveness probes while reading is paused (default 1000).
  * @property {(err: Error, url: string) => void} [onServerError] called with every error the listening
  *   server reports after `listen()` resolved (a failed accept), and with every error thrown by the
  *   `onConnection` callback (that connection is reset); default: a process warning.
  */
 
 /** @typedef {Omit<Required<TcpInit>, 'onServerError'>} TcpOptions */
+
+/** The length that marks a liveness probe: a header with no body, never delivered. */
+const PROBE = 0xffffffff
+const PROBE_HEADER = Buffer.from([0xff, 0xff, 0xff, 0xff])
 
 /**
  * The default `onServerError`: a process warning naming the listener.
@@ -103,6 +115,7 @@ class TcpConnection {
   /** @type {Error | undefined} */ #error
   /** @type {'open' | 'closing' | 'closed'} */ #state = 'open'
   /** @type {Array<() => void>} */ #drainWaiters = []
+  /** @type {ReturnType<typeof setInterval> | undefined} */ #probeTimer
   /** @type {(err: Error | undefined) => void} */ #resolveClosed = () => {}
   /** @type {Promise<Error | undefined>} */ closed
   /** @type {string} */ remoteAddress
@@ -118,8 +131,17 @@ class TcpConnection {
       maxFrames: opts.readBufferFrames,
       maxBytes: opts.readBufferBytes,
       hardMaxBytes: hardReadBound(opts),
-      onPause: () => socket.pause(),
-      onResume: () => socket.resume(),
+      onPause: () => {
+        socket.pause()
+        this.#probeTimer ??= setInterval(() => {
+          if (this.#state === 'open') socket.write(PROBE_HEADER)
+        }, opts.pausedProbeInterval)
+        this.#probeTimer.unref()
+      },
+      onResume: () => {
+        socket.resume()
+        this.#stopProbes()
+      },
     })
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
@@ -132,6 +154,7 @@ class TcpConnection {
     socket.on('drain', () => this.#notifyDrain())
     socket.on('error', (err) => this.#fail(wwError('ERR_CONNECTION_CLOSED', `connection to ${this.remoteAddress} failed: ${err.message}`, err)))
     socket.on('close', () => {
+      this.#stopProbes()
       if (this.#state !== 'closed') {
         this.#state = 'closed'
         // A close without an error event after a clean end is a graceful close.
@@ -243,6 +266,12 @@ class TcpConnection {
       if (this.#pendingLen < 4) break
       if (this.#pending.length > 1 && this.#pending[0].length < 4) this.#compact()
       const len = this.#pending[0].readUInt32BE(0)
+      if (len === PROBE) {
+        if (this.#pending[0].length === 4) this.#pending.shift()
+        else this.#pending[0] = this.#pending[0].subarray(4)
+        this.#pendingLen -= 4
+        continue
+      }
       if (len > this.#opts.maxPayload) {
         this.abort(wwError('ERR_FRAME_TOO_LARGE', `peer announced a frame of ${len} bytes, over maxPayload ${this.#opts.maxPayload}`))
         return
@@ -260,6 +289,11 @@ class TcpConnection {
         return
       }
     }
+  }
+
+  #stopProbes() {
+    clearInterval(this.#probeTimer)
+    this.#probeTimer = undefined
   }
 
   #compact() {
@@ -301,6 +335,7 @@ export function tcpTransport(init = {}) {
     maxPayload: init.maxPayload ?? 4 << 20,
     connectTimeout: init.connectTimeout ?? 10_000,
     closeTimeout: init.closeTimeout ?? 5_000,
+    pausedProbeInterval: init.pausedProbeInterval ?? 1000,
   }
   const onServerError = init.onServerError ?? warnServerError
   return {

@@ -2,7 +2,7 @@
  * The tcp plugin: the shared transport conformance suite, plus its own specifics (framing
  * limits, URL checks, loading through the plugin loader).
  */
-import { Server as NetServer } from 'node:net'
+import { connect as netConnect, Server as NetServer } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { transportConformance } from '../src/transport/conformance.js'
 import { loadPlugin } from '../src/client/plugins.js'
@@ -10,8 +10,7 @@ import { hasCode } from '../src/errors.js'
 import type { Connection, Listener, Transport } from '../src/transport/types.js'
 import plugin, { tcpTransport } from './tcp.js'
 
-// Known gap: a paused socket does not see the peer's reset until the reader drains the queue.
-transportConformance('tcp plugin', async () => ({ transport: tcpTransport(), listenUrl: 'tcp://127.0.0.1:0' }), { pausedPeerSeesAbort: false })
+transportConformance('tcp plugin', async () => ({ transport: tcpTransport(), listenUrl: 'tcp://127.0.0.1:0' }))
 
 describe('tcp plugin specifics', () => {
   const cleanup: Array<() => Promise<unknown> | void> = []
@@ -67,6 +66,38 @@ describe('tcp plugin specifics', () => {
     const err = await server.closed
     expect(hasCode(err, 'ERR_FRAME_TOO_LARGE')).toBe(true)
     expect(hasCode(await client.closed, 'ERR_CONNECTION_CLOSED')).toBe(true)
+  })
+
+  it('while paused, probes the peer with bodiless 0xFFFFFFFF headers, and a probe received is never delivered', async () => {
+    const t = tcpTransport({ readBufferFrames: 1, readBufferBytes: 16, pausedProbeInterval: 20 })
+    let accept!: (c: Connection) => void
+    const accepted = new Promise<Connection>((r) => (accept = r))
+    const listener = await t.listen('tcp://127.0.0.1:0', (c) => accept(c))
+    cleanup.push(() => listener.close())
+    const { port } = new URL(listener.url)
+    const raw = netConnect({ host: '127.0.0.1', port: Number(port) })
+    cleanup.push(() => void raw.destroy())
+    await new Promise((r) => raw.once('connect', r))
+    const server = await accepted
+    // A peer's probe between two frames is skipped; then enough frames to pause the server.
+    const frame = (i: number): Buffer => Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from([i])])
+    raw.write(Buffer.concat([frame(0), Buffer.from([0xff, 0xff, 0xff, 0xff]), ...Array.from({ length: 7 }, (_, i) => frame(i + 1))]))
+    // The paused server probes: the raw peer receives headers only, 0xFFFFFFFF each.
+    const got: Buffer[] = []
+    await new Promise<void>((resolve) => {
+      raw.on('data', (chunk: Buffer) => {
+        got.push(chunk)
+        if (Buffer.concat(got).length >= 12) resolve()
+      })
+      raw.once('close', () => resolve())
+    })
+    const probes = Buffer.concat(got)
+    expect(probes.length % 4).toBe(0)
+    expect([...probes].every((b) => b === 0xff)).toBe(true)
+    const it = server[Symbol.asyncIterator]()
+    const read: number[] = []
+    for (let i = 0; i < 8; i++) read.push(((await it.next()).value as Uint8Array)[0]!)
+    expect(read).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
   })
 
   it('rejects URLs that are not tcp://host:port', async () => {

@@ -19,7 +19,17 @@
  * (1006: the connection dropped without a close frame) ERR_CONNECTION_CLOSED.
  *
  * Keepalive: a listener pings each accepted connection every `pingInterval` and drops one that
- * has not answered the previous ping (a silently dead peer, or one that stopped reading).
+ * has not answered the previous ping (a silently dead peer, or one that stopped reading). While
+ * this end has paused reading it cannot see the peer's answers, so it does not judge then.
+ *
+ * A peer that goes away while this end has paused reading: a paused socket is not read, so
+ * neither the peer's reset nor its close (queued behind the unread frames) is seen. While
+ * paused, each connection therefore pings the peer every `pausedProbeInterval`: a write to a
+ * reset socket fails, and one to a socket its owner has closed draws a reset, so the next
+ * probe fails. The connection then ends with ERR_CONNECTION_CLOSED (`closed` settles; the
+ * reader gets the frames already queued, then the error) without anyone reading. `abort()`
+ * resets the TCP connection (RST, not FIN, on plain ws; wss closes the TLS socket), so the
+ * peer's first probe, or its next read, fails.
  *
  * A listener is a door for strangers (docs/security.md): it holds at most `maxConnections`
  * sockets, upgraded or not, and `maxConnectionsPerIp` from one address; a socket must finish
@@ -129,6 +139,13 @@ export interface WebSocketsInit extends ConnectionLimits {
    * @default a process warning (`process.emitWarning`, printed on stderr by Node)
    */
   onServerError?: (err: Error, url: string) => void
+  /**
+   * Milliseconds between liveness probes (a ping) that a connection sends while it has paused
+   * reading (its read queue is full): the only way a paused socket learns that the peer
+   * aborted or died, since their reset or close waits unread behind the queued data.
+   * @default 1000
+   */
+  pausedProbeInterval?: number
 }
 
 /** The default `onServerError`: a process warning naming the listener. */
@@ -149,6 +166,9 @@ export const DEFAULT_MAX_CONNECTIONS_PER_IP = 256
 export const DEFAULT_UPGRADE_TIMEOUT = 10_000
 /** Default ping interval of a listener's connections: 30 s. */
 export const DEFAULT_PING_INTERVAL = 30_000
+
+/** Default interval of liveness probes while a connection has paused reading: 1 s. */
+export const DEFAULT_PAUSED_PROBE_INTERVAL = 1000
 
 /** Default time allowed for `connect()`: 10 s. */
 export const DEFAULT_CONNECT_TIMEOUT = 10_000
@@ -193,19 +213,36 @@ class WsConnection implements Connection {
   // Keepalive (listener side): whether the peer showed life since the last ping.
   #alive = true
   #pingTimer: ReturnType<typeof setInterval> | undefined
+  // Liveness probes while reading is paused (see the file comment).
+  readonly #probeInterval: number
+  #probeTimer: ReturnType<typeof setInterval> | undefined
+  // The TCP socket under the WebSocket, for abort()'s reset (set once known).
+  #socket: Duplex | undefined
 
-  constructor(ws: WebSocket, remoteAddress: string, limits: ResolvedLimits, pingInterval = 0) {
+  constructor(ws: WebSocket, remoteAddress: string, limits: ResolvedLimits, probeInterval: number, pingInterval = 0, socket?: Duplex) {
     this.#ws = ws
     this.remoteAddress = remoteAddress
     this.#limits = limits
+    this.#probeInterval = probeInterval
+    this.#socket = socket
     this.#state = ws.readyState === ws.OPEN ? 'open' : 'connecting'
     this.#sendBuffer = new SendBuffer(limits.highWaterMark)
     this.#queue = new FrameQueue({
       maxFrames: limits.readBufferFrames,
       maxBytes: limits.readBufferBytes,
       hardMaxBytes: hardReadBound(limits),
-      onPause: () => this.#ws.pause(),
-      onResume: () => this.#ws.resume(),
+      onPause: () => {
+        this.#ws.pause()
+        this.#probeTimer ??= setInterval(() => this.#probe(), this.#probeInterval)
+        this.#probeTimer.unref?.()
+      },
+      onResume: () => {
+        this.#ws.resume()
+        clearInterval(this.#probeTimer)
+        this.#probeTimer = undefined
+        // Answers to pings sent while paused are still on their way to the reader.
+        this.#alive = true
+      },
     })
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
     this.opened = new Promise((resolve, reject) => {
@@ -247,6 +284,11 @@ class WsConnection implements Connection {
     return this.#sendBuffer.amount
   }
 
+  /** @internal The client learns its TCP socket at the upgrade. */
+  setSocket(socket: Duplex): void {
+    this.#socket ??= socket
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
     return this.#iterator
   }
@@ -285,6 +327,14 @@ class WsConnection implements Connection {
     if (this.#state === 'closed') return
     if (this.#state === 'connecting') this.#rejectOpened(err)
     this.#finish(err, 'drop')
+    // A reset, not a FIN queued behind unsent frames: the peer must see an error, at once.
+    // resetAndDestroy() exists on a plain TCP socket only (it throws under TLS).
+    const socket = this.#socket as (Duplex & { resetAndDestroy?: () => void }) | undefined
+    try {
+      if (socket !== undefined && !socket.destroyed) socket.resetAndDestroy?.()
+    } catch {
+      // TLS: terminate() below closes the socket instead
+    }
     this.#ws.terminate()
   }
 
@@ -303,9 +353,20 @@ class WsConnection implements Connection {
     this.#ws.close(code, reason)
   }
 
+  /** While paused: a ping whose write fails once the peer is gone (see the file comment). */
+  #probe(): void {
+    if (this.#state !== 'open') return
+    try {
+      this.#ws.ping()
+    } catch {
+      // the socket is closing; its close event ends the connection
+    }
+  }
+
   #ping(interval: number): void {
     if (this.#state !== 'open') return
-    if (!this.#alive) {
+    // Paused, this end does not read the peer's answers: the probes watch the peer instead.
+    if (!this.#alive && !this.#queue.paused) {
       this.abort(transportError(ERR_CONNECTION_CLOSED, `no answer to a ping within ${interval} ms: the peer is gone or not reading`))
       return
     }
@@ -352,6 +413,7 @@ class WsConnection implements Connection {
     this.#state = 'closed'
     clearTimeout(this.#closeTimer)
     clearInterval(this.#pingTimer)
+    clearInterval(this.#probeTimer)
     this.#sendBuffer.fail(err ?? transportError(ERR_CONNECTION_CLOSED, 'the connection is closed'))
     if (queued === 'drop') this.#queue.fail(err)
     else this.#queue.end(err)
@@ -548,6 +610,8 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
   }
   if (!Number.isSafeInteger(pingInterval) || pingInterval < 0) throw new RangeError(`transport option pingInterval must be a non-negative integer, got ${String(pingInterval)}`)
   const onServerError = init.onServerError ?? warnServerError
+  const probeInterval = init.pausedProbeInterval ?? DEFAULT_PAUSED_PROBE_INTERVAL
+  if (!Number.isSafeInteger(probeInterval) || probeInterval < 1) throw new RangeError(`transport option pausedProbeInterval must be a positive integer, got ${String(probeInterval)}`)
 
   return {
     schemes: ['ws', 'wss'],
@@ -564,7 +628,8 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
         followRedirects: false,
         ...(scheme === 'wss' ? (init.clientTls ?? {}) : {}),
       })
-      const conn = new WsConnection(ws, `${host}:${port}`, limits)
+      const conn = new WsConnection(ws, `${host}:${port}`, limits, probeInterval)
+      ws.once('upgrade', (res) => conn.setSocket(res.socket))
       // A listener that refuses us says why in an HTTP answer (x-ww-error): report its code.
       ws.on('unexpected-response', (_req, res) => {
         const named = res.headers['x-ww-error']
@@ -672,7 +737,7 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
         wss.handleUpgrade(req, socket, head, (ws) => {
           gate.upgraded(req.socket)
           const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`
-          const conn = new WsConnection(ws, remote, limits, pingInterval)
+          const conn = new WsConnection(ws, remote, limits, probeInterval, pingInterval, socket)
           listener.accept(conn)
           if (!listener.isOpen) return
           try {
