@@ -159,6 +159,19 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
 
   addCommon(
     program
+      .command('top [query...]')
+      .description('a full-screen view of the peers matching QUERY, updated in place: host, peer, meta, AGE, SEEN, the last minute\'s joins, leaves, expiries')
+      .addHelpText('after', '\nKeys: h/p/a/s sort by host, peer, age, seen (again: reverse); q quits (exit 0), Ctrl-C exits 130.\nExample:\n  ww top WHERE role=db'),
+    false,
+  )
+    .option('--reconnect', 'after a lost connection, dial again and resync (else leave the screen and exit 3)')
+    .action(async (words: string[], opts: Record<string, unknown>) => {
+      const [{ createContext }, { topCommand }] = await Promise.all([import('../client/context.js'), import('./top.js')])
+      setExit(await topCommand(words, await createContext(common(opts)), { reconnect: opts.reconnect === true }))
+    })
+
+  addCommon(
+    program
       .command('explain [query...]')
       .description('run QUERY on the node and print how: plan, index, ranges, estimated and actual rows, time')
       .addHelpText('after', '\nExample:\n  ww explain WHERE role=db AND region!=us-east-1'),

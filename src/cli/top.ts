@@ -1,0 +1,147 @@
+/**
+ * `ww top [QUERY]`: a full-screen view of the peers matching QUERY, updated in place as they
+ * change (the screen is src/repl/top.tsx). It runs one watch with `heartbeats` and `times`
+ * (docs/protocol.md#watch): every heartbeat refreshes a peer's SEEN, and the node merges what
+ * this screen doesn't read in time, so a slow terminal costs the node no memory beyond the
+ * matching peers.
+ *
+ * The screen is drawn in the terminal's alternate buffer, which is left on every way out, so
+ * the shell's screen comes back as it was. `q` exits 0, Ctrl-C (or SIGINT) 130, SIGTERM 143.
+ * A node that hands out the null View exits 4 before the screen is taken (as `ww ls` does).
+ * A lost connection leaves the screen, says so and exits 3; with `--reconnect` the screen
+ * stays, says "reconnecting", dials again (backing off, at most 5 s apart) and resyncs.
+ */
+import type { Session } from '../api.js'
+import type { CliContext } from '../client/context.js'
+import { CliError, EXIT, ERR_USAGE, notAuthorized, streamFailed } from '../client/errors.js'
+import { closeQuietly, connectOrExit } from '../client/query.js'
+import { renderCaret, tryParseQuery } from '../lang/index.js'
+import { EXIT_INTERRUPTED } from './watch.js'
+
+/** Options of `ww top`. */
+export interface TopCommandOptions {
+  /** Dial again after a lost connection and resync instead of exiting 3. @default false */
+  reconnect?: boolean
+}
+
+/** Exit code after SIGTERM (128 + 15). */
+const EXIT_TERMINATED = 143
+const BACKOFF_MIN = 250
+const BACKOFF_MAX = 5000
+const ALT_SCREEN_ON = '\u001b[?1049h'
+const ALT_SCREEN_OFF = '\u001b[?1049l'
+const SHOW_CURSOR = '\u001b[?25h'
+
+/** The `top` action; returns the exit code. */
+export async function topCommand(words: readonly string[], ctx: CliContext, options: TopCommandOptions = {}): Promise<number> {
+  const text = words.join(' ').trim()
+  const parsed = tryParseQuery(text)
+  if (!parsed.ok) {
+    process.stderr.write(`${renderCaret(text, parsed.error)}\n`)
+    return EXIT.usage
+  }
+  const statement = parsed.statement
+  if (statement.op !== 'ls') throw new CliError(ERR_USAGE, 'ww top shows an ls query, not lookup')
+  if (statement.constraints.some((c) => c.kind === 'limit')) {
+    throw new CliError('ERR_WATCH_LIMIT', 'ww top takes no LIMIT: a live match set has no first n', { hint: 'drop LIMIT; the screen shows as many rows as fit' })
+  }
+  if (process.stdout.isTTY !== true || process.stdin.isTTY !== true) {
+    throw new CliError(ERR_USAGE, 'ww top draws a full screen and needs a terminal', { hint: 'to follow changes in a pipe: ww ls QUERY --watch --format ndjson' })
+  }
+  const stop = new AbortController()
+  let code: number = EXIT.ok
+  const quit = (c: number): void => {
+    if (stop.signal.aborted) return
+    code = c
+    stop.abort()
+  }
+  const onSigint = (): void => quit(EXIT_INTERRUPTED)
+  const onSigterm = (): void => quit(EXIT_TERMINATED)
+  process.on('SIGINT', onSigint)
+  process.on('SIGTERM', onSigterm)
+  // Connect before taking the screen: a node that can't be reached is an ordinary error (exit 2).
+  let session: Session | undefined = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports, signal: stop.signal })
+  if (session.view.isNull) {
+    await closeQuietly(session)
+    process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigterm)
+    throw notAuthorized(ctx.options.addr)
+  }
+  const [{ render }, React, { TopApp, TopModel }] = await Promise.all([import('ink'), import('react'), import('../repl/top.js')])
+  const model = new TopModel()
+  let status: string | undefined
+  const title = `ww top ${text === '' ? '(all peers)' : text} @ ${ctx.options.addr}`
+  process.stdout.write(ALT_SCREEN_ON)
+  const app = render(React.createElement(TopApp, { model, title, status: () => status, onQuit: quit }), { exitOnCtrlC: false, patchConsole: false })
+  let failure: Error | undefined
+  try {
+    let backoff = BACKOFF_MIN
+    for (;;) {
+      if (session === undefined) {
+        try {
+          session = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports, signal: stop.signal })
+          status = undefined
+          model.touch()
+        } catch (err) {
+          if (stop.signal.aborted) break
+          status = `cannot connect (${(err as Error).message.slice(0, 80)}); retrying`
+          model.touch()
+          await sleep(backoff, stop.signal)
+          backoff = Math.min(BACKOFF_MAX, backoff * 2)
+          continue
+        }
+      }
+      const cursor = session.view.watch(statement, { heartbeats: true, times: true, signal: stop.signal })
+      for (;;) {
+        const e = await cursor.next()
+        if (e === undefined) break
+        if (e.kind === 'synced') backoff = BACKOFF_MIN
+        model.apply(e, Date.now())
+      }
+      const err = stop.signal.aborted ? undefined : cursor.err()
+      await closeQuietly(session)
+      session = undefined
+      if (stop.signal.aborted) break
+      if (err === undefined) {
+        // Only a null View ends by itself (synced, then end): a node reached again after a
+        // reconnect that now wants a token. Nothing more will come; say so and wait for q.
+        status = 'not authorized: the node now requires a token (WW_TOKEN or --token)'
+        model.touch()
+        await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }))
+        break
+      }
+      if (options.reconnect !== true) {
+        failure = streamFailed(model.peers.size, err)
+        break
+      }
+      status = `connection lost (${(err as { code?: string }).code ?? err.message}); reconnecting`
+      model.restart()
+      model.touch()
+      await sleep(backoff, stop.signal)
+      backoff = Math.min(BACKOFF_MAX, backoff * 2)
+    }
+  } finally {
+    app.unmount()
+    await app.waitUntilExit().catch(() => {})
+    process.stdout.write(ALT_SCREEN_OFF + SHOW_CURSOR)
+    process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigterm)
+    if (session !== undefined) await closeQuietly(session)
+  }
+  // Thrown after the screen is back, so the message stays visible (exit 3).
+  if (failure !== undefined) throw failure
+  return code
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const t = setTimeout(done, ms)
+    function done(): void {
+      clearTimeout(t)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
