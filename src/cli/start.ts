@@ -24,7 +24,7 @@ import { defaultTransports } from '../transport/registry.js'
 import type { WebSocketsInit } from '../transport/ws.js'
 import { parseDuration, parseMeta, validateMinPeers, type Logger } from '../cluster/options.js'
 import { createLogger } from '../cluster/log.js'
-import { parseMetricsListen, serveMetrics, type MetricsServer } from '../node/metrics.js'
+import type { MetricsServer } from '../node/metrics.js'
 import { loadSwarmKey, type LoadedSwarmKey } from '../cluster/swarm-key.js'
 import { ERR_BAD_MAX_PEERS, loadAllowList, validateMaxPeers } from '../cluster/admission.js'
 import { WwError } from '../errors.js'
@@ -196,13 +196,16 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     logger,
     serve: withEndpoint(opts),
   }
-  if (opts.metricsListen !== undefined) parseMetricsListen(opts.metricsListen)
+  // prom-client (and the OpenTelemetry API it pulls in: ~80 modules, their heap and its
+  // collectors) is loaded only for --metrics-listen; a node without it never pays for it.
+  const metricsModule = opts.metricsListen !== undefined ? await import('../node/metrics.js') : undefined
+  if (opts.metricsListen !== undefined) metricsModule!.parseMetricsListen(opts.metricsListen)
   if (opts.signal?.aborted === true) return 0
   const node = await startNode(init)
   let metrics: MetricsServer | undefined
   if (opts.metricsListen !== undefined) {
     try {
-      metrics = await serveMetrics(node, { listen: opts.metricsListen })
+      metrics = await metricsModule!.serveMetrics(node, { listen: opts.metricsListen })
     } catch (e) {
       await node.kill()
       throw e

@@ -178,13 +178,19 @@ export class Membership {
   readonly #key: PrivateKey | undefined
   #own: { seq: number; data: Uint8Array; frame?: Promise<SignedFrame> } | undefined
 
+  // A neighbour subscribing brings the next heartbeat forward only while this node's last one
+  // reached nobody (a node that just started): its record then spreads at once instead of at
+  // its next regular heartbeat. Everyone else's records reach a newcomer by state sync, so
+  // neither a new neighbour nor a peer joining the table is a reason to send early: doing so
+  // made every node send up to one extra heartbeat a second while nodes kept joining, each
+  // delivered to every node — O(N²) messages a second, which starved 64 processes on 2 cores
+  // (docs/scaling.md, "Processes on one host").
   readonly #onSubscription = (evt: CustomEvent<SubscriptionChangeData>): void => {
-    if (evt.detail.subscriptions.some((s) => s.subscribe && s.topic === this.topic)) this.#bringForward()
+    if (this.#lastSent === -Infinity && evt.detail.subscriptions.some((s) => s.subscribe && s.topic === this.topic)) this.#bringForward()
   }
 
   readonly #onChange = (c: TableChange): void => {
-    if (c.kind === 'joined' && c.record.peer !== this.#peer) this.#bringForward()
-    else if (c.kind === 'left' || c.kind === 'expired') this.#signed.delete(c.record.peer)
+    if (c.kind === 'left' || c.kind === 'expired') this.#signed.delete(c.record.peer)
   }
 
   constructor(init: MembershipInit) {

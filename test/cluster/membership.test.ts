@@ -113,13 +113,20 @@ describe('Membership heartbeats', () => {
     expect(last).toBeLessThanOrEqual(Date.now() * 1000 + 1000)
   })
 
-  it('brings the next heartbeat forward when a peer joins, so a newcomer learns everyone fast', async () => {
-    // A 60 s TTL: regular heartbeats come every 15-30 s, so only the early ones can explain convergence.
+  it('a newcomer learns everyone by sync and everyone learns it by its early heartbeat; the others send nothing extra', async () => {
+    // A 60 s TTL: regular heartbeats come every 15-30 s, so only the newcomer's early heartbeat
+    // (and sync) can explain convergence.
     const nodes = await cluster.chain(3, () => ({ ttl: 60_000 }))
     await vi.waitFor(() => expect(nodes.every((n) => n.table.size === 3), 'first convergence').toBe(true), { timeout: 10_000 })
+    const before = nodes.map((n) => n.membership.stats.published)
     const late = await cluster.start({ ttl: 60_000, bootstrap: [nodes[2]!.multiaddrs[0]!] })
     await vi.waitFor(() => expect([...nodes, late].every((n) => n.table.size === 4), 'newcomer convergence').toBe(true), { timeout: 8000 })
-    expect(late.table.size).toBe(4)
+    // Its first heartbeat (at start) reached nobody; the one brought forward reached the cluster.
+    expect(late.membership.stats.published).toBeLessThanOrEqual(2)
+    // A join is no reason for the others to send early (that was O(N²) messages a second
+    // while nodes kept joining): give an early heartbeat (20-200 ms, at most 1 s) time to show.
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(nodes.map((n) => n.membership.stats.published)).toEqual(before)
   })
 
   it('logs a failing publish once, retries with backoff, and logs the recovery once', async () => {
