@@ -214,11 +214,14 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
       setExit(await pubCommand(await createContext(common(opts)), String(opts.topic), { lines: opts.lines === true }))
     })
 
-  addCommon(program.command('sub').description('print messages on TOPIC as they arrive, until Ctrl-C'))
+  // sub prints messages, not records: its --format is its own (plugin formats do not apply).
+  addCommon(program.command('sub').description('print messages on TOPIC as they arrive, until Ctrl-C'), false)
     .requiredOption('-t, --topic <topic>', 'topic name')
     .option('--hex', 'print payloads as hex instead of UTF-8 text')
+    .option('--format <name>', 'text (the payloads), or ndjson / json (one object per message); plugin formats are for query records', 'text')
     .action(async (opts: Record<string, unknown>) => {
-      const [{ createContext }, { subCommand }] = await Promise.all([import('../client/context.js'), import('./pubsub.js')])
+      const [{ createContext }, { subCommand, checkSubFormat }] = await Promise.all([import('../client/context.js'), import('./pubsub.js')])
+      checkSubFormat(String(opts.format))
       setExit(await subCommand(await createContext(common(opts)), String(opts.topic), { hex: opts.hex === true }))
     })
   return program

@@ -44,6 +44,22 @@ export interface SubFlags {
   hex?: boolean
 }
 
+/** The formats `ww sub` prints messages in. */
+export const SUB_FORMATS = ['text', 'ndjson', 'json'] as const
+
+/**
+ * Checks `ww sub --format`: messages are not routing records, so the formatters of the
+ * registry (a plugin's included), which format records, do not apply; `sub` has its own
+ * three. Anything else is ERR_USAGE saying so.
+ */
+export function checkSubFormat(format: string): (typeof SUB_FORMATS)[number] {
+  const known = SUB_FORMATS.find((f) => f === format)
+  if (known !== undefined) return known
+  throw new CliError(ERR_USAGE, `format "${format}" does not apply to messages`, {
+    hint: 'ww sub prints --format text (the default), ndjson or json; formats from plugins format query records, not messages',
+  })
+}
+
 /** Where the commands read and write; the process's own streams unless a test says otherwise. */
 export interface PubSubIO {
   stdin?: Readable
@@ -90,10 +106,7 @@ export async function pubCommand(ctx: CliContext, topic: string, flags: PubFlags
 /** `ww sub`; returns the exit code. */
 export async function subCommand(ctx: CliContext, topic: string, flags: SubFlags = {}, io: PubSubIO = {}): Promise<number> {
   validateTopicName(topic)
-  const format = ctx.options.format
-  if (format !== 'text' && format !== 'ndjson' && format !== 'json') {
-    throw new CliError(ERR_USAGE, `format "${format}" does not apply to messages`, { hint: 'ww sub prints --format text (the default) or ndjson' })
-  }
+  const format = checkSubFormat(ctx.options.format)
   const out = new Output((io.stdout ?? process.stdout) as NodeJS.WriteStream)
   const stderr = io.stderr ?? process.stderr
   const stop = new AbortController()

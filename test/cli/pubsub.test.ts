@@ -54,6 +54,19 @@ describe('ww pub / ww sub', () => {
     await vi.waitFor(() => expect(node.pubsub.subscribers('chat'), 'the node to free the subscription').toBe(0), { timeout: 15_000 })
   })
 
+  it('sub refuses record formats (a plugin’s, or unknown) with ERR_USAGE saying why, and its help says which apply', async () => {
+    for (const extra of [['--format', 'csv', '--plugin', 'plugins/csv.js'], ['--format', 'yaml']]) {
+      const r = await runWw(['sub', '-t', 'x', '--addr', node.addr!, ...extra], { home: home.dir })
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain(`format "${extra[1]}" does not apply to messages`)
+      expect(r.stderr).toContain('ERR_USAGE')
+      expect(r.stderr).toContain('text (the default), ndjson or json')
+    }
+    expect(node.pubsub.subscribers('x')).toBe(0)
+    const help = await runWw(['sub', '--help'], { home: home.dir })
+    expect(help.stdout).toMatch(/--format <name>\s+text \(the payloads\), or ndjson \/ json/)
+  })
+
   it('sub --format ndjson --hex prints one JSON object per message', async () => {
     const sub = startSub(['-t', 'bin', '--format', 'ndjson', '--hex'])
     await vi.waitFor(() => expect(node.pubsub.subscribers('bin'), 'ww sub to subscribe').toBe(1), { timeout: 20_000 })
