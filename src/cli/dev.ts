@@ -144,7 +144,7 @@ export async function devCommand(ctx: CliContext, opts: DevOptions = {}): Promis
     ].join('\n')
     const session = await connectOrExit(cluster.addr, { token: ctx.options.token, transports: ctx.transports })
     const { runShell } = await import('../repl/index.js')
-    return await runShell({ ...ctx, options: { ...ctx.options, addr: cluster.addr } }, { session, banner, stopOnError: opts.stopOnError })
+    return await runShell({ ...ctx, options: { ...ctx.options, addr: cluster.addr, addrs: [cluster.addr] } }, { session, banner, stopOnError: opts.stopOnError })
   } finally {
     process.off('SIGTERM', onSignal)
     process.off('SIGINT', onSignal)

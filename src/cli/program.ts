@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Command as CommandType } from 'commander'
 import { describeError, EXIT } from '../client/errors.js'
-import type { CommonOptions } from '../client/context.js'
+import type { CliFlags } from '../client/context.js'
 import { DEFAULT_ADDR } from '../client/defaults.js'
 
 // commander is CommonJS: require() skips the ESM wrapper and export scan an `import` costs at
@@ -27,8 +27,8 @@ function packageVersion(): string {
   }
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
 }
 
 function positiveInt(value: string): number {
@@ -41,25 +41,42 @@ function positiveInt(value: string): number {
 
 function addCommon(cmd: Command, withFormat = true): Command {
   cmd
-    .addOption(new Option('--addr <url>', 'node to connect to').env('WW_ADDR').default(DEFAULT_ADDR))
+    .addOption(new Option('--addr <url>', `node to connect to (default: the context's, else ${DEFAULT_ADDR}); several, repeated or comma-separated, are tried in order`).env('WW_ADDR').argParser(collect))
+    .addOption(new Option('--context <name>', "use this context of the config file (default: its \"current\")").env('WW_CONTEXT'))
     .addOption(new Option('--token <token>', 'access token presented to the node').env('WW_TOKEN'))
     .option('--tls-ca <pem>', 'trust this CA (or self-signed certificate) for wss:// nodes')
     .option('--tls-cert <pem>', 'client certificate for nodes that require one (mTLS)')
     .option('--tls-key <pem>', 'private key for --tls-cert')
     .option('--plugin <path>', 'load a plugin module (repeatable)', collect, [] as string[])
-  if (withFormat) cmd.option('--format <name>', 'output format: text, json, ndjson, or one a plugin adds', 'text')
+  if (withFormat) cmd.option('--format <name>', "output format: text, json, ndjson, or one a plugin adds (default: the context's, else text)")
   return cmd
 }
 
-function common(opts: Record<string, unknown>): CommonOptions {
+/** The table options of ls and lookup. */
+function addTable(cmd: Command): Command {
+  return cmd
+    .option('-o, --output <name>', 'wide: the text table with SEQ, TTL and ADDRS; or a format name, as --format')
+    .option('--columns <list>', `text columns, comma-separated: ${TEXT_COLUMN_NAMES}, meta.KEY`)
+    .option('--no-headers', 'leave out the header line of the text table')
+}
+
+/** The built-in text columns, for help (the format module is loaded only when a command runs). */
+const TEXT_COLUMN_NAMES = 'peer, server, host, seq, ttl, age, seen, meta, addrs'
+
+function common(opts: Record<string, unknown>): CliFlags {
+  const str = (k: string): { [key: string]: string } => (typeof opts[k] === 'string' ? { [k]: opts[k] } : {})
   return {
-    addr: String(opts.addr ?? DEFAULT_ADDR),
-    format: String(opts.format ?? 'text'),
+    ...(Array.isArray(opts.addr) ? { addr: opts.addr as string[] } : typeof opts.addr === 'string' ? { addr: [opts.addr] } : {}),
+    ...str('context'),
+    ...str('format'),
+    ...str('output'),
+    ...str('columns'),
+    ...(opts.headers === false ? { headers: false } : {}),
     plugin: (opts.plugin as string[] | undefined) ?? [],
-    token: opts.token as string | undefined,
-    ...(opts.tlsCa !== undefined ? { tlsCa: opts.tlsCa as string } : {}),
-    ...(opts.tlsCert !== undefined ? { tlsCert: opts.tlsCert as string } : {}),
-    ...(opts.tlsKey !== undefined ? { tlsKey: opts.tlsKey as string } : {}),
+    ...str('token'),
+    ...str('tlsCa'),
+    ...str('tlsCert'),
+    ...str('tlsKey'),
   }
 }
 
@@ -131,12 +148,12 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     })
 
   for (const op of ['ls', 'lookup'] as const) {
-    const cmd = addCommon(
+    const cmd = addTable(addCommon(
       program
         .command(`${op} [query...]`)
         .description(op === 'ls' ? 'stream every record matching QUERY, then exit (with --watch: then every change)' : 'print the first record matching QUERY, then exit')
-        .addHelpText('after', `\nThe query words are joined with spaces, so quoting is optional:\n  ww ${op} WHERE region=us-east-1${op === 'ls' ? ' LIMIT 10\n  ww ls WHERE role=db -w           the matches, then one line per change until Ctrl-C' : ''}`),
-    )
+        .addHelpText('after', `\nThe query words are joined with spaces, so quoting is optional:\n  ww ${op} WHERE region=us-east-1${op === 'ls' ? ' LIMIT 10\n  ww ls WHERE role=db -w           the matches, then one line per change until Ctrl-C\n  ww ls -o wide                    more columns: SEQ, TTL, ADDRS\n  ww ls --columns peer,host,meta.region --no-headers' : ''}`),
+    ))
     if (op === 'ls') {
       cmd.option('-w, --watch', 'after the matches, print every change to them until Ctrl-C (exit 130)')
       cmd.option('--reconnect', 'with --watch: after a lost connection, dial again and print only what changed (else exit 3)')
@@ -144,6 +161,10 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     }
     cmd.action(async (words: string[], opts: Record<string, unknown>) => {
       if (opts.watch === true) {
+        if (opts.output === 'wide' || opts.columns !== undefined || opts.headers === false) {
+          const { CliError, ERR_USAGE } = await import('../client/errors.js')
+          throw new CliError(ERR_USAGE, '-o wide, --columns and --no-headers do not go with --watch')
+        }
         const [{ createContext }, { watchCommand }] = await Promise.all([import('../client/context.js'), import('./watch.js')])
         setExit(await watchCommand(words, await createContext(common(opts)), { reconnect: opts.reconnect === true }))
         return

@@ -42,7 +42,7 @@ export async function queryCommand(op: 'ls' | 'lookup', words: readonly string[]
       await out.end()
       return EXIT.ok
     }
-    const result = await streamQuery(session.view, statement, factory(out, formatInit()), out, out.closed)
+    const result = await streamQuery(session.view, statement, factory(out, formatInit(process.stdout, ctx.options)), out, out.closed)
     await out.end()
     if (out.closed.aborted) return EXIT.ok
     if (result.error !== undefined) throw streamFailed(result.count, result.error)

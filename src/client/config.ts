@@ -1,16 +1,47 @@
 /**
  * The user's config directory and file. `$XDG_CONFIG_HOME/ww` (or `~/.config/ww`) holds
- * `config.json` (`{"plugins": ["path", {"path": "…", "options": {…}}, …]}`, paths relative to
- * the file; options are handed to the plugin's factories, docs/plugins.md) and the shell's
- * `history`. A missing file is an empty config; a malformed one is ERR_CONFIG_INVALID.
+ * `config.json` and the shell's `history`. The file (docs/cli.md#config-file):
+ * - `plugins`: `["path", {"path": "…", "options": {…}}, …]`, paths relative to the file;
+ *   options are handed to the plugin's factories (docs/plugins.md);
+ * - `contexts`: `{NAME: {addr, tokenFile, tlsCa, tlsCert, tlsKey, format}}`, named sets of
+ *   connection settings (paths relative to the file), and `current`, the context used when
+ *   neither `--context` nor `WW_CONTEXT` names one.
+ * A missing file is an empty config. The file is input like any other: anything not of the
+ * documented shape (wrong types, unknown keys in a context, a `current` naming no context,
+ * more than `MAX_CONFIG_BYTES`) is ERR_CONFIG_INVALID naming the file and the key.
  */
-import { readFile } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { WwError } from '../errors.js'
 
 /** The config file exists but is not valid JSON of the documented shape. */
 export const ERR_CONFIG_INVALID = 'ERR_CONFIG_INVALID'
+
+/** Largest config file read (bytes); a bigger one is ERR_CONFIG_INVALID. */
+export const MAX_CONFIG_BYTES = 1 << 20
+
+/** A named set of connection settings (`contexts.NAME` in the config file). Paths are resolved against the file's folder. */
+export interface ConfigContext {
+  /** Node URLs, tried in order (the file takes one string, comma-separated, or an array). @default undefined */
+  addr?: string[]
+  /** A file whose first line is the token to present. @default undefined */
+  tokenFile?: string
+  /** Trust this CA for wss:// nodes. @default undefined */
+  tlsCa?: string
+  /** Client certificate (mTLS). @default undefined */
+  tlsCert?: string
+  /** Its private key. @default undefined */
+  tlsKey?: string
+  /** Output format name. @default undefined */
+  format?: string
+}
+
+/** The keys a context may hold. */
+const CONTEXT_KEYS = ['addr', 'tokenFile', 'tlsCa', 'tlsCert', 'tlsKey', 'format'] as const
+
+/** What a context name may be: letters, digits, `.`, `_`, `-`, 1–64 characters. */
+export const CONTEXT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 /** A plugin with the options its factories receive (docs/plugins.md#options). */
 export interface PluginSpec {
@@ -27,6 +58,10 @@ export interface WwConfig {
    * `PluginSpec` when the entry gave options.
    */
   plugins: Array<string | PluginSpec>
+  /** Contexts by name (absent when the file has none). */
+  contexts?: Record<string, ConfigContext>
+  /** The context used when none is named on the command line or in WW_CONTEXT. @default undefined */
+  current?: string
 }
 
 /** `$XDG_CONFIG_HOME/ww`, else `~/.config/ww`. */
@@ -40,9 +75,10 @@ export async function readConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   const file = join(configDir(env), 'config.json')
   let raw: string
   try {
-    raw = await readFile(file, 'utf8')
+    raw = await readBounded(file)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { plugins: [] }
+    if (err instanceof WwError) throw err
     throw new WwError(ERR_CONFIG_INVALID, `cannot read ${file}: ${(err as Error).message}`, { cause: err })
   }
   let parsed: unknown
@@ -54,13 +90,25 @@ export async function readConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new WwError(ERR_CONFIG_INVALID, `${file}: expected a JSON object`)
   }
-  const plugins = (parsed as { plugins?: unknown }).plugins
-  if (plugins === undefined) return { plugins: [] }
+  const dir = dirname(file)
+  const top = parsed as { plugins?: unknown; contexts?: unknown; current?: unknown }
+  const contexts = parseContexts(file, dir, top.contexts)
+  let current: string | undefined
+  if (top.current !== undefined) {
+    if (typeof top.current !== 'string') throw new WwError(ERR_CONFIG_INVALID, `${file}: "current" must be the name of a context`)
+    if (contexts === undefined || !Object.hasOwn(contexts, top.current)) {
+      throw new WwError(ERR_CONFIG_INVALID, `${file}: "current" names context ${JSON.stringify(top.current)}, which "contexts" does not define`)
+    }
+    current = top.current
+  }
+  const extra = { ...(contexts !== undefined ? { contexts } : {}), ...(current !== undefined ? { current } : {}) }
+  const plugins = top.plugins
+  if (plugins === undefined) return { plugins: [], ...extra }
   if (!Array.isArray(plugins)) {
     throw new WwError(ERR_CONFIG_INVALID, `${file}: "plugins" must be an array of paths or { "path", "options" } objects`)
   }
-  const dir = dirname(file)
   return {
+    ...extra,
     plugins: plugins.map((p: unknown, i): string | PluginSpec => {
       if (typeof p === 'string' && p !== '') return resolve(dir, p)
       const bad = (why: string): WwError => new WwError(ERR_CONFIG_INVALID, `${file}: plugins[${i}] ${why}`)
@@ -74,4 +122,61 @@ export async function readConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       return { path: resolve(dir, path), options: options as Record<string, unknown> }
     }),
   }
+}
+
+/** Reads at most MAX_CONFIG_BYTES of `file`; a longer file is ERR_CONFIG_INVALID, not read whole. */
+async function readBounded(file: string): Promise<string> {
+  const fh = await open(file, 'r')
+  try {
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1)
+    let n = 0
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, null)
+      if (bytesRead === 0) break
+      n += bytesRead
+      if (n > MAX_CONFIG_BYTES) throw new WwError(ERR_CONFIG_INVALID, `${file} is larger than ${MAX_CONFIG_BYTES} bytes`)
+    }
+    return buf.subarray(0, n).toString('utf8')
+  } finally {
+    await fh.close()
+  }
+}
+
+function parseContexts(file: string, dir: string, raw: unknown): Record<string, ConfigContext> | undefined {
+  if (raw === undefined) return undefined
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new WwError(ERR_CONFIG_INVALID, `${file}: "contexts" must be an object of named contexts`)
+  }
+  // No prototype: a context called "__proto__" or "constructor" is only a name.
+  const out: Record<string, ConfigContext> = Object.create(null) as Record<string, ConfigContext>
+  for (const [name, value] of Object.entries(raw)) {
+    const bad = (why: string): WwError => new WwError(ERR_CONFIG_INVALID, `${file}: contexts.${JSON.stringify(name)} ${why}`)
+    if (!CONTEXT_NAME.test(name)) throw bad('is not a valid context name (letters, digits, ".", "_", "-"; at most 64)')
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('must be an object')
+    const c: ConfigContext = {}
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (!(CONTEXT_KEYS as readonly string[]).includes(k)) throw bad(`has unknown key ${JSON.stringify(k)} (known: ${CONTEXT_KEYS.join(', ')})`)
+      if (k === 'addr') {
+        const list = typeof v === 'string' ? splitAddrs(v) : Array.isArray(v) && v.every((a) => typeof a === 'string') ? v.flatMap((a: string) => splitAddrs(a)) : undefined
+        if (list === undefined || list.length === 0) throw bad('"addr" must be a URL, comma-separated URLs, or an array of URLs')
+        c.addr = list
+      } else if (typeof v !== 'string' || v === '') {
+        throw bad(`${JSON.stringify(k)} must be a non-empty string`)
+      } else if (k === 'format') {
+        c.format = v
+      } else {
+        c[k as 'tokenFile' | 'tlsCa' | 'tlsCert' | 'tlsKey'] = resolve(dir, v)
+      }
+    }
+    out[name] = c
+  }
+  return out
+}
+
+/** The URLs of one `--addr` value, `WW_ADDR` or context `addr`: comma-separated, blanks around each ignored, empty ones dropped. */
+export function splitAddrs(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
 }

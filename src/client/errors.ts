@@ -93,6 +93,25 @@ export function cannotConnect(addr: string, err: unknown): CliError {
   })
 }
 
+/**
+ * The failure to reach any of several nodes (exit 2), in one line naming each URL and why:
+ * `cannot connect to any of 2 nodes: ws://a: connect ECONNREFUSED … (ERR_CONNECT_FAILED); ws://b: …`.
+ * With one URL it is `cannotConnect`'s message.
+ */
+export function cannotConnectAny(failures: ReadonlyArray<{ addr: string; err: unknown }>): CliError {
+  if (failures.length === 1) return cannotConnect(failures[0]!.addr, failures[0]!.err)
+  const parts = failures.map(({ addr, err }) => {
+    const own = (err as { code?: unknown })?.code
+    const code = typeof own === 'string' && own.startsWith('ERR_') ? own : rootCode(err)
+    return `${addr}: ${rootMessage(err)}${code !== undefined ? ` (${code})` : ''}`
+  })
+  return new CliError(ERR_CANNOT_CONNECT, `cannot connect to any of ${failures.length} nodes: ${parts.join('; ')}`, {
+    exitCode: EXIT.connect,
+    hint: 'are the nodes running? check --addr / WW_ADDR or the context\'s addr',
+    cause: failures.at(-1)!.err,
+  })
+}
+
 /** Wraps a stream failure after `count` records (exit 3). */
 export function streamFailed(count: number, err: unknown): CliError {
   const msg = (err as Error)?.message ?? String(err)

@@ -10,7 +10,8 @@ import type { Statement } from '../lang/ast.js'
 import { renderCaret, tryParseQuery } from '../lang/index.js'
 import type { TransportRegistry } from '../transport/registry.js'
 import type { CliContext } from './context.js'
-import { cannotConnect, CliError, codeOf, EXIT, streamFailed } from './errors.js'
+import { cannotConnectAny, CliError, codeOf, EXIT, streamFailed } from './errors.js'
+import { splitAddrs } from './config.js'
 import { Output } from './output.js'
 
 /** Where a streamed query writes: the formatter's output plus the stream's backpressure. */
@@ -71,39 +72,70 @@ export async function streamQuery(
   return err === undefined ? { count, elapsedMs, cancelled } : { count, elapsedMs, error: err, cancelled }
 }
 
-/** Connects to `addr`, mapping any failure to exit code 2. */
+/**
+ * Connects to the first node of `addr` that answers: one URL, a comma-separated list, or an
+ * array, tried in order. When none answers: exit code 2 with one line naming every URL and why.
+ * A URL no transport can dial is the user's mistake (exit 1) and stops at once.
+ */
 export async function connectOrExit(
-  addr: string,
+  addr: string | readonly string[],
   options: { token?: string; transports: TransportRegistry; signal?: AbortSignal },
 ): Promise<Session> {
   // Imported here, not at the top: a query that fails to parse exits without loading the
   // protocol client (MessagePack, the WebSocket library).
   const { connect } = await import('../proto/client/client.js')
-  try {
-    return await connect(addr, { token: options.token, transports: options.transports, signal: options.signal })
-  } catch (err) {
-    // A URL no transport can dial is the user's mistake (exit 1), not an unreachable node.
-    // Checked by code, not class: a plugin transport's errors need only carry the code.
-    const code = codeOf(err)
-    if (code === 'ERR_UNSUPPORTED_SCHEME' || code === 'ERR_INVALID_URL') {
-      throw new CliError(code, `${(err as Error).message} (${code})`, {
-        hint: code === 'ERR_INVALID_URL' ? 'give --addr as scheme://host:port, e.g. ws://127.0.0.1:8420' : 'a plugin can add the scheme: --plugin PATH',
-        cause: err,
-      })
+  const addrs = typeof addr === 'string' ? splitAddrs(addr) : addr
+  const failures: Array<{ addr: string; err: unknown }> = []
+  for (const a of addrs.length > 0 ? addrs : [typeof addr === 'string' ? addr : '']) {
+    try {
+      return await connect(a, { token: options.token, transports: options.transports, signal: options.signal })
+    } catch (err) {
+      // Checked by code, not class: a plugin transport's errors need only carry the code.
+      const code = codeOf(err)
+      if (code === 'ERR_UNSUPPORTED_SCHEME' || code === 'ERR_INVALID_URL') {
+        throw new CliError(code, `${(err as Error).message} (${code})`, {
+          hint: code === 'ERR_INVALID_URL' ? 'give --addr as scheme://host:port, e.g. ws://127.0.0.1:8420' : 'a plugin can add the scheme: --plugin PATH',
+          cause: err,
+        })
+      }
+      failures.push({ addr: a, err })
+      if (options.signal?.aborted === true) break
     }
-    throw cannotConnect(addr, err)
   }
+  throw cannotConnectAny(failures)
 }
 
 /**
- * Formatter options for a stream: `{}` when it is not a terminal (a pipe, a file);
- * `{ color, columns }` when it is, `columns` left out when the terminal reports no width
- * (a pseudo-terminal without a size says 0).
+ * Whether to colour output on `stream`: `FORCE_COLOR` set to anything but `0`/`false` forces
+ * it on (also into a pipe); otherwise only a terminal gets colour, and only when Node's own
+ * check says it has colours (`hasColors()`: off with `NO_COLOR` or `NODE_DISABLE_COLORS`
+ * set, or `TERM=dumb`). https://no-color.org, https://force-color.org
  */
-export function formatInit(stream: NodeJS.WriteStream = process.stdout): FormatInit {
-  if (stream.isTTY !== true) return {}
-  const color = process.env.NO_COLOR === undefined
-  return typeof stream.columns === 'number' && stream.columns > 0 ? { columns: stream.columns, color } : { color }
+export function useColor(stream: NodeJS.WritableStream & { isTTY?: boolean; hasColors?: (env?: object) => boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  const force = env.FORCE_COLOR
+  if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false'
+  if (stream.isTTY !== true) return false
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false
+  return typeof stream.hasColors === 'function' ? stream.hasColors(env) : true
+}
+
+/**
+ * Formatter options for a stream: colour as `useColor` decides; `columns` (the width) when it
+ * is a terminal that reports one (a pseudo-terminal without a size says 0); and the table
+ * options of the command line (`-o wide`, `--columns`, `--no-headers`) when given.
+ */
+export function formatInit(
+  stream: NodeJS.WriteStream = process.stdout,
+  table: { wide?: boolean; fields?: readonly string[]; headers?: boolean } = {},
+  env: NodeJS.ProcessEnv = process.env,
+): FormatInit {
+  const init: FormatInit = {}
+  if (useColor(stream, env)) init.color = true
+  if (stream.isTTY === true && typeof stream.columns === 'number' && stream.columns > 0) init.columns = stream.columns
+  if (table.wide === true) init.wide = true
+  if (table.fields !== undefined) init.fields = table.fields
+  if (table.headers === false) init.headers = false
+  return init
 }
 
 /** Closes a session, bounded: a dead node must not keep the process waiting. */
