@@ -23,6 +23,21 @@ export interface CursorOptions {
   signal?: AbortSignal
 }
 
+/** Most records `Cursor.nextBatch()` and `Cursor.batches()` hand out at once, by default. */
+export const DEFAULT_BATCH = 1024
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined })
+
+// Marks a prefetched step's rejection as handled: it is reported when the step is consumed.
+function ignore(): void {}
+
+/**
+ * A stream of values from a pull source (see the file comment). Three ways to read it, which
+ * yield the same values in the same order and end the same way:
+ * `for await` (throws the stream's error), `next()` with `err()` (never throws), and
+ * `nextBatch()` / `batches()`, which hand out every value the source has ready at once: no
+ * promise per value, one per batch.
+ */
 export class Cursor<T> implements AsyncIterable<T> {
   #source: AsyncIterator<T> | Iterator<T>
   #done = false
@@ -30,7 +45,10 @@ export class Cursor<T> implements AsyncIterable<T> {
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
   #iterating = false
-  // Set while a next() waits on an async source: ending the cursor from outside (cancel,
+  // A step `nextBatch` asked the source for and found not ready (a promise): the next read
+  // starts with it, so no value is lost or reordered.
+  #ahead: Promise<IteratorResult<T>> | undefined
+  // Set while a read waits on an async source: ending the cursor from outside (cancel,
   // abort) ends that wait too, since the source may never answer. A fresh promise per wait,
   // not a race against one long-lived "stopped" promise: every such race would leave a
   // reaction (holding the value it resolved with) on that promise for the cursor's lifetime.
@@ -38,7 +56,9 @@ export class Cursor<T> implements AsyncIterable<T> {
 
   /**
    * Wraps a pull source. The source may be synchronous (a lazy generator over a snapshot)
-   * or asynchronous (a network stream); either way nothing is computed before `next()`.
+   * or asynchronous (a network stream); either way nothing is computed before the first
+   * read. An asynchronous source may answer `next()` with a plain result when it has a value
+   * ready (as a remote stream does from its buffer): the cursor takes it without waiting.
    */
   constructor(source: AsyncIterable<T> | Iterable<T> | AsyncIterator<T> | Iterator<T>, options: CursorOptions = {}) {
     this.#source = toIterator(source)
@@ -67,22 +87,55 @@ export class Cursor<T> implements AsyncIterable<T> {
 
   /** The next value, or `undefined` once the stream has ended (cleanly or with an error). */
   async next(): Promise<T | undefined> {
-    if (this.#done) return undefined
-    try {
-      const step = this.#source.next()
-      // A synchronous source (a snapshot scan) answers at once; only a pending promise can
-      // outlive a cancel, so only that one is raced against it.
-      const r = isPromise(step) ? await this.#orStop(step) : step
-      if (this.#done) return undefined // cancelled while waiting
-      if (r.done === true) {
-        this.#finish()
-        return undefined
+    const r = this.#step()
+    return (isPromise(r) ? await r : r).value
+  }
+
+  /**
+   * The values ready now, at least one: waits only when none is ready, then takes every
+   * value the source hands over without waiting, up to `max`. An empty array once the stream
+   * has ended (cleanly or with an error: see `err()`); values read before an error are
+   * handed out first, as `next()` does. When the source has nothing ready after the first
+   * value, the cursor keeps the source's pending answer and the next read starts with it.
+   * @param max most values returned; a whole number ≥ 1. @default DEFAULT_BATCH (1024)
+   */
+  async nextBatch(max: number = DEFAULT_BATCH): Promise<T[]> {
+    if (!(Number.isSafeInteger(max) && max >= 1)) throw new RangeError(`nextBatch: max must be a whole number ≥ 1, got ${String(max)}`)
+    const first = this.#step()
+    const r = isPromise(first) ? await first : first
+    if (r.done === true) return []
+    const out: T[] = [r.value]
+    while (out.length < max && !this.#done) {
+      let step: IteratorResult<T> | Promise<IteratorResult<T>>
+      try {
+        step = this.#source.next()
+      } catch (err) {
+        this.#fail(toError(err))
+        break
       }
-      return r.value
-    } catch (err) {
-      if (!this.#done) this.#fail(toError(err))
-      return undefined
+      if (isPromise(step)) {
+        step.then(undefined, ignore)
+        this.#ahead = step
+        break
+      }
+      if (step.done === true) {
+        this.#finish()
+        break
+      }
+      out.push(step.value)
     }
+    return out
+  }
+
+  /**
+   * The stream in batches (see `nextBatch`) for `for await`: throws the stream's error after
+   * the last batch, and breaking out of the loop cancels the stream, as `for await` over the
+   * cursor itself does. Like that loop, it can be started only once per cursor.
+   * @param max most values per batch; a whole number ≥ 1. @default DEFAULT_BATCH (1024)
+   */
+  batches(max: number = DEFAULT_BATCH): AsyncIterableIterator<T[]> {
+    if (!(Number.isSafeInteger(max) && max >= 1)) throw new RangeError(`batches: max must be a whole number ≥ 1, got ${String(max)}`)
+    return this.#iterate(() => this.nextBatch(max).then((b): IteratorResult<T[], undefined> => (b.length === 0 ? DONE : { done: false, value: b })))
   }
 
   /** The error that ended the stream, or `undefined` while it runs or after a clean end. */
@@ -105,24 +158,85 @@ export class Cursor<T> implements AsyncIterable<T> {
   /** Reads everything left into an array; throws the stream's error, if any. */
   async toArray(): Promise<T[]> {
     const out: T[] = []
-    for await (const v of this) out.push(v)
+    for await (const b of this.batches()) for (const v of b) out.push(v)
     return out
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    if (this.#iterating) throw new Error('a Cursor can be iterated only once')
+  /**
+   * `for await` over the cursor. A plain iterator object rather than an async generator: a
+   * value the source has ready costs one resolved promise, not a generator's own promises
+   * on top of `next()`'s.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this.#iterate(() => this.#step())
+  }
+
+  // The iterator behind `for await` and `batches()`: `step` reads (a plain result when it
+  // had one at once); the end throws the stream's error once; `return()` (break) cancels.
+  #iterate<V>(step: () => IteratorResult<V, undefined> | Promise<IteratorResult<V, undefined>>): AsyncIterableIterator<V> {
+    const started = this.#iterating
     this.#iterating = true
-    try {
-      for (;;) {
-        const v = await this.next()
-        if (v === undefined) break
-        yield v
+    let thrown = false
+    const end = (r: IteratorResult<V, undefined>): IteratorResult<V, undefined> => {
+      if (r.done === true && this.#error !== undefined && !thrown) {
+        thrown = true
+        throw this.#error
       }
-      if (this.#error !== undefined) throw this.#error
-    } finally {
-      // Reached by `break`/`return` in the consumer's loop as well as by the end.
-      this.cancel()
+      return r
     }
+    const it: AsyncIterableIterator<V> = {
+      next: () => {
+        if (started) return Promise.reject(new Error('a Cursor can be iterated only once'))
+        const r = step()
+        if (isPromise(r)) return r.then(end)
+        if (r.done !== true) return Promise.resolve(r)
+        try {
+          return Promise.resolve(end(r))
+        } catch (err) {
+          return Promise.reject(err as Error)
+        }
+      },
+      return: () => {
+        this.cancel()
+        return Promise.resolve(DONE)
+      },
+      [Symbol.asyncIterator]: () => it,
+    }
+    return it
+  }
+
+  // One read: the source's result as is when it answered at once, a promise only when it
+  // has to wait; after the end, DONE.
+  #step(): IteratorResult<T, undefined> | Promise<IteratorResult<T, undefined>> {
+    if (this.#done) return DONE
+    let step: IteratorResult<T> | Promise<IteratorResult<T>>
+    try {
+      const ahead = this.#ahead
+      this.#ahead = undefined
+      step = ahead ?? this.#source.next()
+    } catch (err) {
+      this.#fail(toError(err))
+      return DONE
+    }
+    // A synchronous answer (a snapshot scan, a buffered remote item) is taken as is; only a
+    // pending promise can outlive a cancel, so only that one is raced against it.
+    if (!isPromise(step)) return this.#settle(step)
+    return this.#orStop(step).then(
+      (r) => this.#settle(r),
+      (err: unknown) => {
+        if (!this.#done) this.#fail(toError(err))
+        return DONE
+      },
+    )
+  }
+
+  #settle(r: IteratorResult<T>): IteratorResult<T, undefined> {
+    if (this.#done) return DONE // cancelled while waiting
+    if (r.done === true) {
+      this.#finish()
+      return DONE
+    }
+    return r
   }
 
   #finish(): void {
@@ -135,7 +249,7 @@ export class Cursor<T> implements AsyncIterable<T> {
   async #orStop(step: Promise<IteratorResult<T>>): Promise<IteratorResult<T>> {
     try {
       return await new Promise<IteratorResult<T>>((resolve, reject) => {
-        this.#onStop = () => resolve({ done: true, value: undefined })
+        this.#onStop = () => resolve(DONE)
         step.then(resolve, reject)
       })
     } finally {
