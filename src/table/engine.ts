@@ -92,61 +92,184 @@ export function planStatement(s: Statement): ScanPlan {
   return { ref, lo: lo === undefined ? undefined : probe(ref, lo, LOW), hi, limit, reverse: s.reverse }
 }
 
+/** What a scan ends, once, when it finishes or is closed: its hold on a generation. */
+export interface ScanEnd {
+  end(): unknown
+}
+
+// Plans of the statements the parser's cache hands out, which are deep-frozen and shared:
+// the plan of a statement depends on the statement alone, so a program that runs the same
+// query again reuses it (its probes are never changed by a walk).
+const plans = new WeakMap<Statement, ScanPlan>()
+
+function planOf(s: Statement): ScanPlan {
+  if (!Object.isFrozen(s)) return planStatement(s)
+  let p = plans.get(s)
+  if (p === undefined) {
+    p = Object.freeze(planStatement(s))
+    plans.set(s, p)
+  }
+  return p
+}
+
 /**
  * Runs `s` (a checked statement, see {@link planStatement}) over `source`, skipping entries
  * expired at `at`, reading of each entry the version of generation `gen` (a snapshot's;
  * Infinity: the newest). The walk is lazy: each `next()` goes only as far as the
- * next match. The generator keeps `source` reachable for as long as it runs (the table
- * keeps the versions a reachable snapshot reads).
+ * next match. The scan keeps `source` reachable for as long as it runs (the table
+ * keeps the versions a reachable snapshot reads), and ends `onEnd` once: when it finishes,
+ * or is closed (`return()`, `throw()`), even before its first `next()`.
  */
-export function execute(source: IndexSource, s: Statement, at: number, gen = Infinity, onEnd?: () => void): Generator<RoutingRecord, void, undefined> {
+export function execute(source: IndexSource, s: Statement, at: number, gen = Infinity, onEnd?: ScanEnd): Generator<RoutingRecord, void, undefined> {
   // Several conditions: the planner of plan.ts (the original form keeps its one range walk).
-  if (s.where !== undefined) return runWhere(source, planWhere(source, s), at, gen, onEnd)
-  const p = planStatement(s)
-  return walk(source, source.tree(p.ref), p, at, gen, onEnd)
+  if (s.where !== undefined) return new Guarded(runWhere(source, planWhere(source, s), at, gen, undefined), onEnd)
+  const p = planOf(s)
+  return new RangeScan(source, source.tree(p.ref), p, at, gen, onEnd)
 }
 
-// One generator from the index walk to the consumer: every record of a long stream passes
-// through each generator layer, so the finally work (keeping the snapshot reachable, the
-// caller's onEnd) lives here rather than in wrappers around it.
-function* walk(
-  source: IndexSource,
-  tree: BTree<Entry, undefined> | undefined,
-  p: ScanPlan,
-  at: number,
-  gen: number,
-  onEnd: (() => void) | undefined,
-  stats?: RunStats,
-): Generator<RoutingRecord, void, undefined> {
-  try {
-    if (tree === undefined || p.limit < 1) return
+const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined })
+
+/**
+ * One index range walk, from the B-tree to the consumer, as an iterator object rather than a
+ * generator: every record of a long stream passes through it, so it is the one layer there
+ * is, and closing it before its first pull ends the hold without a wrapper.
+ */
+class RangeScan implements Generator<RoutingRecord, void, undefined> {
+  readonly #source: IndexSource
+  readonly #tree: BTree<Entry, undefined> | undefined
+  readonly #p: ScanPlan
+  readonly #at: number
+  readonly #gen: number
+  readonly #stats: RunStats | undefined
+  #onEnd: ScanEnd | undefined
+  #keys: Iterator<Entry> | Iterator<[Entry, undefined]> | undefined
+  #ended = false
+  #n = 0
+
+  constructor(source: IndexSource, tree: BTree<Entry, undefined> | undefined, p: ScanPlan, at: number, gen: number, onEnd: ScanEnd | undefined, stats?: RunStats) {
+    this.#source = source
+    this.#tree = tree
+    this.#p = p
+    this.#at = at
+    this.#gen = gen
+    this.#onEnd = onEnd
+    this.#stats = stats
+  }
+
+  next(): IteratorResult<RoutingRecord, void> {
+    if (this.#ended) return DONE
+    const p = this.#p
+    const tree = this.#tree
+    if (tree === undefined || p.limit < 1) return this.#end()
     const cmp = comparator(p.ref)
     const { lo, hi } = p
-    let n = 0
+    const stats = this.#stats
     if (!p.reverse) {
-      for (const e of tree.keys(lo)) {
-        if (hi !== undefined && cmp(e, hi) >= 0) return
+      const keys = (this.#keys ??= tree.keys(lo)) as Iterator<Entry>
+      for (;;) {
+        const step = keys.next()
+        if (step.done === true) return this.#end()
+        const e = step.value
+        if (hi !== undefined && cmp(e, hi) >= 0) return this.#end()
         if (stats !== undefined) stats.visited++
-        const v = versionAt(e, gen)
-        if (v === undefined || v.exp < at) continue
-        yield v.r
-        if (++n >= p.limit) return
-      }
-    } else {
-      const pair: [Entry, undefined] = [undefined as unknown as Entry, undefined]
-      for (const [e] of tree.entriesReversed(hi, pair as unknown as (Entry | undefined)[], true)) {
-        if (lo !== undefined && cmp(e, lo) < 0) return
-        if (stats !== undefined) stats.visited++
-        const v = versionAt(e, gen)
-        if (v === undefined || v.exp < at) continue
-        yield v.r
-        if (++n >= p.limit) return
+        const v = versionAt(e, this.#gen)
+        if (v === undefined || v.exp < this.#at) continue
+        if (++this.#n >= p.limit) this.#end()
+        return { done: false, value: v.r }
       }
     }
-  } finally {
-    // Uses `source` after every yield, so the snapshot stays reachable while the walk runs.
-    keep(source)
-    onEnd?.()
+    const keys = (this.#keys ??= tree.entriesReversed(hi, [undefined, undefined] as unknown as (Entry | undefined)[], true)) as Iterator<[Entry, undefined]>
+    for (;;) {
+      const step = keys.next()
+      if (step.done === true) return this.#end()
+      const e = step.value[0]
+      if (lo !== undefined && cmp(e, lo) < 0) return this.#end()
+      if (stats !== undefined) stats.visited++
+      const v = versionAt(e, this.#gen)
+      if (v === undefined || v.exp < this.#at) continue
+      if (++this.#n >= p.limit) this.#end()
+      return { done: false, value: v.r }
+    }
+  }
+
+  return(): IteratorResult<RoutingRecord, void> {
+    return this.#end()
+  }
+
+  throw(err: unknown): IteratorResult<RoutingRecord, void> {
+    this.#end()
+    throw err
+  }
+
+  [Symbol.iterator](): this {
+    return this
+  }
+
+  [Symbol.dispose](): void {
+    this.#end()
+  }
+
+  #end(): IteratorReturnResult<void> {
+    if (this.#ended) return DONE
+    this.#ended = true
+    this.#keys = undefined
+    keep(this.#source)
+    const onEnd = this.#onEnd
+    this.#onEnd = undefined
+    onEnd?.end()
+    return DONE
+  }
+}
+
+/** A generator whose `onEnd` must run even when it is closed before its first pull. */
+class Guarded implements Generator<RoutingRecord, void, undefined> {
+  readonly #inner: Generator<RoutingRecord, void, undefined>
+  #onEnd: ScanEnd | undefined
+
+  constructor(inner: Generator<RoutingRecord, void, undefined>, onEnd: ScanEnd | undefined) {
+    this.#inner = inner
+    this.#onEnd = onEnd
+  }
+
+  next(): IteratorResult<RoutingRecord, void> {
+    try {
+      const r = this.#inner.next()
+      if (r.done === true) this.#end()
+      return r
+    } catch (err) {
+      this.#end()
+      throw err
+    }
+  }
+
+  return(): IteratorResult<RoutingRecord, void> {
+    try {
+      return this.#inner.return(undefined)
+    } finally {
+      this.#end()
+    }
+  }
+
+  throw(err: unknown): IteratorResult<RoutingRecord, void> {
+    try {
+      return this.#inner.throw(err)
+    } finally {
+      this.#end()
+    }
+  }
+
+  [Symbol.iterator](): this {
+    return this
+  }
+
+  [Symbol.dispose](): void {
+    this.return()
+  }
+
+  #end(): void {
+    const onEnd = this.#onEnd
+    this.#onEnd = undefined
+    onEnd?.end()
   }
 }
 
@@ -190,7 +313,7 @@ export function explain(source: IndexSource, s: Statement, at: number, gen = Inf
   const p = planStatement(s)
   const tree = source.tree(p.ref)
   const estimated = tree === undefined ? 0 : countRange(tree, p.lo, p.hi)
-  for (const _ of walk(source, tree, p, at, gen, undefined, stats)) actual++
+  for (const _ of new RangeScan(source, tree, p, at, gen, undefined, stats)) actual++
   return {
     query: formatStatement(s),
     plan: 'range',

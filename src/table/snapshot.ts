@@ -13,7 +13,7 @@ import type { ValuesIndex } from '../api.js'
 import { WwError } from '../errors.js'
 import type { Statement } from '../lang/ast.js'
 import type { RoutingRecord } from '../record/record.js'
-import { execute, explain } from './engine.js'
+import { execute, explain, type IndexSource } from './engine.js'
 import type { Explain } from './plan.js'
 import type { Trees } from './fields.js'
 import type { EntryTree, IndexRef } from './indexes.js'
@@ -53,6 +53,38 @@ export interface Snapshot extends Disposable {
   [Symbol.dispose](): void
 }
 
+/** A set of frozen trees as the engine reads them. */
+class TreeSource implements IndexSource {
+  readonly #t: Trees
+  constructor(t: Trees) {
+    this.#t = t
+  }
+
+  tree(ref: IndexRef): EntryTree | undefined {
+    return treeIn(this.#t, ref)
+  }
+}
+
+/**
+ * A lazy scan of `s` over the frozen trees `t` at time `at` and generation `gen`, holding
+ * `gen` from its start until it ends (done, or closed with `return()`, even before its first
+ * pull); one dropped without either is ended when the collector reclaims it. What a
+ * snapshot's `scan` runs, and the table's own queries without making a snapshot object.
+ */
+export function scanTrees(t: Trees, gens: Generations, s: Statement, at: number, gen: number): Generator<RoutingRecord> {
+  const hold = gens.hold(gen)
+  let it: Generator<RoutingRecord>
+  try {
+    it = execute(new TreeSource(t), s, at, gen, hold)
+  } catch (err) {
+    hold.end() // refused before the walk began
+    throw err
+  }
+  // A scan dropped without being finished or closed is ended by the collector.
+  gens.watch(it, hold)
+  return it
+}
+
 /** The table's snapshot: frozen trees, a time and a generation. */
 export class TableSnapshot implements Snapshot {
   readonly at: number
@@ -80,26 +112,7 @@ export class TableSnapshot implements Snapshot {
 
   scan(s: Statement): Generator<RoutingRecord> {
     this.#check()
-    const gens = this.#gens
-    const hold = gens.hold(this.gen)
-    let it: Generator<RoutingRecord>
-    try {
-      // The walk ends the hold when it finishes or is closed (its finally).
-      it = execute({ tree: (ref) => treeIn(this.#t, ref) }, s, this.at, this.gen, () => gens.end(hold))
-    } catch (err) {
-      gens.end(hold) // refused before the walk began
-      throw err
-    }
-    // Closed before its first pull, a generator never runs its body (nor the walk's
-    // finally): end the hold on `return()` itself too.
-    const close = it.return
-    it.return = function (this: Generator<RoutingRecord>, value) {
-      gens.end(hold)
-      return close.call(this, value)
-    }
-    // A scan dropped without being finished or closed is ended by the collector.
-    gens.watch(it, hold)
-    return it
+    return scanTrees(this.#t, this.#gens, s, this.at, this.gen)
   }
 
   /** How many records `scan(s)` yields, without handing any out. */
@@ -112,7 +125,7 @@ export class TableSnapshot implements Snapshot {
   /** Runs `s` and reports its plan, estimated and actual rows and time (EXPLAIN ANALYZE). */
   explain(s: Statement): Explain {
     this.#check()
-    return explain({ tree: (ref) => treeIn(this.#t, ref) }, s, this.at, this.gen)
+    return explain(new TreeSource(this.#t), s, this.at, this.gen)
   }
 
   /** The snapshot's frozen indexes, for the planner (plan.ts): explain and tests. */

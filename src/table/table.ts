@@ -39,7 +39,7 @@ import { ExpiryIndex, monotonicNow, SweepTimer, Tombstones } from './expiry.js'
 import { FieldIndexes, sameFields } from './fields.js'
 import { Entry, Version } from './indexes.js'
 import type { Explain } from './plan.js'
-import { type Snapshot, TableSnapshot } from './snapshot.js'
+import { scanTrees, type Snapshot, TableSnapshot } from './snapshot.js'
 import { Generations, type Hold } from './versions.js'
 import { indexValues } from './values.js'
 import { Watcher } from './watch.js'
@@ -216,8 +216,10 @@ export class RoutingTable {
   // A scan on a snapshot nobody else sees (query, lookup, scan): the scan holds the
   // generation from its start until it ends (done, break, return(), cancel); a scan abandoned
   // without ending is released when the collector reclaims it.
+  // No snapshot object: a scan reads the frozen trees at one time and generation, which is
+  // all a snapshot is, and its `size` (a count of the expired entries) is never asked for.
   #privateScan(s: Statement): Generator<RoutingRecord> {
-    return this.#snapshot(undefined).scan(s)
+    return scanTrees(this.#fields.frozen(), this.#gens, s, this.#now(), this.#gens.current)
   }
 
   /**

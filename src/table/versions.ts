@@ -11,23 +11,40 @@ import { type BTree, newNumberTree, type Version } from './indexes.js'
 
 /**
  * One reader's count on a generation (a snapshot's, or a running scan's). Ended once: by an
- * explicit release, or by the collector when the object it watches is reclaimed.
+ * explicit release (`end()`), or by the collector when the object it watches is reclaimed.
  */
-export interface Hold {
+export class Hold {
+  /** True once ended; ending again does nothing. */
+  ended = false
+  /** True while a FinalizationRegistry watches an object for it. */
+  watched = false
   /** The generation held. */
   readonly gen: number
-  /** True once ended; ending again does nothing. */
-  ended: boolean
-  /** True while a FinalizationRegistry watches an object for it. */
-  watched: boolean
+  readonly #gens: Generations
+
+  constructor(gens: Generations, gen: number) {
+    this.#gens = gens
+    this.gen = gen
+  }
+
+  /** Ends this hold (`Generations.end`). Idempotent; true when this call ended it. */
+  end(): boolean {
+    return this.#gens.end(this)
+  }
 }
 
 /** The write generation counter and the generations live snapshots read. */
 export class Generations {
   // Write generation: bumped by every version made. A snapshot reads generation ≤ its own.
   #gen = 0
-  // Generations of the holds not yet ended (count per generation), sorted.
+  // Generations of the holds not yet ended (count per generation), sorted; the holds of the
+  // current generation are only counted (#current) until a write makes the next one. The
+  // common read (a query between two heartbeats) then costs no tree insert and delete, and
+  // `trim`, which runs right after `next()`, still sees every live generation.
   readonly #live: BTree<number, number> = newNumberTree<number>()
+  #current = 0
+  // True once the current generation's holds went into the tree (`trim` without `next`).
+  #flushed = false
   // The backstop for holds nobody ends: the hold is both the held value and the token.
   readonly #registry = new FinalizationRegistry<Hold>((h) => this.end(h))
 
@@ -38,13 +55,24 @@ export class Generations {
 
   /** Makes the next generation (for a new version) and returns it. */
   next(): number {
+    this.#flush()
+    this.#flushed = false
     return ++this.#gen
   }
 
   /** Counts one more reader of `gen` (a generation already held, or the current one). */
   hold(gen: number): Hold {
-    this.#live.set(gen, (this.#live.get(gen) ?? 0) + 1)
-    return { gen, ended: false, watched: false }
+    if (gen === this.#gen && !this.#flushed) this.#current++
+    else this.#live.set(gen, (this.#live.get(gen) ?? 0) + 1)
+    return new Hold(this, gen)
+  }
+
+  // The holds counted on the current generation enter the tree.
+  #flush(): void {
+    if (this.#current === 0) return
+    this.#live.set(this.#gen, (this.#live.get(this.#gen) ?? 0) + this.#current)
+    this.#current = 0
+    this.#flushed = true
   }
 
   /**
@@ -62,6 +90,11 @@ export class Generations {
     if (h.ended) return false
     h.ended = true
     if (h.watched) this.#registry.unregister(h)
+    // Held on the current generation: only counted (see #current); older: in the tree.
+    if (h.gen === this.#gen && !this.#flushed) {
+      this.#current--
+      return true
+    }
     const c = (this.#live.get(h.gen) ?? 1) - 1
     if (c <= 0) this.#live.delete(h.gen)
     else this.#live.set(h.gen, c)
@@ -70,7 +103,7 @@ export class Generations {
 
   /** How many holds are not ended (for tests and stats). */
   get holds(): number {
-    let n = 0
+    let n = this.#current
     for (const c of this.#live.values()) n += c
     return n
   }
@@ -85,6 +118,7 @@ export class Generations {
    * version per live generation.
    */
   trim(head: Version): Version | undefined {
+    this.#flush()
     const live = this.#live
     const oldest = live.minKey()
     if (oldest === undefined) return undefined
