@@ -42,7 +42,7 @@ import type { Explain } from './plan.js'
 import { scanTrees, type Snapshot, TableSnapshot } from './snapshot.js'
 import { Generations, type Hold } from './versions.js'
 import { indexValues } from './values.js'
-import { Watcher } from './watch.js'
+import { WatchHub, Watcher } from './watch.js'
 import type { WatchEvent, WatchOptions } from '../api.js'
 
 export type { ChangeKind, ChangeListener, ListenerErrorHandler, TableChange } from './events.js'
@@ -95,6 +95,8 @@ export class RoutingTable {
   readonly #timer: SweepTimer
   readonly #events: ChangeEvents
   #watching = 0
+  // The watchers behind one 'change' listener, indexed by what their queries pin (watch.ts).
+  #hub: WatchHub | undefined
 
   constructor(init: TableInit = {}) {
     this.#now = init.now ?? monotonicNow
@@ -304,7 +306,8 @@ export class RoutingTable {
    * `return()`.
    */
   watcher(s: Statement, options: Pick<WatchOptions, 'heartbeats' | 'times'> = {}): Watcher {
-    const w = new Watcher(this, s, options, () => this.#watching--)
+    this.#hub ??= new WatchHub(this)
+    const w = new Watcher(this, this.#hub, s, options, () => this.#watching--)
     this.#watching++
     return w
   }

@@ -1,9 +1,11 @@
 /**
  * Live queries (docs/table.md#watch): a watcher streams a query's current matches from one
  * snapshot, then `synced`, then every change to the match set, fed by the table's 'change'
- * events.
+ * events through one `WatchHub` per table, which groups the watchers of the same query (one
+ * test per change for all) and files the groups by the value their query pins (`WHERE
+ * role=db`), so that a change visits only the watchers it can concern.
  *
- * Consistency: the listener is added in the same synchronous step that takes the snapshot,
+ * Consistency: the watcher joins the hub in the same synchronous step that takes the snapshot,
  * so every change after the snapshot reaches the watcher and none before it does; each
  * change carries the record it replaced, which is exactly what the watcher's consumer holds
  * for that peer when nothing is pending for it.
@@ -32,12 +34,15 @@ export interface WatchedTable {
   sweep(): number
   /** A lazy scan on a fresh snapshot, released when it ends or is closed. */
   scan(s: Statement): Generator<RoutingRecord>
-  on(event: 'change', listener: ChangeListener): unknown
-  off(event: 'change', listener: ChangeListener): unknown
   /** `age`/`seen` of the live instance `server` of `peer` (for `times: true`); undefined when it isn't live. */
   times?(peer: string, server: string): { age: number; seen: number } | undefined
 }
 
+/** Where a table's 'change' events come from (RoutingTable has this shape). */
+export interface ChangeSource {
+  on(event: 'change', listener: ChangeListener): unknown
+  off(event: 'change', listener: ChangeListener): unknown
+}
 
 type Test = (r: RoutingRecord) => boolean
 
@@ -120,13 +125,198 @@ export interface WatcherStats {
 }
 
 /**
+ * A value every match of `s` has in one field, when the query says so: a `WHERE f=v` selector,
+ * or the first `f=v` / `f IN (v1, v2)` predicate without prefix patterns. A watcher with such
+ * a key need only see the changes whose record (or the record it replaced) has one of these
+ * values; any other change can neither start nor end a match of it.
+ */
+export function watchKey(s: Statement): { ref: IndexRef; values: string[] } | undefined {
+  const sel = s.selector
+  if (sel.kind === 'match' && !sel.index.prefix) return { ref: refOf(sel.index), values: [sel.index.value] }
+  for (const p of s.where ?? []) {
+    if (p.kind === 'eq' && !p.index.prefix) return { ref: refOf(p.index), values: [p.index.value] }
+    if (p.kind === 'in' && p.values.every((v) => !v.prefix)) {
+      return { ref: p.field === 'meta' ? { field: 'meta', key: p.key } : { field: p.field }, values: [...new Set(p.values.map((v) => v.value))] }
+    }
+  }
+  return undefined
+}
+
+// The watchers of one query (same matching statement): its test runs once per change for all.
+class Group {
+  readonly key: string
+  readonly test: Test
+  readonly index: { ref: IndexRef; values: string[] } | undefined
+  readonly members = new Set<Watcher>()
+  /** The dispatch round that last visited this group (a change visits it once). */
+  round = 0
+
+  constructor(key: string, s: Statement) {
+    this.key = key
+    this.test = statementTest(s)
+    this.index = watchKey(s)
+  }
+
+  // One change: whether the peer matched before and matches now, for every member at once.
+  dispatch(c: TableChange): unknown {
+    const test = this.test
+    let was: RoutingRecord | undefined
+    let now: RoutingRecord | undefined
+    let gone: WatchEventKind = 'unmatched'
+    switch (c.kind) {
+      case 'joined':
+        now = test(c.record) ? c.record : undefined
+        break
+      case 'updated':
+        was = c.previous !== undefined && test(c.previous) ? c.previous : undefined
+        now = test(c.record) ? c.record : undefined
+        break
+      case 'left':
+        was = c.previous !== undefined && test(c.previous) ? c.previous : undefined
+        gone = 'left'
+        break
+      case 'expired':
+        was = test(c.record) ? c.record : undefined
+        gone = 'expired'
+        break
+    }
+    if (was === undefined && now === undefined) return undefined
+    let failure: unknown
+    for (const w of this.members) {
+      try {
+        w._apply(c.record, was, now, gone as 'left' | 'expired' | 'unmatched')
+      } catch (err) {
+        failure ??= err
+      }
+    }
+    return failure
+  }
+}
+
+/**
+ * The watchers of one table behind one 'change' listener, indexed so that a change visits
+ * only the watchers it can concern:
+ *
+ * - watchers of the same matching statement form a group whose test runs once per change;
+ * - a group whose query pins a field to values (`watchKey`: `WHERE role=db`, `host IN (a,
+ *   b)`) is filed under those values, and a change visits it only when its record or the
+ *   record it replaced has one of them; the other groups see every change.
+ *
+ * A watcher the index skips is one whose test fails on both records, for which the change
+ * was nothing (neither a match nor a removal of one): what every watcher receives is exactly
+ * what it would receive from its own listener. The listener is on the table only while some
+ * watcher is open, so a table nobody watches builds no change objects.
+ */
+export class WatchHub {
+  readonly #source: ChangeSource
+  readonly #groups = new Map<string, Group>()
+  // Groups with no key: they see every change.
+  readonly #broad = new Set<Group>()
+  // field ("host", "meta.role") → its ref and value → the groups filed under it.
+  readonly #fields = new Map<string, { ref: IndexRef; byValue: Map<string, Set<Group>> }>()
+  #round = 0
+  #visits = 0
+  readonly #listener: ChangeListener = (c) => this.#dispatch(c)
+
+  constructor(source: ChangeSource) {
+    this.#source = source
+  }
+
+  /** Groups visited by changes so far (for tests and benchmarks: what the index saves). */
+  get visits(): number {
+    return this.#visits
+  }
+
+  /** Adds a watcher of statement `s`; synchronous, so no change falls between this and a snapshot taken with it. */
+  add(w: Watcher, s: Statement): void {
+    const key = groupKey(s)
+    let g = this.#groups.get(key)
+    if (g === undefined) {
+      g = new Group(key, s)
+      if (this.#groups.size === 0) this.#source.on('change', this.#listener)
+      this.#groups.set(key, g)
+      if (g.index === undefined) this.#broad.add(g)
+      else {
+        const fk = fieldKey(g.index.ref)
+        let f = this.#fields.get(fk)
+        if (f === undefined) this.#fields.set(fk, (f = { ref: g.index.ref, byValue: new Map() }))
+        for (const v of g.index.values) {
+          let set = f.byValue.get(v)
+          if (set === undefined) f.byValue.set(v, (set = new Set()))
+          set.add(g)
+        }
+      }
+    }
+    g.members.add(w)
+    w._group = g
+  }
+
+  /** Removes a watcher (its group and index entries go with the last member). */
+  delete(w: Watcher): void {
+    const g = w._group
+    if (g === undefined || !g.members.delete(w)) return
+    w._group = undefined
+    if (g.members.size > 0) return
+    this.#groups.delete(g.key)
+    if (g.index === undefined) this.#broad.delete(g)
+    else {
+      const fk = fieldKey(g.index.ref)
+      const f = this.#fields.get(fk)!
+      for (const v of g.index.values) {
+        const set = f.byValue.get(v)!
+        set.delete(g)
+        if (set.size === 0) f.byValue.delete(v)
+      }
+      if (f.byValue.size === 0) this.#fields.delete(fk)
+    }
+    if (this.#groups.size === 0) this.#source.off('change', this.#listener)
+  }
+
+  #dispatch(c: TableChange): void {
+    const round = ++this.#round
+    let failure: unknown
+    const visit = (g: Group): void => {
+      if (g.round === round) return // filed under both values of a changed field
+      g.round = round
+      this.#visits++
+      failure ??= g.dispatch(c)
+    }
+    for (const g of this.#broad) visit(g)
+    for (const f of this.#fields.values()) {
+      const a = fieldValue(c.record, f.ref)
+      if (a !== undefined) {
+        const set = f.byValue.get(a)
+        if (set !== undefined) for (const g of set) visit(g)
+      }
+      if (c.previous !== undefined) {
+        const b = fieldValue(c.previous, f.ref)
+        if (b !== undefined && b !== a) {
+          const set = f.byValue.get(b)
+          if (set !== undefined) for (const g of set) visit(g)
+        }
+      }
+    }
+    // Every watcher got the change; the table's listener list reports the first failure.
+    if (failure !== undefined) throw failure
+  }
+}
+
+function fieldKey(ref: IndexRef): string {
+  return ref.field === 'meta' ? `meta.${ref.key ?? ''}` : ref.field
+}
+
+// Statements with equal keys match the same records (order, REVERSE and LIMIT aside).
+function groupKey(s: Statement): string {
+  return JSON.stringify([s.selector, s.constraints.filter((c) => c.kind === 'to'), s.where ?? []])
+}
+
+/**
  * One live query over a table: an AsyncIterator of events (a Cursor's source). `next()`
  * answers synchronously while events are ready and with a promise only when it must wait;
- * `return()` removes the listener at once, also while a `next()` waits.
+ * `return()` removes it from the hub at once, also while a `next()` waits.
  */
 export class Watcher {
-  readonly #table: WatchedTable
-  readonly #test: Test
+  readonly #hub: WatchHub
   readonly #heartbeats: boolean
   readonly #times: WatchedTable['times']
   #scan: Generator<RoutingRecord> | undefined
@@ -140,20 +330,23 @@ export class Watcher {
   #maxPending = 0
   #changes = 0
   #delivered = 0
-  readonly #listener: ChangeListener = (c) => this.#onChange(c)
+  /** @internal The hub's group this watcher belongs to. */
+  _group: Group | undefined
 
-  /** `s` is a checked statement (parseQuery / validateStatement); LIMIT and LOOKUP are refused. */
-  constructor(table: WatchedTable, s: Statement, options: Pick<WatchOptions, 'heartbeats' | 'times'> = {}, onClose?: () => void) {
+  /**
+   * `s` is a checked statement (parseQuery / validateStatement); LIMIT and LOOKUP are refused.
+   * The changes come from `hub`, which must be fed by `table`'s change events.
+   */
+  constructor(table: WatchedTable, hub: WatchHub, s: Statement, options: Pick<WatchOptions, 'heartbeats' | 'times'> = {}, onClose?: () => void) {
     checkWatchable(s)
-    this.#table = table
-    this.#test = statementTest(s)
+    this.#hub = hub
     this.#heartbeats = options.heartbeats ?? false
     this.#times = options.times === true ? table.times?.bind(table) : undefined
     this.#onClose = onClose
     table.sweep()
-    // Snapshot and listener in one synchronous step: no change falls between them.
+    // Snapshot and subscription in one synchronous step: no change falls between them.
     this.#scan = table.scan(s)
-    table.on('change', this.#listener)
+    hub.add(this, s)
   }
 
   /** Current accounting. */
@@ -222,41 +415,21 @@ export class Watcher {
     }
   }
 
-  #onChange(c: TableChange): void {
-    const test = this.#test
-    let was: RoutingRecord | undefined
-    let now: RoutingRecord | undefined
-    let gone: WatchEventKind = 'unmatched'
-    switch (c.kind) {
-      case 'joined':
-        now = test(c.record) ? c.record : undefined
-        break
-      case 'updated':
-        was = c.previous !== undefined && test(c.previous) ? c.previous : undefined
-        now = test(c.record) ? c.record : undefined
-        break
-      case 'left':
-        was = c.previous !== undefined && test(c.previous) ? c.previous : undefined
-        gone = 'left'
-        break
-      case 'expired':
-        was = test(c.record) ? c.record : undefined
-        gone = 'expired'
-        break
-    }
-    const peer = c.record.peer
-    let p = this.#pending.get(peer)
-    if (was === undefined && now === undefined) return
+  /**
+   * @internal One table change that concerns this query (from its hub's group): the change's
+   * record, the peer's matching record before (`was`) and now (`now`), and what a removal is.
+   */
+  _apply(record: RoutingRecord, was: RoutingRecord | undefined, now: RoutingRecord | undefined, gone: 'left' | 'expired' | 'unmatched'): void {
     this.#changes++
+    const peer = record.peer
+    let p = this.#pending.get(peer)
     if (p === undefined) {
       p = { before: was, after: was, removal: undefined, n: 0 }
       this.#pending.set(peer, p)
       if (this.#pending.size > this.#maxPending) this.#maxPending = this.#pending.size
     }
     p.n++
-    if (now === undefined && p.before !== undefined) {
-      p.removal = { kind: gone as 'left' | 'expired' | 'unmatched', record: c.record }
-    }
+    if (now === undefined && p.before !== undefined) p.removal = { kind: gone, record }
     p.after = now
     if (p.before === undefined && p.after === undefined) {
       // Joined and gone again before delivery: the consumer never knew it.
@@ -276,7 +449,7 @@ export class Watcher {
   return(): IteratorResult<WatchEvent> {
     if (!this.#closed) {
       this.#closed = true
-      this.#table.off('change', this.#listener)
+      this.#hub.delete(this)
       this.#scan?.return(undefined)
       this.#scan = undefined
       this.#pending.clear()

@@ -4,7 +4,7 @@ import { hasCode } from '../../src/errors.js'
 import { parseQuery } from '../../src/lang/index.js'
 import type { RoutingRecord } from '../../src/record/record.js'
 import { ERR_WATCH_LIMIT, RoutingTable } from '../../src/table/table.js'
-import { statementTest } from '../../src/table/watch.js'
+import { statementTest, WatchHub, Watcher, watchKey } from '../../src/table/watch.js'
 
 const peer = (n: number): string => `12D3KooW${n.toString(10).padStart(5, '0').replace(/\d/g, (d) => '123456789A'[Number(d)] as string)}`
 const S1 = '0000000000000001'
@@ -207,5 +207,100 @@ describe('RoutingTable.watch', () => {
       const expected = new Set([...tb.scan(s)].map((r) => r.peer))
       expect(new Set(rs.filter(test).map((r) => r.peer)), q).toEqual(expected)
     }
+  })
+})
+
+describe('the index of watchers', () => {
+  it('a change visits exactly the watcher groups it can concern: those filed under the old or new value, and the unkeyed', () => {
+    const tb = table()
+    const hub = new WatchHub(tb)
+    const open = (q: string): Watcher => {
+      const w = new Watcher(tb, hub, parseQuery(q))
+      while (!(w.next() instanceof Promise)); // past synced: waiting
+      return w
+    }
+    expect(watchKey(parseQuery('WHERE role=db'))).toEqual({ ref: { field: 'meta', key: 'role' }, values: ['db'] })
+    expect(watchKey(parseQuery('WHERE host IN (h1, h2) AND role!=x'))).toEqual({ ref: { field: 'host' }, values: ['h1', 'h2'] })
+    expect(watchKey(parseQuery('WHERE role=d*'))).toBeUndefined()
+    const db = [open('WHERE role=db'), open('WHERE role=db')] // one group, tested once
+    const web = open('WHERE role=web')
+    const hosts = open('WHERE host IN (h1, h2) AND role!=cache')
+    const broad = open('WHERE zone!=z1')
+    let v = hub.visits
+    tb.upsert(rec(5)) // role=db, host h5: the db group and the unkeyed one
+    expect(hub.visits - v).toBe(2)
+    v = hub.visits
+    tb.upsert(rec(5, { seq: 11, meta: { role: 'web' } })) // db → web: both, and the unkeyed
+    expect(hub.visits - v).toBe(3)
+    v = hub.visits
+    tb.upsert(rec(1, { meta: { role: 'cache' } })) // host h1: the host group, and the unkeyed
+    expect(hub.visits - v).toBe(2)
+    v = hub.visits
+    tb.upsert(rec(7, { meta: { role: 'other' } })) // nobody's key: only the unkeyed
+    expect(hub.visits - v).toBe(1)
+    expect(db.map((w) => w.stats().changes)).toEqual([2, 2])
+    expect(web.stats().changes).toBe(1)
+    expect(hosts.stats().changes).toBe(0) // h1 as cache never matched it
+    expect(broad.stats().changes).toBe(4)
+    v = hub.visits
+    tb.upsert(rec(2, { host: 'h1' }))
+    tb.upsert(rec(2, { seq: 11, host: 'h2' })) // filed under h1 and h2: visited once, not twice
+    expect(hub.visits - v).toBe(6) // twice: the host group, the db group, the unkeyed
+    expect(hosts.stats().changes).toBe(2)
+    // (its waiting next() took the join) then the move, once:
+    expect(hosts.next()).toMatchObject({ value: { kind: 'updated', record: { host: 'h2' }, previous: { host: 'h1' }, coalesced: 1 } })
+    for (const w of [...db, web, hosts, broad]) w.return()
+    // The last watcher gone, the hub no longer listens: a write builds no change objects.
+    v = hub.visits
+    tb.upsert(rec(5, { seq: 12 }))
+    expect(hub.visits).toBe(v)
+  })
+
+  it('with the index, every watcher still ends with exactly its query’s matches (random changes, slow and fast readers)', async () => {
+    const tb = table()
+    const queries = ['WHERE role=db', 'WHERE role IN (db, web)', 'WHERE host=h3', 'WHERE role=web AND zone=z1', 'WHERE zone!=z2', '', 'WHERE host IN (h1, h4) AND role=db']
+    let seed = 7
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n)
+    const seqs = new Map<number, number>()
+    const random = (): RoutingRecord => {
+      const i = rnd(12)
+      const seq = (seqs.get(i) ?? 10) + 1
+      seqs.set(i, seq)
+      return rec(i, { seq, host: `h${rnd(5)}`, ttl: rnd(10) === 0 ? 0 : 1000, meta: { role: ['db', 'web', 'cache'][rnd(3)]!, zone: `z${rnd(3)}` } })
+    }
+    for (let i = 0; i < 12; i++) tb.upsert(random())
+    const watchers = queries.map((q) => ({ q, c: tb.watch(q), held: new Map<string, RoutingRecord>(), waiting: undefined as Promise<WatchEvent | undefined> | undefined }))
+    const apply = (held: Map<string, RoutingRecord>, e: WatchEvent): void => {
+      if (e.kind === 'synced') return
+      if (e.kind === 'record' || e.kind === 'joined' || e.kind === 'updated') held.set(e.record.peer, e.record)
+      else held.delete(e.record.peer)
+    }
+    const readReady = async (w: (typeof watchers)[number], upTo: number): Promise<void> => {
+      for (let k = 0; k < upTo; k++) {
+        // Only what is ready: a next() still waiting is kept for the following read.
+        const r = (w.waiting ??= w.c.next())
+        const e = await Promise.race([r, new Promise<'none'>((res) => setImmediate(() => res('none')))])
+        if (e === 'none') return
+        w.waiting = undefined
+        if (e === undefined) return
+        apply(w.held, e)
+      }
+    }
+    for (let round = 0; round < 300; round++) {
+      tb.upsert(random())
+      if (round % 50 === 25) {
+        t += 600
+        tb.sweep()
+      }
+      // Fast readers read every round, slow ones now and then: coalescing in play.
+      for (const [i, w] of watchers.entries()) if (i % 2 === 0 || round % 17 === 0) await readReady(w, 1000)
+    }
+    for (const w of watchers) {
+      await readReady(w, 10_000)
+      const expected = [...tb.scan(parseQuery(w.q))].map((r) => r.peer).sort()
+      expect([...w.held.keys()].sort(), w.q).toEqual(expected)
+      w.c.cancel()
+    }
+    expect(tb.watching).toBe(0)
   })
 })
