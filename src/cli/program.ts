@@ -245,6 +245,29 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
       checkSubFormat(String(opts.format))
       setExit(await subCommand(await createContext(common(opts)), String(opts.topic), { hex: opts.hex === true }))
     })
+  program
+    .command('completion <shell>')
+    .description('print a completion script: bash, zsh or fish (e.g. source <(ww completion bash))')
+    .addHelpText('after', '\nbash: source <(ww completion bash)   zsh: source <(ww completion zsh)\nfish: ww completion fish > ~/.config/fish/completions/ww.fish')
+    .action(async (shell: string) => {
+      const c = await import('./completion.js')
+      const commands = program.commands.map((cmd) => ({
+        name: cmd.name(),
+        description: cmd.description(),
+        options: cmd.options.map((o) => ({
+          ...(o.long !== undefined ? { long: o.long } : {}),
+          ...(o.short !== undefined ? { short: o.short } : {}),
+          takesValue: o.required || o.optional,
+          description: o.description,
+        })),
+      }))
+      const script = shell === 'bash' ? c.bashScript(commands) : shell === 'zsh' ? c.zshScript(commands) : shell === 'fish' ? c.fishScript(commands) : undefined
+      if (script === undefined) {
+        const { CliError, ERR_USAGE } = await import('../client/errors.js')
+        throw new CliError(ERR_USAGE, `no completion for shell "${shell}"`, { hint: `use one of ${c.COMPLETION_SHELLS.join(', ')}` })
+      }
+      process.stdout.write(script)
+    })
   return program
 }
 
