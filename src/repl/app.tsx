@@ -7,17 +7,22 @@
  *
  * Keys: readline/emacs style (see `helpText`). Ctrl-C cancels a running query; at a
  * non-empty prompt it clears the line; at an empty prompt it must be pressed twice to quit.
- * Ctrl-D at an empty prompt quits.
+ * Ctrl-D at an empty prompt quits. Ctrl-R searches the history backwards as readline does;
+ * Ctrl-L clears the screen. Several lines arriving at once — a bracketed paste, or line
+ * breaks inside one chunk of input from a terminal without it — run one by one, in order,
+ * each with its own result; text after the last line break stays on the prompt. Lines of a
+ * `\i FILE` run the same way, each failure reported with FILE:LINE.
  */
 import React, { useCallback, useEffect, useRef, useState } from 'react'
-import { Box, Text, useApp, useInput, useStdout, type Key } from 'ink'
+import { Box, Text, useApp, useInput, useStdin, useStdout, type Key } from 'ink'
 import type { Completer } from './complete.js'
 import { applyCompletion } from './complete.js'
-import type { ShellCore } from './core.js'
+import type { LineResult, ShellCore } from './core.js'
 import type { History } from './history.js'
 import * as L from './line.js'
 import { Prompt } from './prompt.js'
 import { BatchSink } from './sink.js'
+import { SCRIPT_MAX_BYTES } from './script.js'
 
 /** Props of `ShellApp`. */
 export interface ShellAppProps {
@@ -38,6 +43,39 @@ const dim = (s: string): string => `\u001b[2m${s}\u001b[22m`
 /** Formats a duration for the status line and timing. */
 export function formatElapsed(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(1)} s`
+}
+
+/** Bracketed paste (xterm mode 2004): the terminal sends pasted text between these. */
+export const PASTE_START = '\u001b[200~'
+/** The end of a bracketed paste. */
+export const PASTE_END = '\u001b[201~'
+
+// Escape sequences and control characters inside pasted text; tabs become blanks.
+const cleanPasted = (t: string): string =>
+  t
+    .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b./g, '')
+    .replace(/\t/g, ' ')
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+
+/**
+ * Splits text that holds line breaks (a paste) against the line being edited: the first
+ * piece is inserted at the cursor and completes that line; every complete line is returned
+ * to run (blank ones dropped); what follows the last line break becomes the new line.
+ */
+export function splitPaste(l: L.Line, text: string): { run: string[]; line: L.Line } {
+  const parts = text.split(/\r\n|\r|\n/)
+  if (parts.length === 1) return { run: [], line: L.insert(l, cleanPasted(parts[0]!)) }
+  const first = L.insert(l, cleanPasted(parts[0]!)).text
+  const run = [first, ...parts.slice(1, -1).map(cleanPasted)].map((t) => t.trim()).filter((t) => t !== '')
+  return { run, line: L.lineOf(cleanPasted(parts[parts.length - 1]!)) }
+}
+
+/** Ctrl-R's state: the search text, the history index matched, the line before the search. */
+interface Search {
+  query: string
+  index: number | undefined
+  failed: boolean
+  original: L.Line
 }
 
 /** `1 record`, `2 records`. */
@@ -78,6 +116,22 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
   const armed = useRef(false)
   const completing = useRef<AbortController | undefined>(undefined)
   const exitCode = useRef(0)
+  // Lines waiting to run (a paste), whether the runner is at work, and whether Ctrl-C
+  // stopped it (the rest of a paste or file is then dropped).
+  const queue = useRef<string[]>([])
+  const draining = useRef(false)
+  const stopped = useRef(false)
+  const [search, setSearchState] = useState<Search | undefined>(undefined)
+  const searchRef = useRef<Search | undefined>(undefined)
+  const setSearch = useCallback((s: Search | undefined) => {
+    searchRef.current = s
+    setSearchState(s)
+  }, [])
+  // Bracketed paste: collecting between PASTE_START and PASTE_END; `consumed` tells the key
+  // handler that the raw listener (which sees each input event first) took this event.
+  const pasting = useRef<{ text: string; over: boolean } | undefined>(undefined)
+  const consumed = useRef(false)
+  const { internal_eventEmitter: inputEvents } = useStdin()
 
   const setLine = useCallback((l: L.Line) => {
     lineRef.current = l
@@ -113,19 +167,19 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
     return () => clearInterval(t)
   }, [running, tickMs])
 
-  const submit = useCallback(
-    async (text: string) => {
+  // Runs one line and prints what it did; `where` (FILE:LINE) marks a line of a `\i` file.
+  const runOne = useCallback(
+    async (text: string, where?: string): Promise<LineResult | undefined> => {
       setShown([])
       setNotice(undefined)
-      print(dim('ww> ') + text)
-      void history.add(text)
-      setRunning(true)
+      print(dim(where === undefined ? 'ww> ' : `${where}> `) + text)
+      if (where === undefined) void history.add(text)
       const sink = new BatchSink(print, { intervalMs: flushMs })
       try {
-        const r = await core.run(text, sink)
+        const r = await core.run(text, sink, { fromScript: where !== undefined })
         sink.end()
         if (r.error !== undefined) {
-          print(red(r.error))
+          print(red(where === undefined ? r.error : `${where}: ${r.error}`))
           if (r.exitCode !== 0) exitCode.current = r.exitCode
         }
         if (r.info !== undefined) print(r.info)
@@ -133,16 +187,96 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
           print(dim(`(${countText(r.count)}${core.timing ? `, ${formatElapsed(r.elapsedMs)}` : ''})`))
         }
         completer.setView(core.session?.view)
-        if (r.quit === true) quit()
+        return r
       } catch (err) {
         sink.end()
         print(red(`unexpected error (a bug in ww): ${(err as Error)?.stack ?? String(err)}`))
-      } finally {
-        setRunning(false)
+        return undefined
       }
     },
-    [core, completer, flushMs, history, print, quit, setRunning, setShown, setNotice],
+    [core, completer, flushMs, history, print, setShown, setNotice],
   )
+
+  // Runs the queued lines one after another (and the lines of any `\i` file among them).
+  const drain = useCallback(async () => {
+    if (draining.current) return
+    draining.current = true
+    stopped.current = false
+    setRunning(true)
+    try {
+      while (queue.current.length > 0 && !stopped.current) {
+        const r = await runOne(queue.current.shift()!)
+        if (r?.quit === true) return quit()
+        if (r?.script === undefined) continue
+        // A failing line is reported and the file goes on, as psql does; Ctrl-C stops it.
+        let failed = 0
+        let ran = 0
+        for (const line of r.script.lines) {
+          if (stopped.current) break
+          const x = await runOne(line.text, `${r.script.file}:${line.no}`)
+          ran++
+          if (x?.quit === true) return quit()
+          if (x === undefined || x.exitCode !== 0) failed++
+        }
+        print(dim(`${r.script.file}: ${ran} of ${r.script.lines.length} statement${r.script.lines.length === 1 ? '' : 's'} run${failed > 0 ? `, ${failed} failed` : ''}`))
+      }
+    } finally {
+      if (stopped.current) queue.current = []
+      draining.current = false
+      setRunning(false)
+    }
+  }, [print, quit, runOne, setRunning])
+
+  const submit = useCallback(
+    (lines: string[]) => {
+      queue.current.push(...lines)
+      void drain()
+    },
+    [drain],
+  )
+
+  // Text holding line breaks (a paste): each complete line runs, the rest stays on the prompt.
+  const paste = useCallback(
+    (text: string) => {
+      const { run, line: rest } = splitPaste(lineRef.current, text)
+      setLine(rest)
+      if (run.length > 0) submit(run)
+    },
+    [setLine, submit],
+  )
+
+  const pasteRef = useRef(paste)
+  pasteRef.current = paste
+
+  // Sees every input event before the key handler: collects a bracketed paste whole (it may
+  // arrive in several events), bounded like a `\i` file.
+  useEffect(() => {
+    if (inputEvents === undefined) return
+    const onInput = (data: string): void => {
+      const p = pasting.current
+      if (data === PASTE_START) {
+        pasting.current = { text: '', over: false }
+        consumed.current = true
+        return
+      }
+      if (p === undefined) return
+      consumed.current = true
+      if (data !== PASTE_END) {
+        if (p.text.length + data.length > SCRIPT_MAX_BYTES) p.over = true
+        else p.text += data
+        return
+      }
+      pasting.current = undefined
+      if (p.over) setNotice(`paste larger than ${SCRIPT_MAX_BYTES} bytes not run (ERR_INPUT_TOO_LARGE): use \\i FILE`)
+      else pasteRef.current(p.text)
+    }
+    // Registered once, before useInput's listener (which re-registers on every render), so
+    // it always runs first.
+    inputEvents.on('input', onInput)
+    return () => {
+      inputEvents.off('input', onInput)
+    }
+  }, [inputEvents, setNotice])
 
   const tab = useCallback(async () => {
     completing.current?.abort()
@@ -157,15 +291,78 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
     setShown(list.slice(0, 50))
   }, [completer, setLine, setShown])
 
+  // A key while Ctrl-R searches; false: the search ended with the match on the line, and the
+  // key is handled as usual (as readline does with a movement key).
+  const searchKey = (input: string, key: Key): boolean => {
+    const s = searchRef.current!
+    const entries = history.entries
+    const shown = s.index !== undefined ? entries[s.index]! : s.original.text
+    if (key.escape || (key.ctrl && (input === 'g' || input === 'c'))) {
+      setSearch(undefined)
+      setLine(s.original)
+      return true
+    }
+    if (key.return) {
+      setSearch(undefined)
+      setLine(L.EMPTY_LINE)
+      if (shown.trim() !== '') submit([shown])
+      return true
+    }
+    if (key.ctrl && input === 'r') {
+      if (s.query === '') return true
+      const i = history.search(s.query, s.index ?? entries.length, shown)
+      setSearch(i === undefined ? { ...s, failed: true } : { ...s, index: i, failed: false })
+      return true
+    }
+    if (key.backspace || key.delete || (key.ctrl && input === 'h')) {
+      const q = s.query.slice(0, -1)
+      const i = history.search(q)
+      setSearch({ ...s, query: q, index: i, failed: q !== '' && i === undefined })
+      return true
+    }
+    const text = key.ctrl || key.meta || key.tab ? '' : cleanPasted(input)
+    if (text !== '' && !/[\r\n]/.test(input)) {
+      // A longer search text matches the current entry or an older one.
+      const q = s.query + text
+      const i = history.search(q, s.index === undefined ? entries.length : s.index + 1)
+      setSearch(i === undefined ? { ...s, query: q, failed: true } : { ...s, query: q, index: i, failed: false })
+      return true
+    }
+    setSearch(undefined)
+    const line = L.lineOf(shown)
+    lineRef.current = line
+    setLine(line)
+    return false
+  }
+
   useInput((input: string, key: Key) => {
+    if (consumed.current) {
+      consumed.current = false
+      return
+    }
     if (runningRef.current) {
       if (key.ctrl && input === 'c') {
         core.cancel()
-        setNotice('cancelled')
+        const dropped = queue.current.length > 0 || draining.current
+        stopped.current = true
+        queue.current = []
+        setNotice(dropped ? 'cancelled (the lines after it are not run)' : 'cancelled')
       }
       return
     }
+    if (searchRef.current !== undefined && searchKey(input, key)) return
     const l = lineRef.current
+    if (key.ctrl && input === 'r') {
+      setShown([])
+      setNotice(undefined)
+      setSearch({ query: '', index: undefined, failed: false, original: l })
+      return
+    }
+    if (key.ctrl && input === 'l') {
+      // Home and erase the screen; Ink redraws the prompt, and the line on it, at the top.
+      write('\u001b[H\u001b[2J')
+      return
+    }
     if (key.ctrl && input === 'c') {
       if (l.text !== '') {
         setLine(L.EMPTY_LINE)
@@ -189,7 +386,7 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
     }
     if (key.return) {
       setLine(L.EMPTY_LINE)
-      void submit(l.text)
+      submit([l.text])
       return
     }
     if (key.tab) {
@@ -234,18 +431,16 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
         default: next = undefined
       }
     } else if (input !== '' && !key.escape) {
-      // Several keys may come in one chunk (a paste, a fast typist, `tmux send-keys`): text,
-      // then a final Enter or Tab, which act as keys; line breaks inside become blanks, since
-      // a query is one line.
-      const last = input[input.length - 1]
-      const body = last === '\r' || last === '\n' || last === '\t' ? input.slice(0, -1) : input
-      const clean = body.replace(/[\r\n\t]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '')
-      const typed = clean === '' ? l : L.insert(l, clean)
-      if (last === '\r' || last === '\n') {
-        setLine(L.EMPTY_LINE)
-        void submit(typed.text)
+      // Several keys may come in one chunk (a paste without bracketed paste, a fast typist,
+      // `tmux send-keys`): each line break ends a line that runs; a final Tab completes.
+      if (/[\r\n]/.test(input)) {
+        paste(input)
         return
       }
+      const last = input[input.length - 1]
+      const body = last === '\t' ? input.slice(0, -1) : input
+      const clean = cleanPasted(body)
+      const typed = clean === '' ? l : L.insert(l, clean)
       if (typed !== l) setLine(typed)
       if (last === '\t') void tab()
       return
@@ -263,6 +458,12 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
             {p.connecting !== undefined ? `connecting to ${p.connecting}` : countText(p.count)} · {formatElapsed(performance.now() - p.startedAt)}
           </Text>
           <Text dimColor> (Ctrl-C to cancel)</Text>
+        </Text>
+      ) : search !== undefined ? (
+        <Text>
+          <Text color="cyan">{search.failed ? '(failed reverse-i-search)' : '(reverse-i-search)'}</Text>
+          <Text>{`\`${search.query}': `}</Text>
+          <Text>{search.index !== undefined ? history.entries[search.index] : ''}</Text>
         </Text>
       ) : (
         <Prompt line={line} dim={disconnected !== undefined && core.session === undefined} />

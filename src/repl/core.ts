@@ -13,6 +13,8 @@ import { renderCaret, tryParseQuery } from '../lang/index.js'
 import type { TransportRegistry } from '../transport/registry.js'
 import { helpText, parseInput } from './commands.js'
 import { runWatch, watchPrinter } from '../client/watch.js'
+import { expanded } from './expanded.js'
+import { openOutput, outputFailed, readScript, type FileSink, type ScriptLine } from './script.js'
 
 /** How the shell connects; the same fields as the command line's common flags. */
 export interface ShellCoreInit {
@@ -40,6 +42,14 @@ export interface LineResult {
   elapsedMs?: number
   /** The line asked to leave the shell. */
   quit?: boolean
+  /** `\i FILE`: the statements to run next, in order (the shell runs and reports each). */
+  script?: { file: string; lines: ScriptLine[] }
+}
+
+/** Options of `ShellCore.run`. */
+export interface RunOptions {
+  /** The line comes from a `\i` file: another `\i` is refused (no nesting, no loops). @default false */
+  fromScript?: boolean
 }
 
 /** The shell's state and actions. */
@@ -47,6 +57,8 @@ export class ShellCore {
   addr: string
   format: string
   timing = false
+  /** Expanded display (`\x`): one field per line, for the text format. */
+  expanded = false
   readonly formats: FormatRegistry
   #token: string | undefined
   #transports: TransportRegistry
@@ -58,6 +70,7 @@ export class ShellCore {
   #connecting: string | undefined
   #listeners = new Set<() => void>()
   #formatInit: FormatInit
+  #file: FileSink | undefined
 
   constructor(init: ShellCoreInit) {
     this.addr = init.addr
@@ -137,16 +150,57 @@ export class ShellCore {
     return true
   }
 
-  /** Closes the session. */
+  // A file is no terminal: no colours, no terminal width.
+  get #outputInit(): FormatInit {
+    if (this.#file === undefined) return this.#formatInit
+    const { color: _color, columns: _columns, ...rest } = this.#formatInit
+    return rest
+  }
+
+  /** The file results go to (`\o FILE`), if any. */
+  get outputFile(): string | undefined {
+    return this.#file?.path
+  }
+
+  // Ends the `\o` file, if any: everything written reaches the OS before it closes.
+  async #closeFile(): Promise<void> {
+    const f = this.#file
+    this.#file = undefined
+    if (f === undefined) return
+    f.onError = undefined
+    await f.close()
+  }
+
+  /** Closes the session (and the `\o` file). */
   async close(): Promise<void> {
     this.cancel()
+    await this.#closeFile().catch(() => {})
     const s = this.#session
     this.#session = undefined
     if (s !== undefined) await closeQuietly(s)
   }
 
-  /** Runs one line: a meta-command or a query whose output goes to `sink`. */
-  async run(line: string, sink: QuerySink): Promise<LineResult> {
+  /**
+   * Runs one line: a meta-command or a query whose output goes to `sink` (or to the `\o`
+   * file). A `\i FILE` line returns the file's statements in `script` for the caller to run
+   * one by one with `{ fromScript: true }`, reporting each as it reports a typed line.
+   */
+  async run(line: string, sink: QuerySink, opts: RunOptions = {}): Promise<LineResult> {
+    const file = this.#file
+    const r = await this.#run(line, file ?? sink, opts)
+    if (file !== undefined && file === this.#file) {
+      // Results in a file reach it before the shell says the query is done.
+      await file.flushed()
+      if (file.error !== undefined) {
+        const msg = outputFailed(file.path, file.error)
+        await this.#closeFile().catch(() => {})
+        return { ...r, exitCode: r.exitCode === EXIT.ok ? EXIT.usage : r.exitCode, error: r.error === undefined ? msg : `${r.error}\n${msg}` }
+      }
+    }
+    return r
+  }
+
+  async #run(line: string, sink: QuerySink, opts: RunOptions): Promise<LineResult> {
     const input = parseInput(line)
     switch (input.kind) {
       case 'empty':
@@ -168,6 +222,20 @@ export class ShellCore {
         return { exitCode: EXIT.ok, info: `format is ${this.format}` }
       case 'connect':
         return this.#reconnect(input.url ?? this.addr)
+      case 'expanded':
+        this.expanded = input.on ?? !this.expanded
+        return { exitCode: EXIT.ok, info: `expanded display is ${this.expanded ? 'on' : 'off'}${this.expanded && this.format !== 'text' ? ` (it applies to the text format; format is ${this.format})` : ''}` }
+      case 'output':
+        return this.#output(input.file)
+      case 'include': {
+        if (opts.fromScript === true) return { exitCode: EXIT.usage, error: '\\i inside a file is not run: files do not include files (ERR_INCLUDE_NESTED)' }
+        try {
+          return { exitCode: EXIT.ok, script: { file: input.file, lines: await readScript(input.file) } }
+        } catch (err) {
+          const e = err instanceof CliError ? err : new CliError('ERR_INPUT_FILE', String(err))
+          return { exitCode: e.exitCode, error: e.message }
+        }
+      }
       case 'unknown':
         return { exitCode: EXIT.usage, error: `unknown command ${input.command} (type help)` }
       case 'query':
@@ -175,6 +243,30 @@ export class ShellCore {
       case 'watch':
         return this.#watch(input.text, sink)
     }
+  }
+
+  // `\o FILE`: the new file is opened before the old one is closed, so a mistake keeps the old.
+  async #output(path: string | undefined): Promise<LineResult> {
+    if (path === undefined) {
+      const was = this.#file?.path
+      try {
+        await this.#closeFile()
+      } catch (err) {
+        return { exitCode: EXIT.usage, error: outputFailed(was ?? '?', err) }
+      }
+      return { exitCode: EXIT.ok, info: was === undefined ? 'results go to the screen' : `results go to the screen again (${was} closed)` }
+    }
+    let file
+    try {
+      file = await openOutput(path)
+    } catch (err) {
+      return { exitCode: (err as CliError).exitCode ?? EXIT.usage, error: (err as Error).message }
+    }
+    await this.#closeFile().catch(() => {})
+    // Nowhere to put the results: the running query stops (the error is reported after it).
+    file.onError = () => this.cancel()
+    this.#file = file
+    return { exitCode: EXIT.ok, info: `results go to ${path}` }
   }
 
   async #reconnect(url: string): Promise<LineResult> {
@@ -207,7 +299,7 @@ export class ShellCore {
     if (parsed.statement.op !== 'ls' || parsed.statement.constraints.some((c) => c.kind === 'limit')) {
       return { exitCode: EXIT.usage, error: 'watch takes an ls query without LIMIT: a live match set has no first n (ERR_WATCH_LIMIT)' }
     }
-    const inner = watchPrinter(this.format, sink, this.#formatInit)
+    const inner = watchPrinter(this.format, sink, this.#outputInit)
     if (inner === undefined) return { exitCode: EXIT.usage, error: `watch prints text, json or ndjson, not "${this.format}" (\\format text)` }
     if (this.#session === undefined) {
       const r = await this.#reconnect(this.addr)
@@ -245,7 +337,7 @@ export class ShellCore {
       if (r.exitCode !== EXIT.ok) return r
     }
     const session = this.#session!
-    const factory = this.formats.get(this.format)
+    const factory = this.expanded && this.format === 'text' ? expanded : this.formats.get(this.format)
     const ac = new AbortController()
     this.#running = ac
     this.#count = 0
@@ -261,7 +353,7 @@ export class ShellCore {
           return { exitCode: EXIT.stream, error: `${verb} failed: ${(err as Error).message}` }
         }
       }
-      const result = await streamQuery(session.view, parsed.statement, factory(sink, this.#formatInit), sink, ac.signal, (n) => {
+      const result = await streamQuery(session.view, parsed.statement, factory(sink, this.#outputInit), sink, ac.signal, (n) => {
         this.#count = n
       })
       if (result.error !== undefined) {

@@ -77,6 +77,20 @@ export class History {
     }
   }
 
+  /**
+   * Ctrl-R: the index of the newest entry before index `before` that contains `query`
+   * (ignoring case) and is not `skip` (the match already shown), or undefined when none.
+   */
+  search(query: string, before: number = this.#entries.length, skip?: string): number | undefined {
+    if (query === '') return undefined
+    const q = query.toLowerCase()
+    for (let i = Math.min(before, this.#entries.length) - 1; i >= 0; i--) {
+      const e = this.#entries[i]!
+      if (e !== skip && e.toLowerCase().includes(q)) return i
+    }
+    return undefined
+  }
+
   /** The previous entry (↑), or undefined at the oldest; `current` is kept as the draft. */
   prev(current: string): string | undefined {
     if (this.#pos === 0) return undefined

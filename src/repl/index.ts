@@ -68,11 +68,23 @@ export async function runShell(ctx: CliContext, init: RunShellInit = {}): Promis
   process.stdout.write(bannerText(core.addr, core.session?.peer))
   if (core.authWarning !== undefined) process.stderr.write(`ww: warning: ${core.authWarning}\n`)
   const completer = new Completer(core.session?.view)
+  // Bracketed paste: the terminal marks pasted text, so a pasted block runs line by line
+  // even where its lines arrive in separate reads. Turned off again however the shell ends.
+  const pasteOff = (): void => {
+    process.stdout.write('\u001b[?2004l')
+  }
+  process.stdout.write('\u001b[?2004h')
+  process.once('exit', pasteOff)
   const app = render(
     React.createElement(ShellApp, { core, history, completer }),
     { exitOnCtrlC: false, patchConsole: false },
   )
-  await app.waitUntilExit()
+  try {
+    await app.waitUntilExit()
+  } finally {
+    pasteOff()
+    process.off('exit', pasteOff)
+  }
   await core.close()
   // An interactive session's mistakes were shown on screen and fixed there: leaving is a success.
   return 0

@@ -61,8 +61,8 @@ export class Pty {
    * Waits until the plain output after `from` matches: checked on each chunk of output the
    * program writes, failing at once if it exits first, or after `ms`.
    */
-  waitFor(re: RegExp | string, what: string, from = 0, ms = 60_000): Promise<void> {
-    const ok = (): boolean => (typeof re === 'string' ? this.text(from).includes(re) : re.test(this.text(from)))
+  waitFor(re: RegExp | string | (() => boolean), what: string, from = 0, ms = 60_000): Promise<void> {
+    const ok = (): boolean => (typeof re === 'function' ? re() : typeof re === 'string' ? this.text(from).includes(re) : re.test(this.text(from)))
     if (ok()) return Promise.resolve()
     if (this.#closed) return Promise.reject(new Error(`exited (${this.child.exitCode}) before ${what}:\n${this.text(from).slice(-3000)}`))
     return new Promise<void>((resolve, reject) => {
