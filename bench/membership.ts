@@ -1,173 +1,395 @@
 /**
- * Membership benchmark: clusters of 8, 16 and 32 real nodes in one process on 127.0.0.1
- * (TCP + Noise + Yamux + gossipsub), with the default TTL of 10 s.
+ * Membership benchmark: clusters of 16, 32 and 64 real nodes spread over 4 OS processes
+ * (bench/_memb-worker.ts, N/4 nodes each) on 127.0.0.1 (TCP + Noise + Yamux + gossipsub,
+ * state sync, the mesh keeper at its default of 6 peers), with the default TTL of 10 s.
  *
- * For each size it measures:
- * - cold start: N - 1 nodes started one after the other (each through up to two random
- *   earlier ones), until every table holds every peer;
- * - join: then the N-th node starts and dials; from that moment until every table holds
- *   every peer (the target is ≤ 3 s at N = 32);
- * - crash detection: a node killed without a leave, until no table holds it;
- * - leave propagation: a graceful `stop()`, until no table holds it;
- * - heartbeat traffic in steady state: bytes of gossipsub RPCs each node sends (protobuf
- *   RPC bytes counted by gossipsub's own metrics: messages, IHAVE/IWANT/GRAFT/PRUNE and
- *   subscriptions; Noise/Yamux/length-prefix framing not included) over a 10 s window.
+ * For each size, in order, on one cluster:
+ * - cold start: the bootstrap node (node 0) starts, then the other N − 1 start at once, each
+ *   with node 0 as its only bootstrap address; until every node lists all N (target: ≤ 3 s at
+ *   N = 64). Also shown from the moment the last node was up;
+ * - traffic in steady state, over 10 s: gossipsub RPC bytes each node sends (protobuf RPCs as
+ *   gossipsub's metrics count them: messages, IHAVE/IWANT/GRAFT/PRUNE, subscriptions; Noise,
+ *   Yamux and TCP framing not included), and state-sync bytes (none once the mesh is stable);
+ * - join: node N starts in process 1 with node 0 as bootstrap; until it lists all N + 1
+ *   (target: ≤ 1 s at N = 64), also from its first connection, and until every node lists it;
+ *   with the bytes of state sync that one join cost (pulled by the newcomer, served by all);
+ * - bootstrap killed: node 0 stops without a leave (its connections close, as when its process
+ *   dies); for 2 × TTL every other node must keep listing every other one (sampled every
+ *   20 ms; target: no loss), and node 0 must drop out of every table (≈ TTL);
+ * - partition and heal: processes 2 and 3 get SIGSTOP for 2 × TTL (half the cluster frozen:
+ *   the others expire it, its own timers stand still), then SIGCONT; until every node lists
+ *   every live node again (target: ≤ TTL). A record counts only while live on the lister's
+ *   clock, so a frozen node's stale table doesn't pass for a healed one.
  *
- * All N nodes share one process (one event loop, one core): every node verifies every
- * heartbeat signature, so the process does N times the work one node of a real cluster does.
+ * Baselines measured in the same run: times are also shown relative to N = 16; traffic
+ * relative to N = 16 and to the floor a perfect broadcast would need (each node receives
+ * each other node's heartbeat payload exactly once: (N − 1) × payload bytes × heartbeat rate).
  *
- * Baselines measured in the same run: times are also shown relative to N = 8, and traffic
- * relative to the floor a perfect broadcast would need (each node receives each other
- * node's heartbeat payload exactly once: (N - 1) × payload bytes × heartbeat rate).
+ * The 4 processes share this machine's cores with each other (and with whatever else runs):
+ * every node verifies every heartbeat signature, so a process does N/4 times the work one node
+ * of a real cluster does. The load average is printed with the results.
+ *
+ * Children are spawned detached (their own process group) and killed by group, SIGKILL, when
+ * a size is done, on any error and when this process exits.
  */
+import { spawn, type ChildProcess } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { startNode, type Node } from '../src/node/node.js'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
 const TTL = 10_000
-const SIZES = [8, 16, 32]
+const SIZES = [16, 32, 64]
+const PROCS = 4
 const WINDOW = 10_000
+// Bounds on each phase (the results say 'timeout' when one is hit).
+const COLD_TIMEOUT = 60_000
+const JOIN_TIMEOUT = 30_000
+const HEAL_TIMEOUT = 3 * TTL
+const REQUEST_SLACK = 30_000
 
-interface Counter {
-  total: number
+const WORKER = fileURLToPath(new URL('./_memb-worker.ts', import.meta.url))
+
+interface Reply {
+  id: number
+  ok: boolean
+  error?: string
+  [k: string]: unknown
 }
 
-/** A gossipsub MetricsRegister that only sums counters (labels ignored). */
-function register(): { reg: unknown; get(name: string): number } {
-  const sums = new Map<string, Counter>()
-  const gauge = (config: { name: string }) => {
-    const c: Counter = sums.get(config.name) ?? { total: 0 }
-    sums.set(config.name, c)
-    return {
-      inc: (a?: unknown, b?: number) => {
-        c.total += typeof a === 'number' ? a : typeof b === 'number' ? b : 1
-      },
-      set: () => {},
-      addCollect: () => {},
+/** One child process and its pending requests. */
+class Worker {
+  readonly child: ChildProcess
+  readonly ready: Promise<void>
+  readonly #pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  #next = 1
+
+  constructor(readonly n: number) {
+    // Same runtime and loader flags (tsx) as this process; its own process group.
+    this.child = spawn(process.execPath, [...process.execArgv, WORKER], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    live.add(this.child)
+    this.child.on('exit', () => {
+      live.delete(this.child)
+      for (const p of this.#pending.values()) {
+        clearTimeout(p.timer)
+        p.reject(new Error(`worker ${n} exited`))
+      }
+      this.#pending.clear()
+    })
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker ${n} not ready in 60 s`)), 60_000)
+      this.child.once('exit', (code, signal) => reject(new Error(`worker ${n} exited before it was ready (${code ?? signal})`)))
+      this.child.on('message', (m: Reply) => {
+        if (m.id === 0) {
+          clearTimeout(timer)
+          resolve()
+          return
+        }
+        const p = this.#pending.get(m.id)
+        if (p === undefined) return
+        this.#pending.delete(m.id)
+        clearTimeout(p.timer)
+        if (m.ok) p.resolve(m)
+        else p.reject(new Error(`worker ${n}: ${m.error}`))
+      })
+    })
+  }
+
+  /** Sends a request; rejects after `timeout` ms without an answer. */
+  ask<T = Reply>(op: string, args: Record<string, unknown> = {}, timeout = REQUEST_SLACK): Promise<T & Reply> {
+    const id = this.#next++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id)
+        reject(new Error(`worker ${this.n}: no answer to ${op} in ${timeout} ms`))
+      }, timeout)
+      this.#pending.set(id, { resolve: resolve as (r: Reply) => void, reject, timer })
+      this.child.send({ id, op, ...args })
+    })
+  }
+
+  /** Sends a signal to the worker's whole process group. */
+  signal(sig: NodeJS.Signals): void {
+    if (this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null) process.kill(-this.child.pid, sig)
+  }
+}
+
+// Every child still running, killed by group on exit whatever happens.
+const live = new Set<ChildProcess>()
+function killAll(): void {
+  for (const c of live) {
+    try {
+      if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL')
+    } catch {
+      // Already gone.
     }
   }
-  const histogram = () => ({ startTimer: () => () => {}, observe: () => {}, reset: () => {} })
-  const avgMinMax = () => ({ set: () => {} })
-  return { reg: { gauge, histogram, avgMinMax }, get: (name) => sums.get(name)?.total ?? 0 }
+}
+process.on('exit', killAll)
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killAll()
+    process.exit(130)
+  })
 }
 
-async function waitFor(cond: () => boolean, timeout: number): Promise<number> {
-  const t0 = performance.now()
-  while (!cond()) {
-    if (performance.now() - t0 > timeout) return Number.NaN
-    await new Promise((r) => setTimeout(r, 10))
+async function stopAll(workers: Worker[]): Promise<void> {
+  await Promise.allSettled(workers.map((w) => w.ask('stop', {}, 10_000)))
+  for (const w of workers) {
+    // SIGCONT first: a stopped process can't die of SIGTERM, and SIGKILL is the backstop.
+    w.signal('SIGCONT')
+    w.child.disconnect?.()
   }
-  return performance.now() - t0
+  await Promise.allSettled(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve()
+          const timer = setTimeout(() => {
+            w.signal('SIGKILL')
+            resolve()
+          }, 5000)
+          w.child.once('exit', () => {
+            clearTimeout(timer)
+            resolve()
+          })
+        }),
+    ),
+  )
+  // Anything the group left behind.
+  for (const w of workers) {
+    try {
+      if (w.child.pid !== undefined) process.kill(-w.child.pid, 'SIGKILL')
+    } catch {
+      // The group is gone.
+    }
+  }
+}
+
+interface Traffic {
+  nodes: number
+  sent: number
+  published: number
+  publishedBytes: number
+  syncPulled: number
+  syncServed: number
+  pulls: number
+  connections: number
+  at: number
 }
 
 interface Result {
   n: number
   coldMs: number
-  lastJoinMs: number
-  crashMs: number
-  leaveMs: number
+  coldAfterUpMs: number
+  joinMs: number
+  joinAfterConnMs: number
+  joinAllMs: number
+  joinPulledBytes: number
+  joinPulls: number
+  joinServedBytes: number
+  lost: number
+  lostPairs: string[]
+  bootGoneMs: number
+  healMs: number
   bytesPerSec: number
+  syncBytesPerSec: number
   beatsPerSec: number
   payload: number
+  connections: number
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Latest `at` of the workers' `complete` answers, NaN when one timed out. */
+async function completeAll(workers: Worker[], timeout: number, only?: Map<Worker, number[]>): Promise<{ at: number; replies: Reply[] }> {
+  const asked = only === undefined ? workers : workers.filter((w) => only.has(w))
+  const replies = await Promise.all(asked.map((w) => w.ask('complete', { timeout, ...(only?.has(w) ? { only: only.get(w) } : {}) }, timeout + REQUEST_SLACK)))
+  for (const r of replies) if (r.done !== true) console.error(`  not complete: ${(r.short as string[]).slice(0, 8).join(', ')}`)
+  if (replies.some((r) => r.done !== true)) return { at: Number.NaN, replies }
+  return { at: Math.max(...replies.map((r) => r.at as number)), replies }
+}
+
+async function sumTraffic(workers: Worker[]): Promise<Traffic> {
+  const all = await Promise.all(workers.map((w) => w.ask<Traffic>('traffic')))
+  const out: Traffic = { nodes: 0, sent: 0, published: 0, publishedBytes: 0, syncPulled: 0, syncServed: 0, pulls: 0, connections: 0, at: 0 }
+  for (const t of all) {
+    for (const k of ['nodes', 'sent', 'published', 'publishedBytes', 'syncPulled', 'syncServed', 'pulls', 'connections'] as const) out[k] += t[k]
+    out.at = Math.max(out.at, t.at)
+  }
+  return out
 }
 
 async function cluster(n: number): Promise<Result> {
-  const nodes: Node[] = []
-  const metrics: Array<ReturnType<typeof register>> = []
-  const keys = await Promise.all(Array.from({ length: n }, () => generateKeyPair('Ed25519')))
+  // Keys made here, so every peer ID is known before any node starts.
+  const keys = await Promise.all(Array.from({ length: n + 1 }, () => generateKeyPair('Ed25519')))
+  const peers = keys.map((k) => peerIdFromPrivateKey(k).toString())
+  const key = (i: number): string => Buffer.from(privateKeyToProtobuf(keys[i]!)).toString('base64')
+  // Node i lives in process i mod 4 (the joiner, node n, in process 1 since n is a multiple of 4).
+  const home = (i: number): number => i % PROCS
+  const workers = Array.from({ length: PROCS }, (_, i) => new Worker(i))
   try {
-    const startOne = async (i: number): Promise<void> => {
-      // Each node joins through up to two random earlier nodes: a connected, sparse graph.
-      const boot = new Set<string>()
-      for (let k = 0; k < Math.min(2, i); k++) boot.add(nodes[Math.floor(Math.random() * i)]!.multiaddrs[0]!)
-      const m = register()
-      metrics.push(m)
-      nodes.push(
-        await startNode({
-          listen: false,
-          identity: keys[i]!,
-          ttl: TTL,
-          host: `bench-${i}`,
-          meta: { region: ['eu-west-1', 'us-east-1', 'ap-south-1'][i % 3]!, role: i % 2 === 0 ? 'web' : 'db' },
-          bootstrap: [...boot],
-          gossipsub: { metricsRegister: m.reg as never, metricsTopicStrToLabel: new Map() },
-        }),
-      )
+    await Promise.all(workers.map((w) => w.ready))
+    const first = peers.slice(0, n)
+
+    // Cold start.
+    await Promise.all(workers.map((w) => w.ask('expect', { peers: first })))
+    const t0 = Date.now()
+    const boot = await workers[0]!.ask('start', { nodes: [{ index: 0, key: key(0) }], ttl: TTL, bootstrap: [] })
+    const bootAddr = (boot.started as Array<{ addr: string }>)[0]!.addr
+    const ups = await Promise.all(
+      workers.map((w, p) => {
+        const mine = Array.from({ length: n }, (_, i) => i).filter((i) => i > 0 && home(i) === p)
+        return w.ask('start', { nodes: mine.map((i) => ({ index: i, key: key(i) })), ttl: TTL, bootstrap: [bootAddr] }, COLD_TIMEOUT)
+      }),
+    )
+    const allUp = Math.max(...ups.map((u) => u.at as number))
+    const cold = await completeAll(workers, COLD_TIMEOUT)
+    const coldMs = cold.at - t0
+    const coldAfterUpMs = cold.at - allUp
+
+    // Steady-state traffic (after the mesh settles: connections made on start have synced).
+    await sleep(2000)
+    const a = await sumTraffic(workers)
+    await sleep(WINDOW)
+    const b = await sumTraffic(workers)
+    const secs = (b.at - a.at) / 1000
+    const bytesPerSec = (b.sent - a.sent) / n / secs
+    const syncBytesPerSec = (b.syncServed - a.syncServed) / n / secs
+    const beatsPerSec = (b.published - a.published) / n / secs
+    const payload = (b.publishedBytes - a.publishedBytes) / Math.max(1, b.published - a.published)
+
+    // One node joins through node 0.
+    const all = peers.slice(0, n + 1)
+    await Promise.all(workers.map((w) => w.ask('expect', { peers: all })))
+    const before = await sumTraffic(workers)
+    const tj = Date.now()
+    const joiner = workers[home(n)]!
+    await joiner.ask('start', { nodes: [{ index: n, key: key(n) }], ttl: TTL, bootstrap: [bootAddr] }, JOIN_TIMEOUT)
+    const seen = await completeAll(workers, JOIN_TIMEOUT, new Map([[joiner, [n]]]))
+    const joinMs = seen.at - tj
+    const firstConn = (seen.replies[0]?.firstConnAt as Record<string, number> | undefined)?.[n] ?? Number.NaN
+    const joinAfterConnMs = seen.at - firstConn
+    const everyone = await completeAll(workers, JOIN_TIMEOUT)
+    const joinAllMs = everyone.at - tj
+    // The sync traffic of this join: the newcomer's pulls, and what every node served (the
+    // newcomer's connections are the only new ones); read once the newcomer's pulls are done.
+    await sleep(1000)
+    const jsync = await joiner.ask('sync', { index: n })
+    const after = await sumTraffic(workers)
+    const joinServedBytes = after.syncServed - before.syncServed
+
+    // The bootstrap node dies; nobody may lose anybody else.
+    const rest = all.filter((p) => p !== peers[0])
+    await Promise.all(workers.map((w) => w.ask('expect', { peers: rest })))
+    const tk = Date.now()
+    await workers[0]!.ask('kill', { index: 0 })
+    const held = await Promise.all(workers.map((w) => w.ask('hold', { ms: 2 * TTL, gone: peers[0] }, 2 * TTL + REQUEST_SLACK)))
+    const lostPairs = held.flatMap((h) => h.lost as string[])
+    const bootGoneMs = Math.max(...held.map((h) => h.goneSeenAt as number)) - tk
+
+    // Partition: processes 2 and 3 frozen for 2 × TTL, then thawed.
+    const frozen = [workers[2]!, workers[3]!]
+    for (const w of frozen) w.signal('SIGSTOP')
+    await sleep(2 * TTL)
+    // Queued before SIGCONT, so the frozen processes see it first thing; the others now.
+    await Promise.all(workers.filter((w) => !frozen.includes(w)).map((w) => w.ask('expect', { peers: rest })))
+    const expecting = frozen.map((w) => w.ask('expect', { peers: rest }))
+    const th = Date.now()
+    for (const w of frozen) w.signal('SIGCONT')
+    await Promise.all(expecting)
+    const healed = await completeAll(workers, HEAL_TIMEOUT)
+    const healMs = healed.at - th
+
+    return {
+      n,
+      coldMs,
+      coldAfterUpMs,
+      joinMs,
+      joinAfterConnMs,
+      joinAllMs,
+      joinPulledBytes: jsync.bytesPulled as number,
+      joinPulls: jsync.pulled as number,
+      joinServedBytes,
+      lost: lostPairs.length,
+      lostPairs,
+      bootGoneMs,
+      healMs,
+      bytesPerSec,
+      syncBytesPerSec,
+      beatsPerSec,
+      payload,
+      connections: b.connections / n,
     }
-    const full = (): boolean => nodes.every((x) => x.table.size === nodes.length)
-    const coldStart = performance.now()
-    for (let i = 0; i < n - 1; i++) await startOne(i)
-    const coldMs = Number.isNaN(await waitFor(full, 60_000)) ? Number.NaN : performance.now() - coldStart
-    const lastStart = performance.now()
-    await startOne(n - 1)
-    const lastJoinMs = Number.isNaN(await waitFor(full, 30_000)) ? Number.NaN : performance.now() - lastStart
-
-    // Steady state traffic.
-    await new Promise((r) => setTimeout(r, 1000))
-    const sent0 = metrics.map((m) => m.get('gossipsub_rpc_sent_bytes_total'))
-    const beats0 = nodes.map((x) => x.membership.stats.published)
-    const bytes0 = nodes.map((x) => x.membership.stats.publishedBytes)
-    await new Promise((r) => setTimeout(r, WINDOW))
-    const secs = WINDOW / 1000
-    const sent = metrics.map((m, i) => m.get('gossipsub_rpc_sent_bytes_total') - sent0[i]!)
-    const beats = nodes.map((x, i) => x.membership.stats.published - beats0[i]!)
-    const pbytes = nodes.map((x, i) => x.membership.stats.publishedBytes - bytes0[i]!)
-    const bytesPerSec = sent.reduce((a, b) => a + b, 0) / n / secs
-    const beatsPerSec = beats.reduce((a, b) => a + b, 0) / n / secs
-    const payload = pbytes.reduce((a, b) => a + b, 0) / Math.max(1, beats.reduce((a, b) => a + b, 0))
-
-    // Crash: no leave heartbeat, the others must wait out the TTL.
-    const crashed = nodes[n - 1]!
-    await crashed.kill()
-    const rest1 = nodes.slice(0, n - 1)
-    const crashMs = await waitFor(() => rest1.every((x) => x.table.get(crashed.peer) === undefined), TTL * 5)
-
-    // Graceful leave, timed from the call to stop().
-    const leaver = nodes[n - 2]!
-    const rest2 = nodes.slice(0, n - 2)
-    const stopping = leaver.stop()
-    const leaveMs = await waitFor(() => rest2.every((x) => x.table.get(leaver.peer) === undefined), 5000)
-    await stopping
-    return { n, coldMs, lastJoinMs, crashMs, leaveMs, bytesPerSec, beatsPerSec, payload }
   } finally {
-    await Promise.allSettled(nodes.map((x) => x.kill()))
+    await stopAll(workers)
   }
 }
 
 function fmt(v: number, digits = 0): string {
-  return Number.isNaN(v) ? 'timeout' : v.toFixed(digits)
+  return Number.isFinite(v) ? v.toFixed(digits) : 'timeout'
 }
 
-/** Runs the membership benchmark and prints one table. */
+/** Runs the membership benchmark and prints one table per measurement. */
 export async function run(): Promise<void> {
+  const sizes = process.env.WW_BENCH_SIZES?.split(',').map(Number) ?? SIZES
   const results: Result[] = []
-  for (const n of SIZES) {
+  const load: number[] = []
+  for (const n of sizes) {
+    if (n % PROCS !== 0) throw new Error(`cluster size ${n} is not a multiple of ${PROCS}`)
+    load.push(loadavg()[0]!)
     results.push(await cluster(n))
-    // Let sockets of the previous cluster close before the next one starts.
-    await new Promise((r) => setTimeout(r, 500))
+    load.push(loadavg()[0]!)
   }
   const base = results[0]!
-  console.log(`TTL ${TTL} ms (heartbeat every ${TTL / 4}-${TTL / 2} ms); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; traffic = gossipsub RPC bytes sent per node over ${WINDOW / 1000} s`)
+  const x = (v: number, b: number): string => fmt(v / b, 2)
   console.log(
-    ['N', 'join ms (×N=8)', 'cold start of N-1 ms', 'crash detect ms (×TTL)', 'leave ms', 'heartbeats/s/node', 'payload B', 'sent B/s/node (×N=8)', 'floor B/s', '×floor'].join(' | '),
+    `${PROCS} processes, N/${PROCS} nodes each; TTL ${TTL} ms (heartbeat every ${TTL / 4}-${TTL / 2} ms); --min-peers 6; ` +
+      `load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)} on ${cpus().length} cores; ratios (×) against N=${base.n}`,
   )
+  console.log(['N', 'cold start ms (×)', 'after last up ms', 'join: sees all ms (×)', 'after 1st conn ms', 'all see it ms', 'boot killed: pairs lost', 'boot gone ms (×TTL)', 'heal ms (×TTL)'].join(' | '))
+  for (const r of results) {
+    console.log(
+      [
+        r.n,
+        `${fmt(r.coldMs)} (${x(r.coldMs, base.coldMs)})`,
+        fmt(r.coldAfterUpMs),
+        `${fmt(r.joinMs)} (${x(r.joinMs, base.joinMs)})`,
+        fmt(r.joinAfterConnMs),
+        fmt(r.joinAllMs),
+        `${r.lost}${r.lost > 0 ? ` (${r.lostPairs.slice(0, 4).join(', ')}…)` : ''}`,
+        `${fmt(r.bootGoneMs)} (${fmt(r.bootGoneMs / TTL, 2)})`,
+        `${fmt(r.healMs)} (${fmt(r.healMs / TTL, 2)})`,
+      ].join(' | '),
+    )
+  }
+  console.log(`traffic over ${WINDOW / 1000} s in steady state; sync bytes of one join (MessagePack bodies)`)
+  console.log(['N', 'connections/node', 'heartbeats/s/node', 'payload B', 'gossip B/s/node (×)', 'floor B/s', '×floor', 'sync B/s/node', 'join: pulls', 'pulled B', 'served B (all nodes)', 'B/record pulled'].join(' | '))
   for (const r of results) {
     const floor = (r.n - 1) * r.payload * r.beatsPerSec
     console.log(
       [
         r.n,
-        `${fmt(r.lastJoinMs)} (${fmt(r.lastJoinMs / base.lastJoinMs, 2)})`,
-        fmt(r.coldMs),
-        `${fmt(r.crashMs)} (${fmt(r.crashMs / TTL, 2)})`,
-        fmt(r.leaveMs),
-        fmt(r.beatsPerSec, 2),
+        fmt(r.connections, 1),
+        fmt(r.beatsPerSec, 3),
         fmt(r.payload),
-        `${fmt(r.bytesPerSec)} (${fmt(r.bytesPerSec / base.bytesPerSec, 2)})`,
+        `${fmt(r.bytesPerSec)} (${x(r.bytesPerSec, base.bytesPerSec)})`,
         fmt(floor),
         fmt(r.bytesPerSec / floor, 1),
+        fmt(r.syncBytesPerSec),
+        r.joinPulls,
+        r.joinPulledBytes,
+        r.joinServedBytes,
+        fmt(r.joinPulledBytes / Math.max(1, r.joinPulls) / (r.n + 1)),
       ].join(' | '),
     )
   }
-  const at32 = results.find((r) => r.n === 32)
-  if (at32 !== undefined) console.log(`target: join converges ≤ 3000 ms at N=32 → ${fmt(at32.lastJoinMs)} ms ${at32.lastJoinMs <= 3000 ? 'met' : 'MISSED'}`)
+  const big = results.find((r) => r.n === 64)
+  if (big !== undefined) {
+    const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED')
+    console.log(`targets at N=64: cold start ≤ 3000 ms → ${fmt(big.coldMs)} ${verdict(big.coldMs <= 3000)}; join sees all ≤ 1000 ms → ${fmt(big.joinMs)} ${verdict(big.joinMs <= 1000)}`)
+  }
+  for (const r of results) {
+    console.log(`N=${r.n}: bootstrap killed, no pair lost → ${r.lost === 0 ? 'met' : 'MISSED'}; heal ≤ TTL → ${fmt(r.healMs)} ms ${r.healMs <= TTL ? 'met' : 'MISSED'}`)
+  }
 }

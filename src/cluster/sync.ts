@@ -75,6 +75,10 @@ export interface SyncStats {
   limited: number
   /** Peers hung up on for an unsigned, altered, malformed or oversized sync. */
   refused: number
+  /** Bytes of sync streams received by completed pulls (the MessagePack body, no framing). */
+  bytesPulled: number
+  /** Bytes of sync streams served (the MessagePack body, no framing). */
+  bytesServed: number
 }
 
 const encoder = new Encoder()
@@ -82,7 +86,7 @@ const encoder = new Encoder()
 /** Serves and pulls state sync; `start()`, then `stop()`. */
 export class Sync {
   /** Counters; read-only for callers. */
-  readonly stats: SyncStats = { pulled: 0, accepted: 0, served: 0, limited: 0, refused: 0 }
+  readonly stats: SyncStats = { pulled: 0, accepted: 0, served: 0, limited: 0, refused: 0, bytesPulled: 0, bytesServed: 0 }
   readonly #libp2p: Libp2p
   readonly #membership: Membership
   readonly #log: Logger
@@ -157,6 +161,7 @@ export class Sync {
         if (verdict === TopicValidatorResult.Accept) this.stats.accepted++
       }
       this.stats.pulled++
+      this.stats.bytesPulled += body.length
     } catch {
       // The peer went away or timed out: heartbeats will still bring its records.
       stream?.abort(new Error('sync failed'))
@@ -179,6 +184,7 @@ export class Sync {
       if (!stream.send(payload)) await stream.onDrain({ signal: AbortSignal.timeout(SYNC_TIMEOUT) })
       await stream.close({ signal: AbortSignal.timeout(SYNC_TIMEOUT) })
       this.stats.served++
+      this.stats.bytesServed += payload.length
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     }

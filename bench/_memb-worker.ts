@@ -1,0 +1,217 @@
+/**
+ * One OS process of the membership benchmark (bench/membership.ts): hosts a share of the
+ * cluster's nodes and answers the parent's requests over the Node IPC channel.
+ *
+ * Requests are `{ id, op, ... }`, each answered by `{ id, ok: true, ... }` or
+ * `{ id, ok: false, error }`. Times in answers are `Date.now()` values: every process of the
+ * benchmark runs on the same machine, so they are on one clock.
+ *
+ * - `start { nodes: [{ index, key }], ttl, bootstrap }`: starts those nodes at once (`key`: a
+ *   protobuf-encoded Ed25519 private key, base64); answers with their first multiaddrs.
+ * - `expect { peers }`: from now on a node is complete when its table lists every one of
+ *   `peers` as live; each node's completion time is noted by a 5 ms poll (`completeAt`).
+ * - `complete { only?, timeout }`: waits until every node (or those of `only`) is complete;
+ *   answers with the latest completion time and each node's first connection time.
+ * - `hold { ms, gone? }`: for `ms`, samples every 20 ms that every node lists every expected
+ *   peer; answers with the (node, peer) pairs that were missing in some sample, and when the
+ *   peer `gone` was last listed by one of these nodes.
+ * - `traffic`: sums of the nodes' counters (gossipsub RPC bytes sent, heartbeats, sync bytes).
+ * - `kill { index }`: stops a node without its leave heartbeat, as a crash would.
+ * - `stop`: kills every node; then the process exits.
+ *
+ * The process exits when the parent goes away (the IPC channel closes).
+ */
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { startNode, type Node } from '../src/node/node.js'
+
+interface Hosted {
+  index: number
+  node: Node
+  sent: () => number
+  firstConnAt: number
+  completeAt: number
+  alive: boolean
+}
+
+interface Request {
+  id: number
+  op: string
+  [k: string]: unknown
+}
+
+const hosted = new Map<number, Hosted>()
+let expected: string[] = []
+let expectedSince = Date.now()
+
+/** A gossipsub MetricsRegister that only sums counters (labels ignored). */
+function register(): { reg: unknown; get(name: string): number } {
+  const sums = new Map<string, { total: number }>()
+  const gauge = (config: { name: string }) => {
+    const c = sums.get(config.name) ?? { total: 0 }
+    sums.set(config.name, c)
+    return {
+      inc: (a?: unknown, b?: number) => {
+        c.total += typeof a === 'number' ? a : typeof b === 'number' ? b : 1
+      },
+      set: () => {},
+      addCollect: () => {},
+    }
+  }
+  const histogram = () => ({ startTimer: () => () => {}, observe: () => {}, reset: () => {} })
+  const avgMinMax = () => ({ set: () => {} })
+  return { reg: { gauge, histogram, avgMinMax }, get: (name) => sums.get(name)?.total ?? 0 }
+}
+
+function lists(h: Hosted, peers: readonly string[]): boolean {
+  for (const p of peers) if (h.node.table.get(p) === undefined) return false
+  return true
+}
+
+// Notes when each node first lists every expected peer.
+const poll = setInterval(() => {
+  const now = Date.now()
+  for (const h of hosted.values()) if (h.alive && h.completeAt === 0 && lists(h, expected)) h.completeAt = Math.max(now, expectedSince)
+}, 5)
+
+async function start(req: Request): Promise<unknown> {
+  const ttl = req.ttl as number
+  const bootstrap = req.bootstrap as string[]
+  const specs = req.nodes as Array<{ index: number; key: string }>
+  const started = await Promise.all(
+    specs.map(async ({ index, key }) => {
+      const m = register()
+      const node = await startNode({
+        listen: false,
+        identity: privateKeyFromProtobuf(Buffer.from(key, 'base64')),
+        p2p: ['/ip4/127.0.0.1/tcp/0'],
+        ttl,
+        host: `bench-${index}`,
+        meta: { region: ['eu-west-1', 'us-east-1', 'ap-south-1'][index % 3]!, role: index % 2 === 0 ? 'web' : 'db' },
+        bootstrap,
+        gossipsub: { metricsRegister: m.reg as never, metricsTopicStrToLabel: new Map() },
+      })
+      const h: Hosted = { index, node, sent: () => m.get('gossipsub_rpc_sent_bytes_total'), firstConnAt: 0, completeAt: 0, alive: true }
+      if (node.libp2p.getConnections().length > 0) h.firstConnAt = Date.now()
+      else node.libp2p.addEventListener('connection:open', () => (h.firstConnAt ||= Date.now()), { once: true })
+      hosted.set(index, h)
+      return { index, peer: node.peer, addr: node.multiaddrs[0]! }
+    }),
+  )
+  return { started, at: Date.now() }
+}
+
+async function complete(req: Request): Promise<unknown> {
+  const only = req.only as number[] | undefined
+  const timeout = req.timeout as number
+  const which = [...hosted.values()].filter((h) => h.alive && (only === undefined || only.includes(h.index)))
+  const t0 = performance.now()
+  while (which.some((h) => h.completeAt === 0)) {
+    if (performance.now() - t0 > timeout) {
+      const short = which.filter((h) => h.completeAt === 0).map((h) => `${h.index}: ${expected.filter((p) => h.node.table.get(p) === undefined).length} missing`)
+      return { done: false, short }
+    }
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  return { done: true, at: Math.max(...which.map((h) => h.completeAt)), firstConnAt: Object.fromEntries(which.map((h) => [h.index, h.firstConnAt])) }
+}
+
+async function hold(req: Request): Promise<unknown> {
+  const ms = req.ms as number
+  const gone = req.gone as string | undefined
+  const lost = new Set<string>()
+  let goneSeenAt = 0
+  const t0 = performance.now()
+  while (performance.now() - t0 < ms) {
+    const now = Date.now()
+    for (const h of hosted.values()) {
+      if (!h.alive) continue
+      for (const p of expected) if (h.node.table.get(p) === undefined) lost.add(`${h.index}→${p.slice(-6)}`)
+      if (gone !== undefined && h.node.table.get(gone) !== undefined) goneSeenAt = now
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return { lost: [...lost], goneSeenAt, samples: Math.round(ms / 20) }
+}
+
+function traffic(): unknown {
+  let sent = 0
+  let published = 0
+  let publishedBytes = 0
+  let syncPulled = 0
+  let syncServed = 0
+  let pulls = 0
+  let connections = 0
+  let nodes = 0
+  for (const h of hosted.values()) {
+    if (!h.alive) continue
+    nodes++
+    sent += h.sent()
+    published += h.node.membership.stats.published
+    publishedBytes += h.node.membership.stats.publishedBytes
+    syncPulled += h.node.sync.stats.bytesPulled
+    syncServed += h.node.sync.stats.bytesServed
+    pulls += h.node.sync.stats.pulled
+    connections += h.node.libp2p.getConnections().length
+  }
+  return { nodes, sent, published, publishedBytes, syncPulled, syncServed, pulls, connections, at: Date.now() }
+}
+
+/** Per-node sync counters of one node (the joiner's cost). */
+function syncOf(index: number): unknown {
+  const h = hosted.get(index)
+  if (h === undefined) throw new Error(`no node ${index} here`)
+  return { ...h.node.sync.stats, connections: h.node.libp2p.getConnections().length }
+}
+
+async function handle(req: Request): Promise<unknown> {
+  switch (req.op) {
+    case 'start':
+      return start(req)
+    case 'expect':
+      expected = req.peers as string[]
+      expectedSince = Date.now()
+      for (const h of hosted.values()) h.completeAt = 0
+      return {}
+    case 'complete':
+      return complete(req)
+    case 'hold':
+      return hold(req)
+    case 'traffic':
+      return traffic()
+    case 'sync':
+      return syncOf(req.index as number)
+    case 'kill': {
+      const h = hosted.get(req.index as number)
+      if (h === undefined) throw new Error(`no node ${String(req.index)} here`)
+      h.alive = false
+      await h.node.kill()
+      return { at: Date.now() }
+    }
+    case 'stop':
+      await shutdown()
+      return {}
+    default:
+      throw new Error(`unknown op ${req.op}`)
+  }
+}
+
+let stopping: Promise<void> | undefined
+function shutdown(): Promise<void> {
+  stopping ??= (async () => {
+    clearInterval(poll)
+    await Promise.allSettled([...hosted.values()].map((h) => h.node.kill()))
+  })()
+  return stopping
+}
+
+process.on('message', (req: Request) => {
+  handle(req).then(
+    (res) => process.send?.({ id: req.id, ok: true, ...(res as object) }),
+    (err: unknown) => process.send?.({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+  )
+})
+// The parent went away: nothing left to serve.
+process.on('disconnect', () => {
+  void shutdown().finally(() => process.exit(0))
+})
+process.send?.({ id: 0, ok: true, ready: true })
