@@ -112,7 +112,7 @@ async function complete(req: Request): Promise<unknown> {
     }
     await new Promise((r) => setTimeout(r, 10))
   }
-  return { done: true, at: Math.max(...which.map((h) => h.completeAt)), firstConnAt: Object.fromEntries(which.map((h) => [h.index, h.firstConnAt])) }
+  return { done: true, at: Math.max(...which.map((h) => h.completeAt)), times: which.map((h) => h.completeAt), firstConnAt: Object.fromEntries(which.map((h) => [h.index, h.firstConnAt])) }
 }
 
 async function hold(req: Request): Promise<unknown> {
@@ -141,6 +141,9 @@ function traffic(): unknown {
   let syncServed = 0
   let pulls = 0
   let connections = 0
+  let meshDials = 0
+  let hangUps = 0
+  let reconnects = 0
   let nodes = 0
   for (const h of hosted.values()) {
     if (!h.alive) continue
@@ -152,8 +155,11 @@ function traffic(): unknown {
     syncServed += h.node.sync.stats.bytesServed
     pulls += h.node.sync.stats.pulled
     connections += h.node.libp2p.getConnections().length
+    meshDials += h.node.mesh.stats.dials
+    hangUps += h.node.mesh.stats.hangUps
+    reconnects += h.node.reconnect.stats.dials
   }
-  return { nodes, sent, published, publishedBytes, syncPulled, syncServed, pulls, connections, at: Date.now() }
+  return { nodes, sent, published, publishedBytes, syncPulled, syncServed, pulls, connections, meshDials, hangUps, reconnects, at: Date.now() }
 }
 
 /** Per-node sync counters of one node (the joiner's cost). */
@@ -215,3 +221,16 @@ process.on('disconnect', () => {
   void shutdown().finally(() => process.exit(0))
 })
 process.send?.({ id: 0, ok: true, ready: true })
+if (process.env.WW_BENCH_TRACE) {
+  const t0 = Date.now()
+  setInterval(() => {
+    const parts = [...hosted.values()].map((h) => {
+      const topic = h.node.membership.topic
+      const subs = new Set(h.node.libp2p.services.pubsub.getSubscribers(topic).map((p) => p.toString()))
+      const peers = h.node.libp2p.getPeers().map((p) => p.toString())
+      const deaf = peers.filter((p) => !subs.has(p)).length
+      return `${h.index}:t${h.node.table.size}/c${h.node.libp2p.getConnections().length}/p${peers.length}/d${deaf}/h${h.node.mesh.stats.hangUps}`
+    })
+    if (parts.length > 0) console.error(`[${process.pid} +${Date.now() - t0}] ${parts.join(' ')}`)
+  }, 500).unref()
+}

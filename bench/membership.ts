@@ -29,6 +29,11 @@
  * every node verifies every heartbeat signature, so a process does N/4 times the work one node
  * of a real cluster does. The load average is printed with the results.
  *
+ * `WW_BENCH_SIZES=16,32` picks the sizes; `WW_BENCH_DEBUG=1` prints each node's cold-start
+ * completion time and the mesh's dials and hang-ups in steady state; `WW_BENCH_TRACE=1` has
+ * each process print every 500 ms, per node, its table size, connections, distinct peers,
+ * connected peers not (yet) subscribed to the heartbeat topic, and mesh hang-ups.
+ *
  * Children are spawned detached (their own process group) and killed by group, SIGKILL, when
  * a size is done, on any error and when this process exits.
  */
@@ -175,6 +180,9 @@ interface Traffic {
   syncServed: number
   pulls: number
   connections: number
+  meshDials: number
+  hangUps: number
+  reconnects: number
   at: number
 }
 
@@ -197,6 +205,8 @@ interface Result {
   beatsPerSec: number
   payload: number
   connections: number
+  dialsPerMin: number
+  hangUpsPerMin: number
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -212,9 +222,9 @@ async function completeAll(workers: Worker[], timeout: number, only?: Map<Worker
 
 async function sumTraffic(workers: Worker[]): Promise<Traffic> {
   const all = await Promise.all(workers.map((w) => w.ask<Traffic>('traffic')))
-  const out: Traffic = { nodes: 0, sent: 0, published: 0, publishedBytes: 0, syncPulled: 0, syncServed: 0, pulls: 0, connections: 0, at: 0 }
+  const out: Traffic = { nodes: 0, sent: 0, published: 0, publishedBytes: 0, syncPulled: 0, syncServed: 0, pulls: 0, connections: 0, meshDials: 0, hangUps: 0, reconnects: 0, at: 0 }
   for (const t of all) {
-    for (const k of ['nodes', 'sent', 'published', 'publishedBytes', 'syncPulled', 'syncServed', 'pulls', 'connections'] as const) out[k] += t[k]
+    for (const k of ['nodes', 'sent', 'published', 'publishedBytes', 'syncPulled', 'syncServed', 'pulls', 'connections', 'meshDials', 'hangUps', 'reconnects'] as const) out[k] += t[k]
     out.at = Math.max(out.at, t.at)
   }
   return out
@@ -240,19 +250,21 @@ async function cluster(n: number): Promise<Result> {
     const ups = await Promise.all(
       workers.map((w, p) => {
         const mine = Array.from({ length: n }, (_, i) => i).filter((i) => i > 0 && home(i) === p)
-        return w.ask('start', { nodes: mine.map((i) => ({ index: i, key: key(i) })), ttl: TTL, bootstrap: [bootAddr] }, COLD_TIMEOUT)
+        return w.ask("start", { nodes: mine.map((i) => ({ index: i, key: key(i) })), ttl: TTL, bootstrap: [bootAddr] }, COLD_TIMEOUT)
       }),
     )
     const allUp = Math.max(...ups.map((u) => u.at as number))
     const cold = await completeAll(workers, COLD_TIMEOUT)
     const coldMs = cold.at - t0
     const coldAfterUpMs = cold.at - allUp
+    if (process.env.WW_BENCH_DEBUG !== undefined) console.error(`cold start: up at ${allUp - t0}; per node`, cold.replies.flatMap((r) => (r.times as number[]) ?? []).map((t) => t - t0).sort((a, b) => a - b).join(' '))
 
     // Steady-state traffic (after the mesh settles: connections made on start have synced).
     await sleep(2000)
     const a = await sumTraffic(workers)
     await sleep(WINDOW)
     const b = await sumTraffic(workers)
+    if (process.env.WW_BENCH_DEBUG !== undefined) console.error('steady state, 10 s:', JSON.stringify({ pulls: b.pulls - a.pulls, meshDials: b.meshDials - a.meshDials, hangUps: b.hangUps - a.hangUps, reconnects: b.reconnects - a.reconnects, connections: b.connections }))
     const secs = (b.at - a.at) / 1000
     const bytesPerSec = (b.sent - a.sent) / n / secs
     const syncBytesPerSec = (b.syncServed - a.syncServed) / n / secs
@@ -320,6 +332,8 @@ async function cluster(n: number): Promise<Result> {
       beatsPerSec,
       payload,
       connections: b.connections / n,
+      dialsPerMin: ((b.meshDials - a.meshDials) / n / secs) * 60,
+      hangUpsPerMin: ((b.hangUps - a.hangUps) / n / secs) * 60,
     }
   } finally {
     await stopAll(workers)
@@ -364,7 +378,7 @@ export async function run(): Promise<void> {
     )
   }
   console.log(`traffic over ${WINDOW / 1000} s in steady state; sync bytes of one join (MessagePack bodies)`)
-  console.log(['N', 'connections/node', 'heartbeats/s/node', 'payload B', 'gossip B/s/node (×)', 'floor B/s', '×floor', 'sync B/s/node', 'join: pulls', 'pulled B', 'served B (all nodes)', 'B/record pulled'].join(' | '))
+  console.log(['N', 'connections/node', 'heartbeats/s/node', 'payload B', 'gossip B/s/node (×)', 'floor B/s', '×floor', 'sync B/s/node', 'mesh dials, hang-ups /node/min', 'join: pulls', 'pulled B', 'served B (all nodes)', 'B/record pulled'].join(' | '))
   for (const r of results) {
     const floor = (r.n - 1) * r.payload * r.beatsPerSec
     console.log(
@@ -377,6 +391,7 @@ export async function run(): Promise<void> {
         fmt(floor),
         fmt(r.bytesPerSec / floor, 1),
         fmt(r.syncBytesPerSec),
+        `${fmt(r.dialsPerMin, 1)}, ${fmt(r.hangUpsPerMin, 1)}`,
         r.joinPulls,
         r.joinPulledBytes,
         r.joinServedBytes,

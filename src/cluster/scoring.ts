@@ -89,6 +89,13 @@ export const OFFENCE_PENALTY = 100
 export const LOOPBACK_IPS: readonly string[] = ['127.0.0.1', '::1']
 
 /**
+ * The loopback networks as multiaddrs, for libp2p's connection manager `allow` list: peers on
+ * this host are exempt from its inbound limits (5 new connections a second per host, 10
+ * pending), as they are from the IP-colocation penalty.
+ */
+export const LOOPBACK_NETS: readonly string[] = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
+
+/**
  * gossipsub score parameters for a node whose heartbeats go on `topic`: the heartbeat topic
  * scored as above, loopback exempt from IP colocation, `appScore` as the application-specific
  * score (weight 1; e.g. {@link ScoreGuard.appScore}), and `overrides` (an operator's

@@ -34,9 +34,10 @@ import { WwError } from '../errors.js'
 import { serve, type ServeInit, type Server } from '../proto/server/server.js'
 import { defaultIdentityPath, loadIdentity, lockIdentity } from '../cluster/identity.js'
 import { Mesh } from '../cluster/mesh.js'
+import { Reconnector } from '../cluster/reconnect.js'
 import { Sync } from '../cluster/sync.js'
 import { heartbeatTopic, Membership } from '../cluster/membership.js'
-import { clusterScoreParams, gossipScore, SCORE_THRESHOLDS, ScoreGuard } from '../cluster/scoring.js'
+import { clusterScoreParams, gossipScore, LOOPBACK_NETS, SCORE_THRESHOLDS, ScoreGuard } from '../cluster/scoring.js'
 import { DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL, DEFAULT_MIN_PEERS, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, ERR_BAD_DURATION, silentLogger, validateMinPeers, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
 import { RoutingTable } from '../table/table.js'
 import { loadSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
@@ -99,7 +100,8 @@ export interface NodeInit {
   /**
    * Connections to other nodes to keep, dialled at random from the table by the addresses
    * their heartbeats carry (src/cluster/mesh.ts); 0 keeps only what bootstrap and others
-   * dial. @default 6
+   * dial, and turns off reconnecting to peers whose records expired (src/cluster/reconnect.ts).
+   * @default 6
    */
   minPeers?: number
   /** Identity file path (locked while the node runs: ERR_IDENTITY_LOCKED if another node holds it), or the key itself. @default `$XDG_CONFIG_HOME/ww/identity.key` (or ~/.config/ww) */
@@ -157,6 +159,8 @@ export interface Node {
   readonly mesh: Mesh
   /** State sync on connect (counters). */
   readonly sync: Sync
+  /** Retries peers whose records expired, so a healed partition joins up again (counters; off with `minPeers` 0). */
+  readonly reconnect: Reconnector
   /** The clients' PubSub over this node's gossipsub (topics joined, subscriptions, counters). */
   readonly pubsub: PubSubBackend
   /** The client protocol server (its `stats()` and `observeCalls`), or undefined with `listen: false`. */
@@ -233,6 +237,10 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       addresses: { listen: p2p.map((a) => a.toString()) },
       ...(swarm !== undefined ? { connectionProtector: preSharedKey({ psk: swarm.psk }) } : {}),
       connectionGater: admissionGater({ allow, refused: (p) => guard?.refused(p) === true }),
+      // Loopback peers are processes of this host (ww dev, tests, several nodes on one
+      // machine): exempt from libp2p's inbound limit of 5 connections a second per host, which
+      // otherwise admits a cold start of 64 nodes through one seed at 5 a second.
+      connectionManager: { allow: [...LOOPBACK_NETS] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
@@ -276,6 +284,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const hbTopic = heartbeatTopic(ns)
   const hears = (p: string): boolean => gossip.getSubscribers(hbTopic).some((s) => s.toString() === p)
   const mesh = new Mesh({ libp2p, table, minPeers, hears, logger: log, ...(allow !== undefined ? { allowed: (p: string) => allow.has(p) } : {}) })
+  const reconnect = new Reconnector({ libp2p, table, ...(allow !== undefined ? { allowed: (p: string) => allow.has(p) } : {}) })
   const onDiscovery = (evt: CustomEvent<{ id: PeerId }>): void => {
     const id = evt.detail.id
     if (id.equals(self) || libp2p.getConnections(id).length > 0) return
@@ -290,6 +299,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     stopped ??= (async () => {
       redial.stop()
       mesh.stop()
+      reconnect.stop()
       await sync?.stop()
       guard?.stop()
       libp2p.removeEventListener('peer:discovery', onDiscovery)
@@ -327,6 +337,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     await sync.start()
     redial.start()
     mesh.start()
+    if (minPeers > 0) reconnect.start()
     if (init.listen !== false) {
       const extra = typeof init.serve === 'function' ? init.serve({ peer, ns, table, pubsub: libp2p.services.pubsub }) : init.serve ?? {}
       info = new InfoSampler({
@@ -368,6 +379,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     libp2p,
     membership: m,
     mesh,
+    reconnect,
     sync: sy,
     pubsub,
     clients: srv,
