@@ -245,7 +245,7 @@ export function transportConformance(
         expect(await within(b.closed, wait, 'closed (other side)')).toBeUndefined()
       })
 
-      it(`aborts from the ${closer}: the other side ends with an error`, { timeout }, async () => {
+      it(`aborts from the ${closer}: the other side ends with ERR_CONNECTION_CLOSED`, { timeout }, async () => {
         const ends = await pair()
         const [a, b] = closer === 'client' ? [ends.client, ends.server] : [ends.server, ends.client]
         const reading = readAll(b).then(
@@ -258,8 +258,11 @@ export function transportConformance(
         await expect(a[Symbol.asyncIterator]().next()).rejects.toBe(boom)
         const readErr = await within(reading, wait, 'the other side to end')
         expect(readErr).toBeInstanceOf(Error)
-        expect(await within(b.closed, wait, 'closed (other side)')).toBeInstanceOf(Error)
-        expect(() => b.send(Uint8Array.of(1))).toThrow()
+        expect((readErr as { code?: unknown }).code).toBe('ERR_CONNECTION_CLOSED')
+        const otherClosed = await within(b.closed, wait, 'closed (other side)')
+        expect(otherClosed).toBeInstanceOf(Error)
+        expect((otherClosed as { code?: unknown }).code).toBe('ERR_CONNECTION_CLOSED')
+        expect(codeOf(() => b.send(Uint8Array.of(1)))).toBe('ERR_CONNECTION_CLOSED')
       })
     }
 
