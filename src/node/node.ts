@@ -37,6 +37,7 @@ import { Mesh } from '../cluster/mesh.js'
 import { Reconnector } from '../cluster/reconnect.js'
 import { Sync } from '../cluster/sync.js'
 import { heartbeatTopic, Membership } from '../cluster/membership.js'
+import { MEMBERSHIP_GOSSIPSUB } from '../cluster/gossip.js'
 import { clusterScoreParams, gossipScore, LOOPBACK_NETS, SCORE_THRESHOLDS, ScoreGuard } from '../cluster/scoring.js'
 import { DEFAULT_LISTEN, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_MAX_TTL, DEFAULT_MIN_PEERS, DEFAULT_NAMESPACE, DEFAULT_P2P, DEFAULT_TTL, ERR_BAD_DURATION, silentLogger, validateMinPeers, validateNamespace, validateTtl, type Logger } from '../cluster/options.js'
 import { RoutingTable } from '../table/table.js'
@@ -252,6 +253,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
           allowPublishToZeroTopicPeers: true,
           fallbackToFloodsub: false,
           emitSelf: false,
+          ...MEMBERSHIP_GOSSIPSUB,
           ...init.gossipsub,
           scoreParams: scoreParams,
           scoreThresholds: { ...SCORE_THRESHOLDS, ...init.gossipsub?.scoreThresholds },
