@@ -1,11 +1,13 @@
 /**
  * The query path and the planner at 1 000 000 records (docs/benchmarks.md, "Query planner"):
  * 1. a repeated `table.query('ls WHERE host=<prefix>*')` (~111 matches) through the public
- *    API, against a plain array filter + sort of the same records;
+ *    API (read by `for await`, by `batches()`, and with LIMIT 1 for the fixed cost), against
+ *    a plain array filter + sort of the same records;
  * 2. a two-predicate query whose second predicate is the selective one: the planner's
  *    choice (walk the selective index, sort) against walking the first predicate's index.
  * Run: `npm run bench -- planner`, or `npx tsx --expose-gc bench/planner.ts [records]` alone.
  */
+import { loadavg } from 'node:os'
 import { parseQuery } from '../src/lang/index.js'
 import type { RoutingRecord } from '../src/record/record.js'
 import { planWhere, runWhere } from '../src/table/plan.js'
@@ -46,17 +48,30 @@ export async function run(): Promise<void> {
   }
 
   const q1 = 'ls WHERE host=web-1234*'
-  const api = await time(`table.query('${q1}')`, 2000, async () => {
-    let n = 0
-    for await (const _ of table.query(q1)) n++
-    return n
-  })
+  // The public API three ways (every one through table.query, parse cache warm), each
+  // against the same baseline: `for await` (a promise per record), `batches()` (the records
+  // a batch holds in one promise) and LIMIT 1 (the fixed cost of a query).
   const naive = await time('array filter + sort of the same records', 5, () => {
     const out = records.filter((r) => r.host.startsWith('web-1234'))
     out.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.peer < b.peer ? -1 : 1))
     return out.length
   })
-  console.log(`ratio: ${(naive / api).toFixed(0)}×`)
+  const api = await time(`table.query('${q1}'), for await`, 2000, async () => {
+    let n = 0
+    for await (const _ of table.query(q1)) n++
+    return n
+  })
+  const batched = await time(`table.query('${q1}').batches()`, 2000, async () => {
+    let n = 0
+    for await (const b of table.query(q1).batches()) n += b.length
+    return n
+  })
+  const fixed = await time(`table.query('${q1} LIMIT 1'), for await`, 2000, async () => {
+    let n = 0
+    for await (const _ of table.query(`${q1} LIMIT 1`)) n++
+    return n
+  })
+  console.log(`ratio: for await ${(naive / api).toFixed(0)}×, batches() ${(naive / batched).toFixed(0)}× (target ≥ 1000×), LIMIT 1 ${(naive / fixed).toFixed(0)}×  (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`)
 
   const q2 = parseQuery('ls WHERE zone=z0 AND role=db')
   const snap = table.snapshot() as unknown as { treeOf(ref: unknown): never; at: number; gen: number }
