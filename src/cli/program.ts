@@ -80,6 +80,15 @@ function common(opts: Record<string, unknown>): CliFlags {
   }
 }
 
+/**
+ * commander's own messages (unknown flag, bad flag value, missing argument) in the shape of
+ * every other error: `ww: MESSAGE (ERR_USAGE)`; its help hint follows as `hint: …`.
+ */
+export function usageErrorText(str: string): string {
+  const text = str.trimEnd()
+  return text.startsWith('error: ') ? `ww: ${text.slice('error: '.length)} (ERR_USAGE)\n` : str
+}
+
 /** Builds the program; `setExit` receives each action's exit code. */
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command()
@@ -88,7 +97,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('cluster membership with indexed, streamed queries')
     .version(packageVersion(), '-V, --version')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(usageErrorText(str)) })
+    .showHelpAfterError('hint: run with --help for usage')
     .addHelpText(
       'after',
       `

@@ -22,7 +22,7 @@ import type { Writable } from 'node:stream'
 import { startNode, type Node, type NodeInit } from '../node/node.js'
 import { defaultTransports } from '../transport/registry.js'
 import type { WebSocketsInit } from '../transport/ws.js'
-import { parseDuration, parseMeta, validateMinPeers, type Logger } from '../cluster/options.js'
+import { ERR_BAD_MIN_PEERS, parseDuration, parseMeta, validateMinPeers, type Logger } from '../cluster/options.js'
 import { createLogger } from '../cluster/log.js'
 import type { MetricsServer } from '../node/metrics.js'
 import { loadSwarmKey, type LoadedSwarmKey } from '../cluster/swarm-key.js'
@@ -176,6 +176,8 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
   const allow = opts.allowPeers !== undefined ? await loadAllowList(opts.allowPeers) : undefined
   const maxPeers = opts.maxPeers === undefined ? undefined : validateMaxPeers(typeof opts.maxPeers === 'number' ? opts.maxPeers : wholeNumber(opts.maxPeers))
   const listen = opts.listen === false || opts.listen === 'none' || opts.listen === 'false' ? false : opts.listen
+  validateListen(listen)
+  if (opts.allowOrigin !== undefined) validateOrigins(opts.allowOrigin)
   const init: NodeInit = {
     listen,
     p2p: opts.p2p !== undefined && opts.p2p.length > 0 ? opts.p2p : undefined,
@@ -276,8 +278,43 @@ function wholeNumber(text: string): number {
 }
 
 function parseMinPeers(v: string | number): number {
-  const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN
-  return validateMinPeers(n)
+  if (typeof v === 'string' && !/^\s*\d+\s*$/.test(v)) throw new WwError(ERR_BAD_MIN_PEERS, `--min-peers must be a whole number from 0 to 1000, got '${v}'`)
+  return validateMinPeers(typeof v === 'number' ? v : Number(v))
+}
+
+/** `--allow-origin` is not an origin (`scheme://host[:port]`, nothing after it). */
+export const ERR_BAD_ORIGIN = 'ERR_BAD_ORIGIN'
+
+/**
+ * Checks each `--allow-origin`: a browser sends `Origin: https://ops.example.com` exactly,
+ * so a value with a path, a trailing slash or no scheme would never match and only look
+ * like protection. Throws ERR_BAD_ORIGIN.
+ */
+export function validateOrigins(origins: readonly string[]): void {
+  for (const o of origins) {
+    let url: URL | undefined
+    try {
+      url = new URL(o)
+    } catch {
+      url = undefined
+    }
+    if (url === undefined || url.origin === 'null' || url.origin !== o) {
+      throw new WwError(ERR_BAD_ORIGIN, `invalid --allow-origin '${o}': expected an origin as a browser sends it, scheme://host[:port] with nothing after (e.g. https://ops.example.com)`)
+    }
+  }
+}
+
+/**
+ * Checks `--listen` is a URL before anything starts (a bad one used to fail only after
+ * libp2p was up). The scheme is the transports' business; ERR_INVALID_URL as theirs.
+ */
+function validateListen(listen: string | false | undefined): void {
+  if (typeof listen !== 'string') return
+  try {
+    new URL(listen)
+  } catch {
+    throw new WwError('ERR_INVALID_URL', `invalid --listen '${listen}': expected a URL such as ws://127.0.0.1:8420, or none`)
+  }
 }
 
 function describe(r: RoutingRecord): string {
