@@ -27,9 +27,7 @@
  * paused, each connection therefore pings the peer every `pausedProbeInterval`: a write to a
  * reset socket fails, and one to a socket its owner has closed draws a reset, so the next
  * probe fails. The connection then ends with ERR_CONNECTION_CLOSED (`closed` settles; the
- * reader gets the frames already queued, then the error) without anyone reading. `abort()`
- * resets the TCP connection (RST, not FIN, on plain ws; wss closes the TLS socket), so the
- * peer's first probe, or its next read, fails.
+ * reader gets the frames already queued, then the error) without anyone reading.
  *
  * A listener is a door for strangers (docs/security.md): it holds at most `maxConnections`
  * sockets, upgraded or not, and `maxConnectionsPerIp` from one address; a socket must finish
@@ -216,15 +214,12 @@ class WsConnection implements Connection {
   // Liveness probes while reading is paused (see the file comment).
   readonly #probeInterval: number
   #probeTimer: ReturnType<typeof setInterval> | undefined
-  // The TCP socket under the WebSocket, for abort()'s reset (set once known).
-  #socket: Duplex | undefined
 
-  constructor(ws: WebSocket, remoteAddress: string, limits: ResolvedLimits, probeInterval: number, pingInterval = 0, socket?: Duplex) {
+  constructor(ws: WebSocket, remoteAddress: string, limits: ResolvedLimits, probeInterval: number, pingInterval = 0) {
     this.#ws = ws
     this.remoteAddress = remoteAddress
     this.#limits = limits
     this.#probeInterval = probeInterval
-    this.#socket = socket
     this.#state = ws.readyState === ws.OPEN ? 'open' : 'connecting'
     this.#sendBuffer = new SendBuffer(limits.highWaterMark)
     this.#queue = new FrameQueue({
@@ -284,11 +279,6 @@ class WsConnection implements Connection {
     return this.#sendBuffer.amount
   }
 
-  /** @internal The client learns its TCP socket at the upgrade. */
-  setSocket(socket: Duplex): void {
-    this.#socket ??= socket
-  }
-
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array, undefined> {
     return this.#iterator
   }
@@ -327,14 +317,8 @@ class WsConnection implements Connection {
     if (this.#state === 'closed') return
     if (this.#state === 'connecting') this.#rejectOpened(err)
     this.#finish(err, 'drop')
-    // A reset, not a FIN queued behind unsent frames: the peer must see an error, at once.
-    // resetAndDestroy() exists on a plain TCP socket only (it throws under TLS).
-    const socket = this.#socket as (Duplex & { resetAndDestroy?: () => void }) | undefined
-    try {
-      if (socket !== undefined && !socket.destroyed) socket.resetAndDestroy?.()
-    } catch {
-      // TLS: terminate() below closes the socket instead
-    }
+    // A close, not a reset: what was already handed to the OS (an error frame the protocol
+    // sends just before aborting) still reaches the peer; a reset would discard it.
     this.#ws.terminate()
   }
 
@@ -629,7 +613,6 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
         ...(scheme === 'wss' ? (init.clientTls ?? {}) : {}),
       })
       const conn = new WsConnection(ws, `${host}:${port}`, limits, probeInterval)
-      ws.once('upgrade', (res) => conn.setSocket(res.socket))
       // A listener that refuses us says why in an HTTP answer (x-ww-error): report its code.
       ws.on('unexpected-response', (_req, res) => {
         const named = res.headers['x-ww-error']
@@ -737,7 +720,7 @@ export function webSockets(init: WebSocketsInit = {}): Transport {
         wss.handleUpgrade(req, socket, head, (ws) => {
           gate.upgraded(req.socket)
           const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`
-          const conn = new WsConnection(ws, remote, limits, probeInterval, pingInterval, socket)
+          const conn = new WsConnection(ws, remote, limits, probeInterval, pingInterval)
           listener.accept(conn)
           if (!listener.isOpen) return
           try {
