@@ -25,23 +25,34 @@ export interface StreamLink {
   overrun(): void
 }
 
-/** One received item and its share of its batch's bytes (credit returned when it is taken). */
-interface Entry {
-  item: unknown
+/** One received batch: its items and its bytes (credit returned as its items are taken). */
+interface Batch {
+  items: unknown[]
   bytes: number
 }
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined })
 
 /**
  * `next()` answers synchronously when an item is buffered and with a promise only when it
  * must wait: the Cursor takes a plain result as is (no promise, no race against its cancel
- * per item), which keeps a long stream cheap.
+ * per item), which keeps a long stream cheap, and `Cursor.nextBatch()` drains everything
+ * buffered in one call. The buffer holds whole batches as they arrived (one queue entry per
+ * frame, not per item); the batch being read is taken item by item, each carrying its share
+ * of the batch's bytes back as credit.
  */
 export class RemoteStream<T> {
   readonly #link: StreamLink
   readonly #decode: (item: unknown) => T
   readonly #window: CreditWindow
-  readonly #queue: BoundedQueue<Entry>
+  readonly #queue: BoundedQueue<Batch>
   readonly #mapError: ((e: Error) => Error) | undefined
+  // The batch being read: its items, the next one's index, each item's share of its bytes
+  // and the last item's (which carries the remainder).
+  #cur: unknown[] | undefined
+  #i = 0
+  #share = 0
+  #lastShare = 0
 
   /** `mapError` may replace the error the stream ends with. */
   constructor(link: StreamLink, decode: (item: unknown) => T, window: CreditWindowInit = {}, mapError?: (e: Error) => Error) {
@@ -50,7 +61,7 @@ export class RemoteStream<T> {
     this.#decode = decode
     this.#window = new CreditWindow(window)
     // Bounded by the window check in push(); the consumer's return() cancels the stream.
-    this.#queue = new BoundedQueue<Entry>({ sizeOf: (e) => e.bytes, onReturn: () => this.#link.cancel() })
+    this.#queue = new BoundedQueue<Batch>({ sizeOf: (b) => b.bytes, onReturn: () => this.#link.cancel() })
   }
 
   /** The window the stream opens with (sent in the call frame). */
@@ -75,12 +86,7 @@ export class RemoteStream<T> {
       this.#consumed(bytes)
       return
     }
-    // The batch's bytes, spread over its items; the last one carries the remainder.
-    const share = Math.floor(bytes / items.length)
-    const last = items.length - 1
-    for (let i = 0; i < items.length; i++) {
-      this.#queue.push({ item: items[i], bytes: i === last ? bytes - share * last : share })
-    }
+    this.#queue.push({ items, bytes })
   }
 
   /** The stream ended (an `end` frame, a failed call, or the connection went away). */
@@ -95,19 +101,34 @@ export class RemoteStream<T> {
     if (c !== undefined && !this.#queue.ended) this.#link.credit(c)
   }
 
-  #result(r: IteratorResult<Entry, undefined>): IteratorResult<T> {
-    if (r.done === true) return { done: true, value: undefined }
-    this.#consumed(r.value.bytes)
-    return { done: false, value: this.#decode(r.value.item) }
+  #open(r: IteratorResult<Batch, undefined>): IteratorResult<T> {
+    if (r.done === true) return DONE
+    const { items, bytes } = r.value
+    this.#cur = items
+    this.#i = 0
+    this.#share = Math.floor(bytes / items.length)
+    this.#lastShare = bytes - this.#share * (items.length - 1)
+    return this.#take(items)
+  }
+
+  #take(items: unknown[]): IteratorResult<T> {
+    const i = this.#i++
+    const last = i === items.length - 1
+    if (last) this.#cur = undefined
+    this.#consumed(last ? this.#lastShare : this.#share)
+    return { done: false, value: this.#decode(items[i]) }
   }
 
   next(): IteratorResult<T> | Promise<IteratorResult<T>> {
+    const cur = this.#cur
+    if (cur !== undefined) return this.#take(cur)
     const r = this.#queue.poll()
-    return r instanceof Promise ? r.then((x) => this.#result(x)) : this.#result(r)
+    return r instanceof Promise ? r.then((x) => this.#open(x)) : this.#open(r)
   }
 
   /** The consumer stopped (break, cancel, abort): tell the node, drop the buffer. */
   return(): Promise<IteratorResult<T>> {
-    return this.#queue.return().then(() => ({ done: true, value: undefined }))
+    this.#cur = undefined
+    return this.#queue.return().then(() => DONE)
   }
 }
