@@ -92,7 +92,19 @@ describe('shell comforts', () => {
     // The last line was not run: Enter runs it now.
     const m2 = p.mark
     await p.type(KEY.enter)
-    await p.waitFor(/\sbulk-1\s[\s\S]*\(1 record\)/, 'the last pasted line, run by Enter', m2)
+    await p.waitFor(/\sbulk-1\s[\s\S]*\(1 record\)[\s\S]*ww>\s*$/, 'the last pasted line, run by Enter', m2)
+
+    // Ctrl-C stops the running line (a watch runs until then) and drops the rest of the paste.
+    const m3 = p.mark
+    await p.type(KEY.pasteStart + 'watch WHERE host=alpha\rlookup WHERE host=bulk-2\r' + KEY.pasteEnd)
+    await p.waitFor(/\salpha\s/, 'the watch running', m3)
+    await p.type(KEY.ctrlC)
+    await p.waitFor('cancelled (the lines after it are not run)', 'the cancel', m3)
+    await p.waitFor(/watch stopped[\s\S]*ww>/, 'the prompt', m3)
+    const m4 = p.mark
+    await p.type('lookup WHERE host=bulk-0', KEY.enter)
+    await p.waitFor(/\sbulk-0\s[\s\S]*\(1 record\)/, 'the next typed line', m4)
+    expect(p.text(m3)).not.toContain('host=bulk-2')
   }, 120_000)
 
   it('without bracketed paste, line breaks inside one chunk of input end lines that run one by one', async () => {
@@ -290,6 +302,8 @@ describe('shell comforts', () => {
     expect(err).toContain('timing is on')
     expect(err).toContain('Meta-commands')
     expect(err).toContain('expanded display is on')
+    // help lists the new commands and keys
+    for (const c of ['\\x [on|off]', '\\o [FILE]', '\\i FILE', 'Ctrl-R', 'Ctrl-L']) expect(err).toContain(c)
     expect(err).toContain(`${script}:2: `)
     expect(err).toMatch(/\(3 records, [0-9.]+ ms\)/)
     expect(err).toMatch(/\(1 record, [0-9.]+ ms\)/)
