@@ -18,6 +18,8 @@ import type { Node, NodeInit } from '../node/node.js'
 import type { CliContext } from '../client/context.js'
 import { DEFAULT_ADDR } from '../client/defaults.js'
 import { connectOrExit } from '../client/query.js'
+import { WwError } from '../errors.js'
+import type { MetricsServer } from '../node/metrics.js'
 
 /** Options of `ww dev`. */
 export interface DevOptions {
@@ -35,6 +37,18 @@ export interface DevOptions {
   logLevel?: string
   /** `--log-format`: text or json; given alone, logs from `info`. @default 'text' */
   logFormat?: string
+  /**
+   * `--metrics-listen HOST:PORT`: node i (0-based) serves /metrics, /healthz and /readyz on
+   * PORT + i (each on a free port of its own with port 0). @default undefined (none)
+   */
+  metricsListen?: string
+}
+
+/** The metrics address of dev node `i` for `--metrics-listen base`: the port moves up by i (0 stays 0). */
+export function devMetricsListen(base: { host: string; port: number }, i: number): string {
+  const port = base.port === 0 ? 0 : base.port + i
+  if (port > 65535) throw new WwError('ERR_BAD_METRICS_LISTEN', `--metrics-listen: node ${i + 1} would need port ${port}, above 65535`)
+  return `${base.host.includes(':') ? `[${base.host}]` : base.host}:${port}`
 }
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-south-1'] as const
@@ -120,13 +134,31 @@ export async function devCommand(ctx: CliContext, opts: DevOptions = {}): Promis
   const n = opts.nodes ?? 3
   const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true
   const log = (s: string): void => void (interactive ? process.stdout : process.stderr).write(s + '\n')
+  // Checked before any node starts; prom-client is loaded only when asked for.
+  const metricsModule = opts.metricsListen !== undefined ? await import('../node/metrics.js') : undefined
+  const metricsBase = opts.metricsListen !== undefined ? metricsModule!.parseMetricsListen(opts.metricsListen) : undefined
+  if (metricsBase !== undefined) for (let i = 0; i < n; i++) devMetricsListen(metricsBase, i)
   log(`ww dev: starting ${n} node${n === 1 ? '' : 's'} on 127.0.0.1 …`)
   const cluster = await startDevCluster({
     ...opts,
     ...(ctx.transports !== undefined ? { serve: { transports: ctx.transports } } : {}),
   })
+  const metrics: MetricsServer[] = []
   let stopping: Promise<void> | undefined
-  const stopAll = (): Promise<void> => (stopping ??= cluster.stop())
+  // The metrics listeners close after the nodes: while they leave, /readyz says 503.
+  const stopAll = (): Promise<void> =>
+    (stopping ??= cluster.stop().finally(() => Promise.allSettled(metrics.map((m) => m.close()))).then(() => undefined))
+  if (metricsBase !== undefined) {
+    try {
+      for (const [i, node] of cluster.nodes.entries()) {
+        metrics.push(await metricsModule!.serveMetrics(node, { listen: devMetricsListen(metricsBase, i), defaultMetrics: i === 0 }))
+      }
+    } catch (err) {
+      await stopAll()
+      throw err
+    }
+    for (const [i, m] of metrics.entries()) log(`ww dev: node-${i + 1} metrics ${m.url}/metrics`)
+  }
   const onSignal = (): void => {
     void stopAll().then(() => process.exit(0))
   }

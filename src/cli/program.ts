@@ -230,11 +230,12 @@ Exit codes: 0 success (also an empty result), 1 usage or query error, 2 cannot c
     .option('--listen <url>', 'client URL of the first node (default: ws://127.0.0.1:8420 if free, else any free port)')
     .option('--log-level <level>', "the nodes' log lines to stderr from this level: debug, info, warn, error (default: none)")
     .option('--log-format <format>', "the nodes' log lines as text or json")
+    .option('--metrics-listen <host:port>', 'node i serves /metrics, /healthz and /readyz on PORT+i (port 0: each a free port)')
     .option('--stop-on-error', 'piped mode: stop at the first failing line')
     .action(async (opts: Record<string, unknown>) => {
       const [{ createContext }, { devCommand }] = await Promise.all([import('../client/context.js'), import('./dev.js')])
       const ctx = await createContext(common(opts))
-      setExit(await devCommand(ctx, { nodes: opts.nodes as number, stopOnError: opts.stopOnError === true, listen: opts.listen as string | undefined, logLevel: opts.logLevel as string | undefined, logFormat: opts.logFormat as string | undefined }))
+      setExit(await devCommand(ctx, { nodes: opts.nodes as number, stopOnError: opts.stopOnError === true, listen: opts.listen as string | undefined, logLevel: opts.logLevel as string | undefined, logFormat: opts.logFormat as string | undefined, metricsListen: opts.metricsListen as string | undefined }))
     })
 
   addCommon(program.command('pub').description('publish stdin as one message on TOPIC'))

@@ -240,7 +240,8 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
       return
     }
     stopping = true
-    void metrics?.close()
+    // The metrics listener stays up while the node leaves, so /readyz can say 503 (stopping)
+    // to a load balancer; finish() closes it once the node has stopped.
     void node.stop().then(finish, finish)
   }
   const onSignal = (): void => stop()

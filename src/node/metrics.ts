@@ -2,7 +2,8 @@
  * A node's metrics and health over HTTP, for Prometheus and for load balancers and
  * orchestrators (docs/operations.md): `GET /metrics` (the Prometheus text format, built with
  * prom-client), `GET /healthz` (the process answers) and `GET /readyz` (the node has joined a
- * cluster, or runs alone by choice). A small node:http server of its own, apart from the
+ * cluster, or runs alone by choice, and is not stopping: a load balancer stops sending clients
+ * while the node leaves). A small node:http server of its own, apart from the
  * client protocol's listener, so a scrape never competes with client limits, and with its own
  * header and request timeouts.
  *
@@ -43,8 +44,12 @@ export function parseMetricsListen(text: string): { host: string; port: number }
   return { host: host === '' ? DEFAULT_METRICS_HOST : host, port: Number(portText) }
 }
 
-/** The node's readiness: ready when it was given no bootstrap peer, or once its table lists another peer. */
-export function isReady(node: Pick<Node, 'bootstrap' | 'table'>): boolean {
+/**
+ * The node's readiness: not while it is stopping; else ready when it was given no bootstrap
+ * peer, or once its table lists another peer.
+ */
+export function isReady(node: Pick<Node, 'bootstrap' | 'table'> & { readonly stopping?: boolean }): boolean {
+  if (node.stopping === true) return false
   return node.bootstrap.length === 0 || node.table.size > 1
 }
 
@@ -205,7 +210,7 @@ export async function serveMetrics(node: Node, init: MetricsServerInit): Promise
     if (path === '/healthz') answer(res, 200, 'ok\n')
     else if (path === '/readyz') {
       if (isReady(node)) answer(res, 200, 'ready\n')
-      else answer(res, 503, 'not ready: no peer seen yet from the bootstrap peers\n')
+      else answer(res, 503, node.stopping ? 'not ready: stopping\n' : 'not ready: no peer seen yet from the bootstrap peers\n')
     } else if (path === '/metrics') {
       metrics.metrics().then(
         (text) => answer(res, 200, text, metrics.registry.contentType),

@@ -170,6 +170,8 @@ export interface Node {
   readonly startedAt: number
   /** The bootstrap multiaddrs it was given: with none, the node runs alone by choice until a peer finds it. */
   readonly bootstrap: readonly string[]
+  /** True from the moment `stop()` or `kill()` is called: the node is leaving (its /readyz answers 503). */
+  readonly stopping: boolean
   /** Leaves gracefully: a final ttl=0 heartbeat (waited for, bounded), then stops everything. Idempotent. */
   stop(): Promise<void>
   /**
@@ -387,6 +389,9 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
     clients: srv,
     startedAt,
     bootstrap: [...(init.bootstrap ?? [])],
+    get stopping() {
+      return stopped !== undefined
+    },
     stop: () => shutdown(true),
     kill: () => shutdown(false),
   }

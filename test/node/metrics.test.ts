@@ -178,6 +178,22 @@ describe('metrics and health over HTTP', () => {
     expect((await fetch(`${m.url}/metrics`, { method: 'POST' })).status).toBe(405)
   }, 60_000)
 
+  it('/readyz is 503 from the moment the node starts stopping, while /healthz still answers', async () => {
+    const a = await cluster.start({})
+    const m = await serveMetrics(a, { listen: '0', defaultMetrics: false })
+    listeners.push(m)
+    expect((await fetch(`${m.url}/readyz`)).status).toBe(200)
+    const stopped = a.stop()
+    expect(a.stopping).toBe(true)
+    const r = await fetch(`${m.url}/readyz`)
+    expect(r.status).toBe(503)
+    expect(await r.text()).toBe('not ready: stopping\n')
+    expect((await fetch(`${m.url}/healthz`)).status).toBe(200)
+    await stopped
+    // still 503 once stopped, until the listener itself closes
+    expect((await fetch(`${m.url}/readyz`)).status).toBe(503)
+  }, 30_000)
+
   it('a node given no bootstrap peer is ready alone', async () => {
     const a = await cluster.start({})
     const m = await serveMetrics(a, { listen: '127.0.0.1:0', defaultMetrics: false })
