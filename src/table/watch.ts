@@ -181,10 +181,13 @@ class Group {
         break
     }
     if (was === undefined && now === undefined) return undefined
+    // A newer record that changed no indexed field of a peer that matched and still does (a
+    // plain heartbeat, most changes): decided once here for all the members.
+    const quiet = was !== undefined && now !== undefined && !indexedChange(was, now)
     let failure: unknown
     for (const w of this.members) {
       try {
-        w._apply(c.record, was, now, gone as 'left' | 'expired' | 'unmatched')
+        w._apply(c.record, was, now, gone as 'left' | 'expired' | 'unmatched', quiet)
       } catch (err) {
         failure ??= err
       }
@@ -417,10 +420,15 @@ export class Watcher {
 
   /**
    * @internal One table change that concerns this query (from its hub's group): the change's
-   * record, the peer's matching record before (`was`) and now (`now`), and what a removal is.
+   * record, the peer's matching record before (`was`) and now (`now`), what a removal is, and
+   * `quiet` when the change kept every indexed field of a peer that matches before and after.
    */
-  _apply(record: RoutingRecord, was: RoutingRecord | undefined, now: RoutingRecord | undefined, gone: 'left' | 'expired' | 'unmatched'): void {
+  _apply(record: RoutingRecord, was: RoutingRecord | undefined, now: RoutingRecord | undefined, gone: 'left' | 'expired' | 'unmatched', quiet: boolean): void {
     this.#changes++
+    // A consumer waiting for its next event has nothing pending: a quiet change would make an
+    // entry that settles into no event at once (without `heartbeats`). Skip that work; this is
+    // what an idle watcher pays for each heartbeat of a peer it matches.
+    if (quiet && this.#wake !== undefined && !this.#heartbeats) return
     const peer = record.peer
     let p = this.#pending.get(peer)
     if (p === undefined) {

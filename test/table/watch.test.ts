@@ -297,8 +297,10 @@ describe('the index of watchers', () => {
     }
     for (const w of watchers) {
       await readReady(w, 10_000)
-      const expected = [...tb.scan(parseQuery(w.q))].map((r) => r.peer).sort()
-      expect([...w.held.keys()].sort(), w.q).toEqual(expected)
+      // The same peers, each with its current indexed fields (heartbeats alone aren't events).
+      const fields = (r: RoutingRecord): string => `${r.peer} ${r.server} ${r.host} ${JSON.stringify(r.meta)}`
+      const expected = [...tb.scan(parseQuery(w.q))].map(fields).sort()
+      expect([...w.held.values()].map(fields).sort(), w.q).toEqual(expected)
       w.c.cancel()
     }
     expect(tb.watching).toBe(0)
