@@ -57,13 +57,15 @@ export async function streamQuery(
   const cursor = view.iter(statement, { signal, times: true })
   formatter.begin()
   let count = 0
-  for (;;) {
-    const r = await cursor.next()
-    if (r === undefined) break
-    formatter.record(r)
-    count++
-    onRecord?.(count)
-    if (out.needsDrain) await out.drain()
+  // Every record already received in one read (no promise per record); `[]` is the end.
+  for (let batch = await cursor.nextBatch(); batch.length > 0; batch = await cursor.nextBatch()) {
+    for (const r of batch) {
+      if (signal?.aborted === true) break // Ctrl-C: not the rest of the batch
+      formatter.record(r)
+      count++
+      onRecord?.(count)
+      if (out.needsDrain) await out.drain()
+    }
   }
   const elapsedMs = performance.now() - started
   const cancelled = signal?.aborted === true
