@@ -146,15 +146,22 @@ function ticks(pid: number): number {
   }
 }
 
-/** Resident set size of a process in MiB. */
-function rssMiB(pid: number): number {
+/** A `Name:  N kB` line of a /proc file, in MiB (NaN when the process is gone). */
+function kbLine(file: string, name: string): number {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(readFileSync(file, 'utf8'))
     return m === null ? Number.NaN : Number(m[1]) / 1024
   } catch {
     return Number.NaN
   }
 }
+
+/** Resident set size of a process in MiB (VmRSS: its shared pages, the node binary's, counted whole). */
+const rssMiB = (pid: number): number => kbLine(`/proc/${pid}/status`, 'VmRSS')
+/** Its anonymous resident memory (heaps, stacks) in MiB: what is its own. */
+const anonMiB = (pid: number): number => kbLine(`/proc/${pid}/status`, 'RssAnon')
+/** Its proportional set size in MiB: shared pages divided among the processes sharing them. */
+const pssMiB = (pid: number): number => kbLine(`/proc/${pid}/smaps_rollup`, 'Pss')
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
@@ -212,7 +219,7 @@ function stats(xs: number[]): { min: number; med: number; max: number; mean: num
 }
 
 /** CPU (% of one core) and RSS (MiB) of each pid over `window` ms. */
-async function idle(pids: number[], window: number): Promise<{ cpu: number[]; rss: number[] }> {
+async function idle(pids: number[], window: number): Promise<{ cpu: number[]; rss: number[]; anon: number[]; pss: number[] }> {
   const t0 = performance.now()
   const before = pids.map(ticks)
   const h0 = process.hrtime.bigint() / 1000n
@@ -220,7 +227,7 @@ async function idle(pids: number[], window: number): Promise<{ cpu: number[]; rs
   if (PROFILE !== undefined) console.log(`idle window (µs, monotonic): ${h0} ${process.hrtime.bigint() / 1000n}`)
   const secs = (performance.now() - t0) / 1000
   const cpu = pids.map((pid, k) => ((ticks(pid) - before[k]!) / HZ / secs) * 100)
-  return { cpu, rss: pids.map(rssMiB) }
+  return { cpu, rss: pids.map(rssMiB), anon: pids.map(anonMiB), pss: pids.map(pssMiB) }
 }
 
 /** Result of one cluster size. */
@@ -230,6 +237,8 @@ export interface ScaleResult {
   convergeMs: number
   cpu: ReturnType<typeof stats>
   rss: ReturnType<typeof stats>
+  anon: ReturnType<typeof stats>
+  pss: ReturnType<typeof stats>
   connected: ReturnType<typeof stats>
   mesh: ReturnType<typeof stats>
   /** Heartbeats a node sent from start to convergence ÷ what its regular schedule sends in that time. */
@@ -270,7 +279,7 @@ export async function cluster(n: number, extra: string[] = []): Promise<ScaleRes
     await Promise.allSettled(procs.map((p) => p.session?.close()))
     for (const p of procs) p.session = undefined
     await sleep(SETTLE)
-    const { cpu, rss } = await idle(procs.map((p) => p.pid), IDLE_WINDOW)
+    const { cpu, rss, anon, pss } = await idle(procs.map((p) => p.pid), IDLE_WINDOW)
     const infos = await Promise.all(procs.map(info))
 
     // The seeds die; the rest must still list each other 2 × TTL later.
@@ -295,6 +304,8 @@ export async function cluster(n: number, extra: string[] = []): Promise<ScaleRes
       convergeMs,
       cpu: stats(cpu),
       rss: stats(rss),
+      anon: stats(anon),
+      pss: stats(pss),
       connected: stats(oks.map((x) => x.connectedPeers)),
       mesh: stats(oks.map((x) => x.meshPeers)),
       excess: stats(excess),
@@ -309,15 +320,15 @@ export async function cluster(n: number, extra: string[] = []): Promise<ScaleRes
 }
 
 /** Idle CPU and RSS of a bare `node -e` process (the floor a Node process costs). */
-async function bare(): Promise<{ cpu: number; rss: number }> {
+async function bare(): Promise<{ cpu: number; rss: number; anon: number; pss: number }> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { detached: true, stdio: 'ignore', env: { ...process.env, NODE_OPTIONS: '' } })
   const pid = child.pid!
   groups.add(pid)
   const exited = new Promise((r) => child.once('close', r))
   try {
     await sleep(1000)
-    const { cpu, rss } = await idle([pid], IDLE_WINDOW / 2)
-    return { cpu: cpu[0]!, rss: rss[0]! }
+    const { cpu, rss, anon, pss } = await idle([pid], IDLE_WINDOW / 2)
+    return { cpu: cpu[0]!, rss: rss[0]!, anon: anon[0]!, pss: pss[0]! }
   } finally {
     killGroup(pid)
     await exited
@@ -346,8 +357,8 @@ export async function run(): Promise<void> {
   }
   const base = results[0]!
   console.log(`TTL ${TTL} ms, ${SEEDS} seeds, ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}; idle window ${IDLE_WINDOW / 1000} s`)
-  console.log(`bare node -e process: ${f(floor.cpu, 2)}% of a core, ${f(floor.rss)} MiB RSS`)
-  console.log(['N', 'start all ms', 'converged after last start ms (×first)', 'idle CPU %/node med [max] (×bare)', 'RSS MiB/node med [max] (×bare)', 'connections med [min]', 'gossip mesh med [min]', 'heartbeats sent until converged ÷ regular med [max]', 'heartbeats in/s/node med', 'after seeds die (2×TTL)'].join(' | '))
+  console.log(`bare node -e process: ${f(floor.cpu, 2)}% of a core, ${f(floor.rss)} MiB RSS, ${f(floor.anon)} MiB of it anonymous, PSS ${f(floor.pss)} MiB`)
+  console.log(['N', 'start all ms', 'converged after last start ms (×first)', 'idle CPU %/node med [max] (×bare)',  'RSS MiB/node med [max] (×bare)', 'anon / PSS MiB/node med', 'connections med [min]', 'gossip mesh med [min]', 'heartbeats sent until converged ÷ regular med [max]', 'heartbeats in/s/node med', 'after seeds die (2×TTL)'].join(' | '))
   for (const r of results) {
     console.log(
       [
@@ -356,6 +367,7 @@ export async function run(): Promise<void> {
         `${f(r.convergeMs, 0)} (${f(r.convergeMs / base.convergeMs, 2)})`,
         `${f(r.cpu.med, 2)} [${f(r.cpu.max, 2)}] (${f(r.cpu.med / floor.cpu, 1)})`,
         `${f(r.rss.med)} [${f(r.rss.max)}] (${f(r.rss.med / floor.rss, 2)})`,
+        `${f(r.anon.med)} / ${f(r.pss.med)}`,
         `${r.connected.med} [${r.connected.min}]`,
         `${r.mesh.med} [${r.mesh.min}]`,
         `${f(r.excess.med, 2)} [${f(r.excess.max, 2)}]`,
