@@ -258,7 +258,7 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
   if (metrics !== undefined) write(`metrics ${metrics.url}/metrics`)
   write(`listen  ${node.addr ?? 'none'}`)
   if (swarm !== undefined) write(`swarm   ${swarm.fingerprint}`)
-  if (allow !== undefined) write(`allow   ${allow.size} peers from ${opts.allowPeers}`)
+  if (allow !== undefined) write(`allow   ${allow.size} ${allow.size === 1 ? 'peer' : 'peers'} from ${opts.allowPeers}`)
   if (swarm === undefined && allow === undefined && (init.p2p ?? []).some((a) => !isLoopback(a))) {
     logger.warn('the p2p port is reachable beyond this host and open to any peer: start every node with --swarm-key (ww keygen) and/or --allow-peers; see docs/security.md')
   }

@@ -128,7 +128,7 @@ describe('ww start --allow-peers / --max-peers', () => {
       await running
     })
     await vi.waitFor(() => expect(node).toBeDefined(), { timeout: 20_000 })
-    expect(out).toContain(`allow   1 peers from ${file}`)
+    expect(out).toContain(`allow   1 peer from ${file}`)
     expect(err).toContain(`bootstrap peer ${unlisted} is not on allow-list ${file}`)
     // The node itself is allowed although the file doesn't list it.
     expect(node!.table.get(node!.peer)).toBeDefined()
