@@ -6,11 +6,13 @@
  *   with a trailing `=`);
  * - where a value fits (after `=`, `!=`, inside `IN ( … )`): the values the node holds for
  *   that field;
- * - a word starting with `\` is a meta-command;
+ * - a word starting with `\` is a meta-command; after `\o ` or `\i `, a file name (a folder
+ *   gets a trailing `/`, at most `limit` names of one folder are read);
  * - the keywords valid there, in the case the user started typing.
  * Keys and values come from the node through `View.values()` and are cached in an LRU with a
  * short TTL, so pressing Tab repeatedly costs no round trips and new peers still show up.
  */
+import { opendir } from 'node:fs/promises'
 import { LRUCache } from 'lru-cache'
 import type { ValuesIndex, View } from '../api.js'
 import { BUILTIN_FIELDS, completeAt, KEYWORDS } from '../lang/index.js'
@@ -118,6 +120,27 @@ export class Completer {
     return got
   }
 
+  /** File names starting with `typed` (a path), sorted; folders end with `/`. */
+  async files(typed: string): Promise<string[]> {
+    const slash = typed.lastIndexOf('/')
+    const dir = slash < 0 ? '.' : slash === 0 ? '/' : typed.slice(0, slash)
+    const head = slash < 0 ? '' : typed.slice(0, slash + 1)
+    const base = typed.slice(slash + 1)
+    const out: string[] = []
+    try {
+      // A folder of a million files must not stall the prompt: read at most `limit` matches.
+      const d = await opendir(dir, { bufferSize: 64 })
+      for await (const e of d) {
+        if (!e.name.startsWith(base) || (base === '' && e.name.startsWith('.'))) continue
+        out.push(head + e.name + (e.isDirectory() ? '/' : ' '))
+        if (out.length >= this.#limit) break
+      }
+    } catch {
+      return []
+    }
+    return out.sort()
+  }
+
   /** The candidates for the word under the cursor of `line`. */
   async complete(line: Line, signal?: AbortSignal): Promise<Completion> {
     const before = line.text.slice(0, line.cursor)
@@ -129,6 +152,7 @@ export class Completer {
     if (start === 0 && word.startsWith('\\')) {
       return { start, end, items: META_COMMANDS.filter((c) => c.startsWith(word)).map((c) => c + ' ') }
     }
+    if (/^\\(o|out|i|include)\s+\S*$/i.test(before)) return { start, end, items: await this.files(word) }
 
     // `count QUERY` / `explain QUERY`: complete the query after the verb.
     const verb = splitVerb(line.text)

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { applyCompletion, commonPrefix, Completer, fieldIndex, wordStart } from '../../src/repl/complete.js'
 import { lineOf } from '../../src/repl/line.js'
@@ -68,6 +71,25 @@ describe('completion', () => {
   it('completes meta-commands', async () => {
     const c = new Completer(undefined)
     expect((await c.complete(lineOf('\\fo'))).items).toEqual(['\\format '])
+  })
+
+  it('completes file names after \\o and \\i: folders with a slash, at most `limit` names', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ww-complete-'))
+    try {
+      mkdirSync(join(dir, 'queries'))
+      for (const f of ['q1.ww', 'q2.ww', 'other.txt', '.hidden']) writeFileSync(join(dir, f), '')
+      const c = new Completer(undefined)
+      expect((await c.complete(lineOf(`\\i ${dir}/q`))).items).toEqual([`${dir}/q1.ww `, `${dir}/q2.ww `, `${dir}/queries/`])
+      expect((await c.complete(lineOf(`\\o ${dir}/ot`))).items).toEqual([`${dir}/other.txt `])
+      expect((await c.complete(lineOf(`\\i ${dir}/`))).items).not.toContain(`${dir}/.hidden `)
+      expect((await c.complete(lineOf(`\\i ${dir}/nope/x`))).items).toEqual([])
+      const few = new Completer(undefined, { limit: 2 })
+      expect((await few.complete(lineOf(`\\i ${dir}/q`))).items).toHaveLength(2)
+      const one = applyCompletion(lineOf(`\\o ${dir}/ot`), await c.complete(lineOf(`\\o ${dir}/ot`)))
+      expect(one.line.text).toBe(`\\o ${dir}/other.txt `)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('caches what the node answered', async () => {
