@@ -7,7 +7,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import React from 'react'
 import { render } from 'ink-testing-library'
-import { ShellApp } from '../../src/repl/app.js'
+import { ShellApp, splitPaste } from '../../src/repl/app.js'
 import { ShellCore } from '../../src/repl/core.js'
 import { History } from '../../src/repl/history.js'
 import { Completer } from '../../src/repl/complete.js'
@@ -63,6 +63,16 @@ describe('shell (Ink)', () => {
     expect(out).toContain(fakeRecord(2).host)
     expect(out).not.toContain(fakeRecord(1).host)
     expect(out).toMatch(/PEER\s+SERVER\s+HOST\s+AGE\s+SEEN\s+META/)
+  })
+
+  it('splits a paste against the line being edited: complete lines run, the rest stays', () => {
+    const at = { text: 'ls WHERE  LIMIT 1', cursor: 9 }
+    expect(splitPaste(at, 'host=a\r\nlookup\u001b[A WHERE\thost=b\n\n  \nls')).toEqual({
+      run: ['ls WHERE host=a LIMIT 1', 'lookup WHERE host=b'],
+      line: { text: 'ls', cursor: 2 },
+    })
+    expect(splitPaste({ text: '', cursor: 0 }, 'ls\n')).toEqual({ run: ['ls'], line: { text: '', cursor: 0 } })
+    expect(splitPaste({ text: 'ls ', cursor: 3 }, 'LIMIT 2')).toEqual({ run: [], line: { text: 'ls LIMIT 2', cursor: 10 } })
   })
 
   it('edits the line: cursor moves, home, delete word, kill', async () => {
