@@ -45,7 +45,9 @@ export function formatInfo(i: NodeInfo): string {
 
 /** The `info` action; returns the exit code. */
 export async function infoCommand(ctx: CliContext): Promise<number> {
-  const format = ctx.options.format
+  // A context's format (ndjson, csv) is for records: info then prints its own text.
+  const given = ctx.options.format
+  const format = given !== 'text' && given !== 'json' && ctx.options.formatSource === 'context' ? 'text' : given
   if (format !== 'text' && format !== 'json') {
     throw new CliError(ERR_UNKNOWN_FORMAT, `ww info prints --format text or json, not '${format}' (${ERR_UNKNOWN_FORMAT})`)
   }

@@ -58,6 +58,12 @@ export interface CommonOptions {
   addrs?: readonly string[]
   /** Output format name. @default 'text' */
   format: string
+  /**
+   * Where `format` came from: `flag` (`--format`, `-o`), `context`, or `default`. A command
+   * that prints only some formats refuses a flag's other choice but falls back to text for a
+   * context's. @default 'flag'
+   */
+  formatSource?: 'flag' | 'context' | 'default'
   /** Plugin module paths, in order. @default [] */
   plugin: string[]
   /** Access token presented in the handshake. @default undefined */
@@ -162,6 +168,7 @@ export async function createContext(flags: CliFlags | CommonOptions, env: NodeJS
     format = o
     wide ||= f.output === 'wide'
   }
+  const formatSource = format !== undefined ? 'flag' : ctx.format !== undefined ? 'context' : 'default'
   format ??= ctx.format ?? 'text'
 
   const token = f.token ?? (ctx.tokenFile !== undefined ? await readTokenFile(name!, ctx.tokenFile) : undefined)
@@ -169,6 +176,7 @@ export async function createContext(flags: CliFlags | CommonOptions, env: NodeJS
     addr: addrs.join(','),
     addrs,
     format,
+    formatSource,
     plugin: [...(f.plugin ?? [])],
     ...(token !== undefined ? { token } : {}),
     ...pick('tlsCa', f.tlsCa ?? ctx.tlsCa),

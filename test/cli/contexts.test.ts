@@ -110,6 +110,15 @@ describe('contexts', () => {
     expect(badToken.code).toBe(4)
   })
 
+  it('ww info prints text under a context whose format is for records (ndjson), json when asked', async () => {
+    const r = await runWw(['info', '--context', 'prod'], { home: home.dir })
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(new RegExp(`^peer\\s+${node.peer}$`, 'm'))
+    const flag = await runWw(['info', '--context', 'prod', '--format', 'ndjson'], { home: home.dir })
+    expect(flag.code).toBe(1)
+  })
+
   it('an unknown context is a usage error with its code', async () => {
     const r = await runWw(['ls', '--context', 'nope'], { home: home.dir })
     expect(r.code).toBe(1)

@@ -39,21 +39,21 @@ describe('settings resolution', () => {
   it('takes the current context when nothing is named', async () => {
     const { env, dir } = home(config, { 'prod.token': 'sekrit\nsecond line ignored\n', 'ca.pem': 'PEM' })
     const { options } = await createContext({}, env)
-    expect(options).toMatchObject({ context: 'prod', addrs: ['ws://prod-a:8420', 'ws://prod-b:8420'], addr: 'ws://prod-a:8420,ws://prod-b:8420', format: 'ndjson', token: 'sekrit', tlsCa: join(dir, 'ca.pem') })
+    expect(options).toMatchObject({ context: 'prod', addrs: ['ws://prod-a:8420', 'ws://prod-b:8420'], addr: 'ws://prod-a:8420,ws://prod-b:8420', format: 'ndjson', formatSource: 'context', token: 'sekrit', tlsCa: join(dir, 'ca.pem') })
   })
 
   it('a named context (flag or WW_CONTEXT) wins over current; a flag or env value wins over the context', async () => {
     const { env } = home(config, { 'prod.token': 'sekrit', 'ca.pem': 'PEM' })
     expect((await createContext({ context: 'stage' }, env)).options).toMatchObject({ context: 'stage', addrs: ['ws://stage:8420'], format: 'json' })
     const o = (await createContext({ context: 'prod', addr: ['ws://flag:1,ws://flag:2', 'ws://flag:3'], format: 'text', token: 'from-flag' }, env)).options
-    expect(o).toMatchObject({ addrs: ['ws://flag:1', 'ws://flag:2', 'ws://flag:3'], format: 'text', token: 'from-flag' })
+    expect(o).toMatchObject({ addrs: ['ws://flag:1', 'ws://flag:2', 'ws://flag:3'], format: 'text', formatSource: 'flag', token: 'from-flag' })
     // -o names a format too
     expect((await createContext({ context: 'stage', output: 'ndjson' }, env)).options.format).toBe('ndjson')
   })
 
   it('falls back to the defaults when the context leaves a setting out, and with no config at all', async () => {
     const { env } = home(config)
-    expect((await createContext({ context: 'bare' }, env)).options).toMatchObject({ addrs: ['ws://127.0.0.1:8420'], format: 'text' })
+    expect((await createContext({ context: 'bare' }, env)).options).toMatchObject({ addrs: ['ws://127.0.0.1:8420'], format: 'text', formatSource: 'default' })
     expect((await createContext({ context: 'bare' }, env)).options.token).toBeUndefined()
     const none = tempHome()
     dirs.push(none)
