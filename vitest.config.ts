@@ -22,6 +22,11 @@ export default defineConfig({
     // Network tests start real libp2p nodes; on a 2-core CI machine running every file at
     // once starves their timers. Two workers keep both cores busy without that.
     pool: 'forks',
+    // `ww start` re-executes itself under a small young generation unless one is given
+    // (src/cli/start-action.ts). Under tsx that second start compiles every module again, and
+    // the tests start hundreds of nodes: children they spawn get the flag up front instead.
+    // test/cli/start-heap.test.ts removes it to check the re-execution itself.
+    env: { NODE_OPTIONS: [process.env.NODE_OPTIONS, '--max-semi-space-size=1'].filter(Boolean).join(' ') },
     maxWorkers: 2,
     fileParallelism: true,
   },

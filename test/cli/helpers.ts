@@ -72,10 +72,13 @@ export interface StartedNode {
   stop(): Promise<number | null>
 }
 
-/** Spawns `ww start args…` and resolves once it printed its listen URL. */
-export function startWw(args: string[], home: string, timeoutMs = 30_000): Promise<StartedNode> {
+/**
+ * Spawns `ww start args…` and resolves once it printed its listen URL.
+ * @param env the child's environment. @default wwEnv(home)
+ */
+export function startWw(args: string[], home: string, timeoutMs = 30_000, env: NodeJS.ProcessEnv = wwEnv(home)): Promise<StartedNode> {
   return new Promise((resolve, reject) => {
-    const g = spawnGroup(process.execPath, wwArgv(['start', ...args]), { cwd: ROOT, env: wwEnv(home) })
+    const g = spawnGroup(process.execPath, wwArgv(['start', ...args]), { cwd: ROOT, env })
     const child = g.child
     let out = ''
     let err = ''

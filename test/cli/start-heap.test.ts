@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { START_SEMI_SPACE_MB, startReexecArgv } from '../../src/cli/start-action.js'
 import { reap } from '../procs.js'
-import { ROOT, startWw, tempHome } from './helpers.js'
+import { ROOT, startWw, tempHome, wwEnv } from './helpers.js'
 
 afterEach(() => reap())
 
@@ -31,7 +31,11 @@ describe('ww start: a small young generation', () => {
   it('a ww start process runs under the flag, with the PID it was spawned with', async () => {
     const home = tempHome()
     try {
-      const node = await startWw(['--listen', 'ws://127.0.0.1:0', '--identity', join(home.dir, 'id.key'), '--quiet'], home.dir, 60_000)
+      // The test run gives its children the flag in NODE_OPTIONS (vitest.config.ts), which
+      // would skip the re-execution this test is about.
+      const env = wwEnv(home.dir)
+      delete env.NODE_OPTIONS
+      const node = await startWw(['--listen', 'ws://127.0.0.1:0', '--identity', join(home.dir, 'id.key'), '--quiet'], home.dir, 60_000, env)
       const cmdline = readFileSync(`/proc/${node.child.pid}/cmdline`, 'utf8').split('\0')
       expect(cmdline).toContain(`--max-semi-space-size=${START_SEMI_SPACE_MB}`)
       expect(cmdline).toContain('start')
