@@ -18,7 +18,11 @@
  * run), and per-node cost relative to a bare idle `node -e` process started the same way.
  *
  * Sizes: `WW_SCALE_SIZES=16,32` picks others (default 16,32,64). Needs the build
- * (run() calls `npx tsc -b tsconfig.build.json` first).
+ * (run() calls `npx tsc -b tsconfig.build.json` first). For experiments: `WW_SCALE_ARGS`
+ * adds `ww start` flags, `WW_SCALE_NODE_ARGS` node flags (e.g. `--max-semi-space-size=16`),
+ * and `WW_SCALE_PROFILE=DIR` writes a `--cpu-prof` of one node and prints the idle window in
+ * its clock. Memory is reported three ways: VmRSS (counts the shared node binary in every
+ * process), RssAnon (the process's own pages) and PSS (shared pages divided among sharers).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -315,7 +319,8 @@ export async function cluster(n: number, extra: string[] = []): Promise<ScaleRes
     }
   } finally {
     await stopAll(procs)
-    rmSync(dir, { recursive: true, force: true })
+    // A node killed while it wrote (its identity lock) can leave the folder busy for a moment.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })
   }
 }
 
@@ -353,6 +358,8 @@ export async function run(): Promise<void> {
   const results: ScaleResult[] = []
   for (const n of sizes) {
     results.push(await cluster(n, extra))
+    // Each size as it is done: a later size failing must not lose it.
+    console.log(`N=${n}: ${JSON.stringify(results.at(-1))}`)
     await sleep(1000)
   }
   const base = results[0]!
