@@ -58,6 +58,9 @@ interface Proc {
 }
 
 const groups = new Set<number>()
+// Every node spawned in the current cluster, listening or not: a node still starting when a
+// start fails must be killed too (it would go on writing into the temp folder).
+let spawned: Array<{ pid: number; exited: Promise<void> }> = []
 function killGroup(pid: number): void {
   try {
     process.kill(-pid, 'SIGKILL')
@@ -92,6 +95,7 @@ function spawnNode(i: number, dir: string, bootstrap: string[], extra: string[] 
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } })
   const pid = child.pid!
   groups.add(pid)
+  spawned.push({ pid, exited: new Promise<void>((r) => child.once('close', () => r())) })
   const exited = new Promise<void>((r) => child.once('close', () => r()))
   const p: Proc = { i, child, pid, exited, peer: '', p2p: '', listen: '', err: [] }
   child.stderr!.setEncoding('utf8').on('data', (s: string) => {
@@ -137,6 +141,10 @@ async function stopAll(procs: Proc[]): Promise<void> {
   for (const p of procs) killGroup(p.pid)
   await Promise.all(procs.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))])))
   for (const p of procs) groups.delete(p.pid)
+  for (const s of spawned) killGroup(s.pid)
+  await Promise.all(spawned.map((s) => Promise.race([s.exited, sleep(5000)])))
+  for (const s of spawned) groups.delete(s.pid)
+  spawned = []
 }
 
 /** CPU ticks (utime + stime) of a process, or NaN once it is gone. */
