@@ -7,8 +7,8 @@
  *   connection settings (paths relative to the file), and `current`, the context used when
  *   neither `--context` nor `WW_CONTEXT` names one.
  * A missing file is an empty config. The file is input like any other: anything not of the
- * documented shape (wrong types, unknown keys in a context, a `current` naming no context,
- * more than `MAX_CONFIG_BYTES`) is ERR_CONFIG_INVALID naming the file and the key.
+ * documented shape (wrong types, unknown keys at the top or in a context, a `current` naming
+ * no context, more than `MAX_CONFIG_BYTES`) is ERR_CONFIG_INVALID naming the file and the key.
  */
 import { open } from 'node:fs/promises'
 import { homedir } from 'node:os'
@@ -39,6 +39,9 @@ export interface ConfigContext {
 
 /** The keys a context may hold. */
 const CONTEXT_KEYS = ['addr', 'tokenFile', 'tlsCa', 'tlsCert', 'tlsKey', 'format'] as const
+
+/** The keys the file may hold at its top. */
+const TOP_KEYS = ['plugins', 'contexts', 'current'] as const
 
 /** What a context name may be: letters, digits, `.`, `_`, `-`, 1–64 characters. */
 export const CONTEXT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -91,6 +94,12 @@ export async function readConfig(env: NodeJS.ProcessEnv = process.env): Promise<
     throw new WwError(ERR_CONFIG_INVALID, `${file}: expected a JSON object`)
   }
   const dir = dirname(file)
+  // A misspelt key ("context", "plugin") would otherwise be ignored, and with it the setting
+  // the user believes is in force.
+  const unknown = Object.keys(parsed).find((k) => !(TOP_KEYS as readonly string[]).includes(k))
+  if (unknown !== undefined) {
+    throw new WwError(ERR_CONFIG_INVALID, `${file}: unknown key ${JSON.stringify(unknown)} (known: ${TOP_KEYS.join(', ')})`)
+  }
   const top = parsed as { plugins?: unknown; contexts?: unknown; current?: unknown }
   const contexts = parseContexts(file, dir, top.contexts)
   let current: string | undefined

@@ -90,6 +90,7 @@ describe('settings resolution', () => {
 describe('config file contexts are hostile input', () => {
   const bad: Array<[string, unknown]> = [
     ['contexts not an object', { contexts: [] }],
+    ['an unknown top-level key (a misspelt "contexts")', { context: { a: { addr: 'ws://x' } } }],
     ['a context not an object', { contexts: { a: 'ws://x' } }],
     ['an unknown key in a context', { contexts: { a: { adress: 'ws://x' } } }],
     ['addr of the wrong type', { contexts: { a: { addr: 42 } } }],
