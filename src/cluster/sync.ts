@@ -1,6 +1,6 @@
 /**
  * State sync on join (push/pull): when two nodes connect, each pulls the other's table over a
- * libp2p stream of protocol {@link SYNC_PROTOCOL}, so a joining node lists the whole cluster
+ * libp2p stream of its namespace's protocol ({@link syncProtocol}), so a joining node lists the whole cluster
  * within about one round trip instead of waiting up to TTL/2 for each peer's next heartbeat.
  *
  * Wire. The puller opens the stream (after identify shows the peer speaks the protocol) and
@@ -17,6 +17,12 @@
  * more than the bounds, is hung up on, the sync counts it (`stats.refused`), and `punish`
  * (the node's ScoreGuard, src/cluster/scoring.ts) scores it down in gossipsub and refuses it.
  *
+ * Namespaces. Nodes of different namespaces may share connections (src/node/node.ts), and a
+ * heartbeat's signature covers its namespace's topic: another namespace's table would fail
+ * every check here and get an honest peer punished. So the protocol ID carries the namespace
+ * (`/ww/NS/sync/1.0.0`, beside the topic `/ww/NS/heartbeat`), and a node only pulls from
+ * peers that speak its own.
+ *
  * Bounds. At most {@link SYNC_MAX_RECORDS} heartbeats and {@link SYNC_MAX_BYTES} bytes per
  * stream, each heartbeat ≤ 8 KiB; a node serves one sync per peer per
  * {@link SYNC_MIN_INTERVAL} ms (a second stream within that is reset) and pulls from a peer at
@@ -30,8 +36,10 @@ import type { Membership } from './membership.js'
 import { MAX_HEARTBEAT_BYTES } from './heartbeat.js'
 import { silentLogger, type Logger } from './options.js'
 
-/** The libp2p protocol of state sync. */
-export const SYNC_PROTOCOL = '/ww/sync/1.0.0'
+/** The libp2p protocol of state sync in namespace `ns`: `/ww/NS/sync/1.0.0`. */
+export function syncProtocol(ns: string): string {
+  return `/ww/${ns}/sync/1.0.0`
+}
 /** The one request of version 1: "send me your table". */
 const SYNC_REQUEST = 1
 /** Most heartbeats in one sync stream. @default 100_000 */
@@ -49,6 +57,8 @@ export interface SyncInit {
   libp2p: Libp2p
   /** Where records come from and go to. */
   membership: Membership
+  /** The namespace (as the membership's): only peers of the same one are pulled from. */
+  ns: string
   /** Reports refused peers. @default silentLogger */
   logger?: Logger
   /**
@@ -89,6 +99,7 @@ export class Sync {
   readonly stats: SyncStats = { pulled: 0, accepted: 0, served: 0, limited: 0, refused: 0, bytesPulled: 0, bytesServed: 0 }
   readonly #libp2p: Libp2p
   readonly #membership: Membership
+  readonly #protocol: string
   readonly #log: Logger
   readonly #punish: ((peer: PeerId, why: string) => void) | undefined
   readonly #maxRecords: number
@@ -100,12 +111,13 @@ export class Sync {
   #running = false
 
   readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void this.pull(evt.detail.peerId)
+    if (evt.detail.protocols.includes(this.#protocol)) void this.pull(evt.detail.peerId)
   }
 
   constructor(init: SyncInit) {
     this.#libp2p = init.libp2p
     this.#membership = init.membership
+    this.#protocol = syncProtocol(init.ns)
     this.#log = init.logger ?? silentLogger
     this.#punish = init.punish
     this.#maxRecords = init.maxRecords ?? SYNC_MAX_RECORDS
@@ -117,7 +129,7 @@ export class Sync {
   async start(): Promise<void> {
     if (this.#running) return
     this.#running = true
-    await this.#libp2p.handle(SYNC_PROTOCOL, this.#serve, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    await this.#libp2p.handle(this.#protocol, this.#serve, { maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.#libp2p.addEventListener('peer:identify', this.#onIdentify)
   }
 
@@ -127,7 +139,7 @@ export class Sync {
     this.#running = false
     this.#abort.abort()
     this.#libp2p.removeEventListener('peer:identify', this.#onIdentify)
-    await this.#libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
+    await this.#libp2p.unhandle(this.#protocol).catch(() => {})
   }
 
   /** Pulls `peer`'s table now (unless pulled within SYNC_MIN_INTERVAL). Never rejects. */
@@ -137,7 +149,7 @@ export class Sync {
     let stream: Stream | undefined
     try {
       const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(SYNC_TIMEOUT)])
-      stream = await this.#libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal })
+      stream = await this.#libp2p.dialProtocol(peer, this.#protocol, { signal })
       // The request: one byte, the version. (It also completes the protocol negotiation,
       // which libp2p sends lazily with the dialer's first write.)
       stream.send(Uint8Array.of(SYNC_REQUEST))

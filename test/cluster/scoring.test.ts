@@ -14,7 +14,8 @@ import { byteStream } from '@libp2p/utils'
 import { encodeHeartbeat } from '../../src/cluster/heartbeat.js'
 import { heartbeatTopic } from '../../src/cluster/membership.js'
 import { clusterScoreParams, gossipScore, HEARTBEAT_TOPIC_SCORE, OFFENCE_PENALTY, SCORE_THRESHOLDS, ScoreGuard } from '../../src/cluster/scoring.js'
-import { SYNC_PROTOCOL } from '../../src/cluster/sync.js'
+import { syncProtocol } from '../../src/cluster/sync.js'
+import { DEFAULT_NAMESPACE } from '../../src/cluster/options.js'
 import { cleanupAfterEach } from '../cleanup.js'
 import { Cluster } from '../node/node-helpers.js'
 import { meshNode } from './pubsub-helpers.js'
@@ -152,7 +153,7 @@ describe('a peer whose state-sync stream carries an altered heartbeat', () => {
     const r = await rogue()
     const rid = r.peerId.toString()
     r.services.pubsub.subscribe(heartbeatTopic('ww'))
-    await r.handle(SYNC_PROTOCOL, async (stream) => {
+    await r.handle(syncProtocol(DEFAULT_NAMESPACE), async (stream) => {
       await byteStream(stream).read({ bytes: 1 })
       stream.send(encode([altered]))
       await stream.close()

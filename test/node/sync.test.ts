@@ -10,7 +10,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { encode } from '@msgpack/msgpack'
 import { byteStream } from '@libp2p/utils'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import { SYNC_PROTOCOL } from '../../src/cluster/sync.js'
+import { syncProtocol } from '../../src/cluster/sync.js'
+import { DEFAULT_NAMESPACE } from '../../src/cluster/options.js'
 import { Cluster } from './node-helpers.js'
 import { reap, spawnGroup } from '../procs.js'
 
@@ -147,7 +148,7 @@ describe('state sync on join', () => {
         services: { identify: identify() },
       })
       try {
-        await rogue.handle(SYNC_PROTOCOL, async (stream) => {
+        await rogue.handle(syncProtocol(DEFAULT_NAMESPACE), async (stream) => {
           await byteStream(stream).read({ bytes: 1 })
           stream.send(encode([bad]))
           await stream.close()
