@@ -167,6 +167,9 @@ describe('table options and colour', () => {
     const onTty = async (noColor: boolean): Promise<string> => {
       const env = wwEnv(home.dir, { TERM: 'xterm-256color' })
       if (!noColor) delete env.NO_COLOR
+      // Node gives a terminal 2 colours when CI is set (tty's getColorDepth), so a CI run
+      // (.ci/run sets it) would see no colour whatever NO_COLOR says.
+      delete env.CI
       const cmd = [process.execPath, ...wwArgv(['ls', ...auth()])].map((a) => `'${a}'`).join(' ')
       const g = spawnGroup('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env })
       let out = ''
