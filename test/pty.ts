@@ -1,7 +1,8 @@
 /**
  * A program in a REAL pseudo-terminal, made by util-linux `script` (Debian's essential
  * bsdutils package): keystrokes in, the screen's output as plain text out, waits on what the
- * program draws (bounded), and a kill of its whole process group.
+ * program draws (bounded), and a kill of its whole process group. The harness of every
+ * terminal test (the shell's, `ww top`'s).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process'
 import { killGroup, spawnGroup, type GroupChild } from './procs.js'
@@ -11,6 +12,23 @@ import { ROOT, wwEnv } from './cli/helpers.js'
 export const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[()][0-9A-B]|\u001b[=>78]|\r/g
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
+
+/** Keys as a terminal sends them. */
+export const KEY = {
+  enter: '\r',
+  up: '\u001b[A',
+  tab: '\t',
+  esc: '\u001b',
+  ctrlC: '\u0003',
+  ctrlD: '\u0004',
+  ctrlG: '\u0007',
+  ctrlL: '\u000c',
+  ctrlR: '\u0012',
+  ctrlU: '\u0015',
+  /** Bracketed paste (xterm's mode 2004): the terminal wraps pasted text in these. */
+  pasteStart: '\u001b[200~',
+  pasteEnd: '\u001b[201~',
+} as const
 
 /** Throws unless `script` is there to make a pseudo-terminal. */
 export function requireScript(): void {
@@ -61,7 +79,7 @@ export class Pty {
    * Waits until `ok(text after from)` holds: checked on each chunk of output, failing at
    * once if the program exits first, or after `ms`.
    */
-  waitUntil(ok: (text: string) => boolean, what: string, from = 0, ms = 30_000): Promise<void> {
+  waitUntil(ok: (text: string) => boolean, what: string, from = 0, ms = 60_000): Promise<void> {
     const check0 = (): boolean => ok(this.text(from))
     if (check0()) return Promise.resolve()
     if (this.#closed) return Promise.reject(new Error(`exited (${this.child.exitCode}) before ${what}:\n${this.text(from).slice(-3000)}`))
@@ -89,9 +107,12 @@ export class Pty {
     })
   }
 
-  /** Waits until the plain output after `from` contains `re` (a string or a pattern). */
-  waitFor(re: RegExp | string, what: string, from = 0, ms = 30_000): Promise<void> {
-    return this.waitUntil((t) => (typeof re === 'string' ? t.includes(re) : re.test(t)), what, from, ms)
+  /**
+   * Waits until the plain output after `from` contains `re` (a string or a pattern), or until
+   * `re()` holds when it is a function.
+   */
+  waitFor(re: RegExp | string | (() => boolean), what: string, from = 0, ms = 60_000): Promise<void> {
+    return this.waitUntil((t) => (typeof re === 'function' ? re() : typeof re === 'string' ? t.includes(re) : re.test(t)), what, from, ms)
   }
 
   /** Types keys one write at a time, the way a person does. */

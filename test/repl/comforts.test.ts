@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } 
 import { startNode, type Node } from '../../src/node/node.js'
 import { fillTable, ROOT, tempHome, wwArgv, wwEnv } from '../cli/helpers.js'
 import { killGroup, spawnGroup } from '../procs.js'
-import { ANSI, KEY, Pty, ptyEnv } from './pty.js'
+import { ANSI, KEY, Pty, ptyEnv } from '../pty.js'
 
 describe('shell comforts', () => {
   const home = tempHome()

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNode, type Node } from '../../src/node/node.js'
 import { fillTable, tempHome, wwArgv } from '../cli/helpers.js'
-import { KEY, Pty, ptyEnv } from './pty.js'
+import { KEY, Pty, ptyEnv } from '../pty.js'
 
 describe('shell in a real terminal', () => {
   const home = tempHome()
