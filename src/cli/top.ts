@@ -15,8 +15,7 @@ import type { Session } from '../api.js'
 import type { CliContext } from '../client/context.js'
 import { CliError, EXIT, ERR_USAGE, notAuthorized, streamFailed } from '../client/errors.js'
 import { closeQuietly, connectOrExit } from '../client/query.js'
-import { renderCaret, tryParseQuery } from '../lang/index.js'
-import { EXIT_INTERRUPTED } from './watch.js'
+import { BACKOFF_MAX, BACKOFF_MIN, EXIT_INTERRUPTED, liveStatement, sleep } from './watch.js'
 
 /** Options of `ww top`. */
 export interface TopCommandOptions {
@@ -26,25 +25,15 @@ export interface TopCommandOptions {
 
 /** Exit code after SIGTERM (128 + 15). */
 const EXIT_TERMINATED = 143
-const BACKOFF_MIN = 250
-const BACKOFF_MAX = 5000
 const ALT_SCREEN_ON = '\u001b[?1049h'
 const ALT_SCREEN_OFF = '\u001b[?1049l'
 const SHOW_CURSOR = '\u001b[?25h'
 
 /** The `top` action; returns the exit code. */
 export async function topCommand(words: readonly string[], ctx: CliContext, options: TopCommandOptions = {}): Promise<number> {
-  const text = words.join(' ').trim()
-  const parsed = tryParseQuery(text)
-  if (!parsed.ok) {
-    process.stderr.write(`${renderCaret(text, parsed.error)}\n`)
-    return EXIT.usage
-  }
-  const statement = parsed.statement
-  if (statement.op !== 'ls') throw new CliError(ERR_USAGE, 'ww top shows an ls query, not lookup')
-  if (statement.constraints.some((c) => c.kind === 'limit')) {
-    throw new CliError('ERR_WATCH_LIMIT', 'ww top takes no LIMIT: a live match set has no first n', { hint: 'drop LIMIT; the screen shows as many rows as fit' })
-  }
+  const live = liveStatement(words, { notLs: 'ww top shows an ls query, not lookup', limit: 'ww top takes no LIMIT', limitHint: 'drop LIMIT; the screen shows as many rows as fit' })
+  if (typeof live === 'number') return live
+  const { text, statement } = live
   if (process.stdout.isTTY !== true || process.stdin.isTTY !== true) {
     throw new CliError(ERR_USAGE, 'ww top draws a full screen and needs a terminal', { hint: 'to follow changes in a pipe: ww ls QUERY --watch --format ndjson' })
   }
@@ -131,17 +120,4 @@ export async function topCommand(words: readonly string[], ctx: CliContext, opti
   // Thrown after the screen is back, so the message stays visible (exit 3).
   if (failure !== undefined) throw failure
   return code
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(t)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

@@ -10,7 +10,7 @@ import { CliError, EXIT, ERR_USAGE, streamFailed } from '../client/errors.js'
 import { Output } from '../client/output.js'
 import { closeQuietly, connectOrExit, formatInit } from '../client/query.js'
 import { runWatch, watchPrinter } from '../client/watch.js'
-import { renderCaret, tryParseQuery } from '../lang/index.js'
+import { renderCaret, tryParseQuery, type Statement } from '../lang/index.js'
 import type { RoutingRecord } from '../record/record.js'
 
 /** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
@@ -24,11 +24,27 @@ export interface WatchCommandOptions {
   signal?: AbortSignal
 }
 
-const BACKOFF_MIN = 250
-const BACKOFF_MAX = 5000
+/** First and largest pause between redials of a live view (`--watch`, `ww top`), in ms. */
+export const BACKOFF_MIN = 250
+/** @see BACKOFF_MIN */
+export const BACKOFF_MAX = 5000
 
-/** The `ls --watch` action; returns the exit code. */
-export async function watchCommand(words: readonly string[], ctx: CliContext, options: WatchCommandOptions = {}): Promise<number> {
+/** What a live view ({@link liveStatement}) calls itself in its errors. */
+export interface LiveNames {
+  /** Refusing lookup, e.g. "--watch works with ls, not lookup". */
+  notLs: string
+  /** Refusing LIMIT, e.g. "watch takes no LIMIT". */
+  limit: string
+  /** The hint that goes with the LIMIT refusal. */
+  limitHint: string
+}
+
+/**
+ * The statement a live view follows: `words` parsed as one ls query without LIMIT (a live
+ * match set has no first n). A syntax error is printed with its caret and gives the usage
+ * exit code; lookup and LIMIT are thrown as usage errors.
+ */
+export function liveStatement(words: readonly string[], names: LiveNames): { text: string; statement: Statement } | number {
   const text = words.join(' ').trim()
   const parsed = tryParseQuery(text)
   if (!parsed.ok) {
@@ -36,10 +52,18 @@ export async function watchCommand(words: readonly string[], ctx: CliContext, op
     return EXIT.usage
   }
   const statement = parsed.statement
-  if (statement.op !== 'ls') throw new CliError(ERR_USAGE, '--watch works with ls, not lookup')
+  if (statement.op !== 'ls') throw new CliError(ERR_USAGE, names.notLs)
   if (statement.constraints.some((c) => c.kind === 'limit')) {
-    throw new CliError('ERR_WATCH_LIMIT', 'watch takes no LIMIT: a live match set has no first n', { hint: 'drop LIMIT, or run ww ls without --watch' })
+    throw new CliError('ERR_WATCH_LIMIT', `${names.limit}: a live match set has no first n`, { hint: names.limitHint })
   }
+  return { text, statement }
+}
+
+/** The `ls --watch` action; returns the exit code. */
+export async function watchCommand(words: readonly string[], ctx: CliContext, options: WatchCommandOptions = {}): Promise<number> {
+  const live = liveStatement(words, { notLs: '--watch works with ls, not lookup', limit: 'watch takes no LIMIT', limitHint: 'drop LIMIT, or run ww ls without --watch' })
+  if (typeof live === 'number') return live
+  const { statement } = live
   const out = new Output(process.stdout)
   const printer = watchPrinter(ctx.options.format, out, formatInit())
   if (printer === undefined) throw new CliError(ERR_USAGE, `--watch prints text, json or ndjson, not "${ctx.options.format}"`)
@@ -94,7 +118,8 @@ export async function watchCommand(words: readonly string[], ctx: CliContext, op
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Waits `ms`, or less if `signal` aborts first (never rejects). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve()
     const t = setTimeout(done, ms)
