@@ -152,7 +152,7 @@ export class Mesh {
         if (since === undefined) this.#waiting.set(r.peer, now)
         if (since === undefined || now - since < MESH_CHECK) continue
       }
-      const addrs = parse(r.addrs)
+      const addrs = parseAddrs(r.addrs)
       if (addrs.length === 0) continue
       candidates.push({ peer: r.peer, addrs })
     }
@@ -241,7 +241,8 @@ export class Mesh {
   }
 }
 
-function parse(addrs: readonly string[]): Multiaddr[] {
+/** A record's `addrs` as multiaddrs, skipping any that do not parse (they were checked on the way in). */
+export function parseAddrs(addrs: readonly string[]): Multiaddr[] {
   const out: Multiaddr[] = []
   for (const a of addrs) {
     try {

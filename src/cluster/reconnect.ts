@@ -21,8 +21,9 @@
  * brings forward carry each side's records to the other.
  */
 import type { Libp2p } from '@libp2p/interface'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { RoutingTable, TableChange } from '../table/table.js'
+import { parseAddrs } from './mesh.js'
 
 /** Shortest time between two reconnect dials of one node, in ms. @default 5000 */
 export const RECONNECT_INTERVAL = 5000
@@ -76,7 +77,7 @@ export class Reconnector {
   readonly #onChange = (c: TableChange): void => {
     const peer = c.record.peer
     if (c.kind === 'expired') {
-      const addrs = parse(c.record.addrs ?? [])
+      const addrs = parseAddrs(c.record.addrs ?? [])
       if (addrs.length === 0 || !this.#allowed(peer) || peer === this.#libp2p.peerId.toString()) return
       this.#lost.delete(peer)
       this.#lost.set(peer, { addrs, at: this.#now() })
@@ -161,16 +162,4 @@ export class Reconnector {
     }, Math.round(interval * (0.5 + this.#random())))
     this.#timer.unref?.()
   }
-}
-
-function parse(addrs: readonly string[]): Multiaddr[] {
-  const out: Multiaddr[] = []
-  for (const a of addrs) {
-    try {
-      out.push(multiaddr(a))
-    } catch {
-      // Checked when the heartbeat was taken in; skip anything that still doesn't parse.
-    }
-  }
-  return out
 }
