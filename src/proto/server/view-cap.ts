@@ -124,9 +124,10 @@ export class ViewCap implements ServerCap {
   call(m: string, a: Record<string, unknown>, ctx: CallContext): CallOutcome {
     switch (m) {
       case 'iter': {
-        const scan = this.#table.scan(this.#statement(a))
+        // Every argument is checked before the scan: a scan holds a generation of the table.
         const times = a.times ?? false
         if (typeof times !== 'boolean') throw new WwError(ERR_BAD_FRAME, "iter: 'times' must be a boolean")
+        const scan = this.#table.scan(this.#statement(a))
         if (times && this.#table.times !== undefined) return { stream: withTimes(scan, this.#table.times.bind(this.#table)) }
         return { stream: scan, encode: encodeRecord, write: writeRecord }
       }
