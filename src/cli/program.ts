@@ -10,6 +10,7 @@ import type { Command as CommandType } from 'commander'
 import { describeError, EXIT } from '../client/errors.js'
 import type { CliFlags } from '../client/context.js'
 import { DEFAULT_ADDR } from '../client/defaults.js'
+import { packageVersion } from '../node/info.js'
 
 // commander is CommonJS: require() skips the ESM wrapper and export scan an `import` costs at
 // every start (measured ~3 ms of a one-shot command's start-up).
@@ -17,15 +18,6 @@ const { Command, CommanderError, InvalidArgumentError, Option } = createRequire(
 type Command = CommandType
 
 export { DEFAULT_ADDR }
-
-/** The version in package.json (dist/cli and src/cli both sit two levels below it). */
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown'
-  } catch {
-    return 'unknown'
-  }
-}
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]

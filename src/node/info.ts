@@ -24,6 +24,15 @@ export function packageVersion(): string {
   return version
 }
 
+/**
+ * Peers in the gossipsub mesh of `topic`: gossipsub has `getMeshPeers`, which its exported
+ * interface leaves out; 0 if a build lacks it. (`ww info` and the metrics both show it.)
+ */
+export function meshPeerCount(libp2p: { services: { pubsub: unknown } }, topic: string): number {
+  const g = libp2p.services.pubsub as { getMeshPeers?: (topic: string) => string[] }
+  return typeof g.getMeshPeers === 'function' ? g.getMeshPeers(topic).length : 0
+}
+
 /** What {@link InfoSampler} reads from the node, each time it is asked. */
 export interface InfoSource {
   peer: string

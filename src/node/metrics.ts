@@ -16,6 +16,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { WwError } from '../errors.js'
 import type { TableChange } from '../table/events.js'
 import type { Node } from './node.js'
+import { meshPeerCount } from './info.js'
 
 /** A `--metrics-listen` value is not `HOST:PORT` or `PORT`. */
 export const ERR_BAD_METRICS_LISTEN = 'ERR_BAD_METRICS_LISTEN'
@@ -51,15 +52,6 @@ export function parseMetricsListen(text: string): { host: string; port: number }
 export function isReady(node: Pick<Node, 'bootstrap' | 'table'> & { readonly stopping?: boolean }): boolean {
   if (node.stopping === true) return false
   return node.bootstrap.length === 0 || node.table.size > 1
-}
-
-/**
- * Peers in the node's gossipsub mesh of `topic`: gossipsub has `getMeshPeers`, which its
- * exported interface leaves out; 0 if a build lacks it.
- */
-export function meshPeers(node: Pick<Node, 'libp2p'>, topic: string): number {
-  const g = node.libp2p.services.pubsub as unknown as { getMeshPeers?: (topic: string) => string[] }
-  return typeof g.getMeshPeers === 'function' ? g.getMeshPeers(topic).length : 0
 }
 
 /** The node's metrics; `metrics()` renders them, `close()` detaches from the node. */
@@ -128,7 +120,7 @@ export function nodeMetrics(node: Node, defaults = true): NodeMetrics {
   const gossip = node.libp2p.services.pubsub
   new Gauge({ name: 'ww_p2p_connections', help: 'Open libp2p connections to other nodes.', registers: reg, collect() { this.set(node.libp2p.getConnections().length) } })
   new Gauge({ name: 'ww_gossip_peers', help: 'Peers gossipsub knows (speaking gossipsub with this node).', registers: reg, collect() { this.set(gossip.getPeers().length) } })
-  new Gauge({ name: 'ww_gossip_mesh_peers', help: "Peers in this node's gossipsub mesh of the heartbeat topic.", registers: reg, collect() { this.set(meshPeers(node, node.membership.topic)) } })
+  new Gauge({ name: 'ww_gossip_mesh_peers', help: "Peers in this node's gossipsub mesh of the heartbeat topic.", registers: reg, collect() { this.set(meshPeerCount(node.libp2p, node.membership.topic)) } })
 
   const server = node.clients
   const stats = () => server?.stats()

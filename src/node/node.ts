@@ -45,7 +45,7 @@ import { loadSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
 import { Admission, admissionGater, DEFAULT_MAX_PEERS, loadAllowList, validateMaxPeers, type AllowList } from '../cluster/admission.js'
 import { PubSubBackend, type PubSubBackendInit } from '../cluster/pubsub.js'
 import { pubsubCaps } from '../proto/server/pubsub-cap.js'
-import { InfoSampler } from './info.js'
+import { InfoSampler, meshPeerCount } from './info.js'
 
 // What NodeInit's swarmKey and allowPeers take, for the library's front door.
 export { generateSwarmKey, parseSwarmKey, type SwarmKey } from '../cluster/swarm-key.js'
@@ -302,6 +302,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const shutdown = (graceful: boolean): Promise<void> => {
     stopped ??= (async () => {
       redial.stop()
+      info?.stop()
       mesh.stop()
       reconnect.stop()
       await sync?.stop()
@@ -432,12 +433,6 @@ function parseBootstrap(text: string): { addr: Multiaddr; peer: PeerId } {
   } catch (err) {
     throw new WwError(ERR_BAD_MULTIADDR, `--bootstrap '${text}' has an invalid peer ID: ${(err as Error).message}`, { cause: err })
   }
-}
-
-/** Peers in the gossipsub mesh of `topic` (gossipsub's `getMeshPeers`, left out of its exported interface; 0 without it). */
-export function meshPeerCount(libp2p: Libp2p<NodeServices>, topic: string): number {
-  const g = libp2p.services.pubsub as unknown as { getMeshPeers?: (topic: string) => string[] }
-  return typeof g.getMeshPeers === 'function' ? g.getMeshPeers(topic).length : 0
 }
 
 /**
