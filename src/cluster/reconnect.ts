@@ -124,12 +124,13 @@ export class Reconnector {
     if (!this.#running || this.#dialing) return
     const now = this.#now()
     const picks: Array<[string, Multiaddr[]]> = []
+    const connected = new Set(this.#libp2p.getPeers().map(String))
     for (const [peer, l] of this.#lost) {
       if (now - l.at > RECONNECT_WINDOW) {
         this.#lost.delete(peer)
         continue
       }
-      if (this.#libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) continue
+      if (connected.has(peer)) continue
       picks.push([peer, l.addrs])
     }
     if (picks.length === 0) return

@@ -141,6 +141,8 @@ class RangeScan implements Generator<RoutingRecord, void, undefined> {
   readonly #at: number
   readonly #gen: number
   readonly #stats: RunStats | undefined
+  // The index's order, made on the first step and kept: a field's comparator is a closure.
+  #cmp: ((a: Entry, b: Entry) => number) | undefined
   #onEnd: ScanEnd | undefined
   #keys: Iterator<Entry> | Iterator<[Entry, undefined]> | undefined
   #ended = false
@@ -161,7 +163,7 @@ class RangeScan implements Generator<RoutingRecord, void, undefined> {
     const p = this.#p
     const tree = this.#tree
     if (tree === undefined || p.limit < 1) return this.#end()
-    const cmp = comparator(p.ref)
+    const cmp = (this.#cmp ??= comparator(p.ref))
     const { lo, hi } = p
     const stats = this.#stats
     if (!p.reverse) {
