@@ -156,8 +156,10 @@ function addrList(v: unknown): string[] {
   if (v.length > LIMITS.addrs) throw malformed(`addrs: more than ${LIMITS.addrs} addresses`)
   const out: string[] = []
   for (const a of v) {
+    // The bound is on the encoded bytes, as validateRecord counts it: a string's .length
+    // counts UTF-16 units, so 200 two-byte characters would pass it and reach multiaddr().
+    if (a instanceof Uint8Array && a.length > LIMITS.addrBytes) throw malformed(`addrs: an address longer than ${LIMITS.addrBytes} bytes`)
     const text = str(a, 'addrs')
-    if (text.length > LIMITS.addrBytes) throw malformed(`addrs: an address longer than ${LIMITS.addrBytes} bytes`)
     try {
       multiaddr(text)
     } catch (err) {

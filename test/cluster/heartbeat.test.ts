@@ -98,6 +98,38 @@ describe('heartbeat codec', () => {
   })
 })
 
+// An address of exactly `bytes` UTF-8 bytes made of two-byte characters, ending in /p2p/PEER.
+function wideAddr(bytes: number): string {
+  const tail = `/tcp/1/p2p/${PEER}`
+  const room = bytes - Buffer.byteLength(`/dns4/${tail}`)
+  const a = `/dns4/${'é'.repeat(Math.floor(room / 2))}${room % 2 === 1 ? 'x' : ''}${tail}`
+  expect(Buffer.byteLength(a)).toBe(bytes)
+  return a
+}
+
+// A heartbeat of RECORD whose 8th element holds the one address `a` (str16, any length).
+function withAddr(a: string): Uint8Array {
+  const b = Buffer.from(a)
+  const len = Buffer.alloc(2)
+  len.writeUInt16BE(b.length)
+  return hex('98' + VALID.slice(2) + '91' + 'da' + len.toString('hex') + b.toString('hex'))
+}
+
+describe('heartbeat codec: an address is bounded by its bytes', () => {
+  it('takes a multi-byte address of exactly LIMITS.addrBytes bytes', () => {
+    const a = wideAddr(256)
+    expect(a.length).toBeLessThan(256)
+    expect(decodeHeartbeat(withAddr(a))).toEqual({ ...RECORD, addrs: [a] })
+  })
+
+  it('refuses one byte more in the decoder, before multiaddr parsing or the record validator', () => {
+    const a = wideAddr(257)
+    // Fewer UTF-16 units than the limit: a bound on .length would let it through.
+    expect(a.length).toBeLessThan(256)
+    expect(() => decodeHeartbeat(withAddr(a))).toThrow(expect.objectContaining({ code: ERR_HEARTBEAT_MALFORMED, message: expect.stringContaining('longer than 256 bytes') }))
+  })
+})
+
 describe('heartbeat codec: every malformed case is rejected', () => {
   const cases: Array<[string, Uint8Array, string]> = [
     ['empty payload', hex(''), ERR_HEARTBEAT_MALFORMED],
