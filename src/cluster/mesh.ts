@@ -51,10 +51,11 @@ export interface MeshInit {
   /** Connections to keep; 0 turns the mesh off. */
   minPeers: number
   /**
-   * Does gossipsub know this connected peer as a subscriber of the heartbeat topic? A peer of
-   * the table for which it stays false is hung up on. @default always true (never hang up)
+   * The peers gossipsub knows as subscribers of the heartbeat topic (base58btc). A connected
+   * peer of the table that stays out of it is hung up on. Read at most once per check, not
+   * once per connected peer. @default undefined (every peer counts as heard: never hang up)
    */
-  hears?: (peer: string) => boolean
+  subscribers?: () => ReadonlySet<string>
   /** May this peer (base58btc) be dialled, e.g. is it on the allow-list? @default every peer */
   allowed?: (peer: string) => boolean
   /** Reports losing and regaining the minimum. @default silentLogger */
@@ -81,7 +82,7 @@ export class Mesh {
   readonly #table: RoutingTable
   readonly #min: number
   readonly #allowed: (peer: string) => boolean
-  readonly #hears: (peer: string) => boolean
+  readonly #subscribers: (() => ReadonlySet<string>) | undefined
   // Since when a connected peer of the table has been deaf.
   readonly #deaf = new Map<string, number>()
   readonly #log: Logger
@@ -103,7 +104,7 @@ export class Mesh {
     this.#table = init.table
     this.#min = init.minPeers
     this.#allowed = init.allowed ?? (() => true)
-    this.#hears = init.hears ?? (() => true)
+    this.#subscribers = init.subscribers
     this.#log = init.logger ?? silentLogger
     this.#random = init.random ?? Math.random
   }
@@ -177,8 +178,16 @@ export class Mesh {
   // peers, when the caller has them).
   #hangUpDeaf(connected: Set<string>, live: Set<string> | undefined, now: number): void {
     for (const p of this.#deaf.keys()) if (!connected.has(p)) this.#deaf.delete(p)
+    if (this.#subscribers === undefined) return
+    // One read of the subscribers per check: gossipsub builds its list afresh on every call.
+    let heard: ReadonlySet<string> | undefined
     for (const p of connected) {
-      if (this.#hears(p) || (live !== undefined ? !live.has(p) : this.#table.get(p) === undefined)) {
+      if (live !== undefined ? !live.has(p) : this.#table.get(p) === undefined) {
+        this.#deaf.delete(p)
+        continue
+      }
+      heard ??= this.#subscribers()
+      if (heard.has(p)) {
         this.#deaf.delete(p)
         continue
       }

@@ -286,8 +286,8 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   let info: InfoSampler | undefined
   const redial = new Redialer(libp2p, peers, log)
   const hbTopic = heartbeatTopic(ns)
-  const hears = (p: string): boolean => gossip.getSubscribers(hbTopic).some((s) => s.toString() === p)
-  const mesh = new Mesh({ libp2p, table, minPeers, hears, logger: log, ...(allow !== undefined ? { allowed: (p: string) => allow.has(p) } : {}) })
+  const subscribers = (): Set<string> => new Set(gossip.getSubscribers(hbTopic).map((s) => s.toString()))
+  const mesh = new Mesh({ libp2p, table, minPeers, subscribers, logger: log, ...(allow !== undefined ? { allowed: (p: string) => allow.has(p) } : {}) })
   const reconnect = new Reconnector({ libp2p, table, ...(allow !== undefined ? { allowed: (p: string) => allow.has(p) } : {}) })
   const onDiscovery = (evt: CustomEvent<{ id: PeerId }>): void => {
     const id = evt.detail.id
