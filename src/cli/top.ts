@@ -12,6 +12,7 @@
  * stays, says "reconnecting", dials again (backing off, at most 5 s apart) and resyncs.
  */
 import type { Session } from '../api.js'
+import type { Statement } from '../lang/index.js'
 import type { CliContext } from '../client/context.js'
 import { CliError, EXIT, ERR_USAGE, notAuthorized, streamFailed } from '../client/errors.js'
 import { closeQuietly, connectOrExit } from '../client/query.js'
@@ -48,12 +49,29 @@ export async function topCommand(words: readonly string[], ctx: CliContext, opti
   const onSigterm = (): void => quit(EXIT_TERMINATED)
   process.on('SIGINT', onSigint)
   process.on('SIGTERM', onSigterm)
+  // The handlers go on every way out: a failed first dial, a null View, the screen's end.
+  try {
+    return await screen(text, statement, ctx, options, stop, () => code, quit)
+  } finally {
+    process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigterm)
+  }
+}
+
+// The connection and the screen, once the signal handlers are in; returns the exit code.
+async function screen(
+  text: string,
+  statement: Statement,
+  ctx: CliContext,
+  options: TopCommandOptions,
+  stop: AbortController,
+  code: () => number,
+  quit: (c: number) => void,
+): Promise<number> {
   // Connect before taking the screen: a node that can't be reached is an ordinary error (exit 2).
   let session: Session | undefined = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports, signal: stop.signal })
   if (session.view.isNull) {
     await closeQuietly(session)
-    process.off('SIGINT', onSigint)
-    process.off('SIGTERM', onSigterm)
     throw notAuthorized(ctx.options.addr)
   }
   const [{ render }, React, { TopApp, TopModel }] = await Promise.all([import('ink'), import('react'), import('../repl/top.js')])
@@ -113,11 +131,9 @@ export async function topCommand(words: readonly string[], ctx: CliContext, opti
     app.unmount()
     await app.waitUntilExit().catch(() => {})
     process.stdout.write(ALT_SCREEN_OFF + SHOW_CURSOR)
-    process.off('SIGINT', onSigint)
-    process.off('SIGTERM', onSigterm)
     if (session !== undefined) await closeQuietly(session)
   }
   // Thrown after the screen is back, so the message stays visible (exit 3).
   if (failure !== undefined) throw failure
-  return code
+  return code()
 }
