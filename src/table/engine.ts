@@ -101,15 +101,49 @@ export interface ScanEnd {
 // the plan of a statement depends on the statement alone, so a program that runs the same
 // query again reuses it (its probes are never changed by a walk).
 const plans = new WeakMap<Statement, ScanPlan>()
+const planCounts = { hits: 0, misses: 0 }
 
 function planOf(s: Statement): ScanPlan {
-  if (!Object.isFrozen(s)) return planStatement(s)
+  if (!Object.isFrozen(s)) {
+    planCounts.misses++
+    return planStatement(s)
+  }
   let p = plans.get(s)
   if (p === undefined) {
+    planCounts.misses++
     p = Object.freeze(planStatement(s))
     plans.set(s, p)
-  }
+  } else planCounts.hits++
   return p
+}
+
+/**
+ * How often a range scan found its statement's plan cached (`hits`) and how often it had to
+ * plan (`misses`: a statement seen the first time, or one not frozen, which can't be cached),
+ * since the process started: for tests and benchmarks that check a repeated query is not
+ * planned again.
+ */
+export function planCacheCounts(): { hits: number; misses: number } {
+  return { ...planCounts }
+}
+
+// The LOOKUP form of each cached statement, made once: `{ ...s, op: 'lookup' }` per call
+// would be a new object every time, and miss the plan cache.
+const lookups = new WeakMap<Statement, Statement>()
+
+/**
+ * `s` with LOOKUP semantics (at most one record). A frozen statement (the parser's cache
+ * hands those out) gets the same frozen LOOKUP form every time, so its plan is cached too.
+ */
+export function asLookup(s: Statement): Statement {
+  if (s.op === 'lookup') return s
+  if (!Object.isFrozen(s)) return { ...s, op: 'lookup' }
+  let l = lookups.get(s)
+  if (l === undefined) {
+    l = Object.freeze({ ...s, op: 'lookup' as const })
+    lookups.set(s, l)
+  }
+  return l
 }
 
 /**

@@ -38,6 +38,7 @@ import { ChangeEvents, type ChangeListener, type ListenerErrorHandler, type Tabl
 import { ExpiryIndex, monotonicNow, SweepTimer, Tombstones } from './expiry.js'
 import { FieldIndexes, sameFields } from './fields.js'
 import { Entry, Version } from './indexes.js'
+import { asLookup } from './engine.js'
 import type { Explain } from './plan.js'
 import { scanTrees, type Snapshot, TableSnapshot } from './snapshot.js'
 import { Generations, type Hold } from './versions.js'
@@ -285,7 +286,7 @@ export class RoutingTable {
    */
   async lookup(q: string | Statement): Promise<RoutingRecord | undefined> {
     const s = typeof q === 'string' ? parseQuery(q) : validateStatement(q)
-    for (const r of this.#privateScan({ ...s, op: 'lookup' })) return r
+    for (const r of this.#privateScan(asLookup(s))) return r
     return undefined
   }
 

@@ -5,6 +5,7 @@ import { validateStatement as validateWireStatement } from '../../src/proto/wire
 import type { Statement } from '../../src/lang/ast.js'
 import { RecordError, type RoutingRecord } from '../../src/record/record.js'
 import { RoutingTable, type TableChange } from '../../src/table/table.js'
+import { planCacheCounts } from '../../src/table/engine.js'
 
 // base58 has no 0: write n with the digits 1…9A, zero-padded so peer order is number order
 const peer = (n: number): string => `12D3KooW${n.toString(10).padStart(4, '0').replace(/\d/g, (d) => '123456789A'[Number(d)] as string)}`
@@ -422,6 +423,20 @@ describe('query / lookup / cursor', () => {
     expect(all.map((r) => r.peer)).toEqual([peer(1), peer(2), peer(3)])
     expect((await t.lookup({ ...ALL, reverse: true }))?.peer).toBe(peer(3))
     expect(await t.lookup({ op: 'ls', selector: { kind: 'match', index: { field: 'host', value: 'none', prefix: false } }, constraints: [], reverse: false })).toBeUndefined()
+  })
+
+  it('a repeated lookup of one query text reuses its plan (ls and lookup forms alike)', async () => {
+    const t = table(clock().now)
+    for (const i of [3, 1, 2]) t.upsert(rec(i))
+    for (const q of ['ls WHERE host=h*', 'lookup WHERE host=h*', 'ls FROM host=h2 REVERSE']) {
+      const first = await t.lookup(q) // plans it (or finds it planned by an earlier test)
+      const before = planCacheCounts()
+      for (let k = 0; k < 5; k++) expect(await t.lookup(q)).toEqual(first)
+      const after = planCacheCounts()
+      expect({ q, hits: after.hits - before.hits, misses: after.misses - before.misses }).toEqual({ q, hits: 5, misses: 0 })
+    }
+    expect((await t.lookup('ls WHERE host=h*'))?.peer).toBe(peer(1))
+    expect((await t.lookup('ls FROM host=h2 REVERSE'))?.peer).toBe(peer(3))
   })
 
   it('a signal cancels the stream with ERR_ABORTED', async () => {
