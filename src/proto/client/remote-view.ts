@@ -16,6 +16,7 @@ import type { RoutingRecord } from '../../record/record.js'
 import { decodeRecord } from '../wire/record-codec.js'
 import { checkWatchable, type IterOptions, type ListedRecord, type Message, type NodeInfo, type PubSub, type QueryPlan, type Topic, type ValuesIndex, type View, type WatchEvent, type WatchOptions } from '../../api.js'
 import { decodeWatchEvent } from '../wire/watch-codec.js'
+import { decodeTimes } from '../wire/times-codec.js'
 import type { AbortOptions } from '../../transport/types.js'
 import { ERR_CAP_RELEASED, ERR_CAP_UNKNOWN, ERR_NOT_AUTHORIZED } from '../wire/codes.js'
 import { checkNodeInfo } from '../wire/info-codec.js'
@@ -43,14 +44,10 @@ function checkLang(conn: ClientConn, s: Statement): Statement {
   return s
 }
 
-// A record with the node's optional `age` / `seen` (whole ms ≥ 0).
+// A record with the node's optional `age` / `seen` (the rule of watch events too).
 function decodeListed(v: unknown): ListedRecord {
   const r = decodeRecord(v) as ListedRecord
-  for (const k of ['age', 'seen'] as const) {
-    const x = r[k] as unknown
-    if (x === undefined) continue
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new WwError(ERR_BAD_FRAME, `the node sent a record whose '${k}' is not a whole number of ms`)
-  }
+  decodeTimes(r as unknown as Record<string, unknown>, r, 'record')
   return r
 }
 

@@ -7,6 +7,7 @@ import type { WatchEvent, WatchEventKind, WatchTimes } from '../../api.js'
 import { WwError } from '../../errors.js'
 import { ERR_BAD_FRAME } from './frames.js'
 import { decodeRecord } from './record-codec.js'
+import { decodeTimes } from './times-codec.js'
 
 const CHANGES = new Set<string>(['joined', 'updated', 'left', 'expired', 'unmatched'])
 
@@ -24,13 +25,8 @@ export function decodeWatchEvent(v: unknown): WatchEvent {
   return withTimes(e, out)
 }
 
-// `age` and `seen` (asked with `times`): whole ms ≥ 0 when present, else ERR_BAD_FRAME.
+// `age` and `seen` (asked with `times`), by the rule records of `iter` follow too.
 function withTimes(e: Record<string, unknown>, out: WatchEvent & WatchTimes): WatchEvent {
-  for (const k of ['age', 'seen'] as const) {
-    const x = e[k]
-    if (x === undefined || x === null) continue
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new WwError(ERR_BAD_FRAME, `the node sent a watch event whose '${k}' is not a whole number of ms`)
-    out[k] = x
-  }
+  decodeTimes(e, out, 'watch event')
   return out
 }
