@@ -8,6 +8,8 @@
  *   ships (lib/chevrotain.mjs) instead of its module tree, which pulls in ~2 300 lodash-es
  *   files one by one. Same version, same API; only the loading changes. Skipped when the
  *   hook API (module.registerHooks, Node ≥ 22.15) or that file is missing.
+ * - `ww start` re-executes itself under a small young generation (src/cli/reexec.ts) here,
+ *   before anything else is loaded.
  * Then it runs the command line (program.ts) and exits with its code.
  */
 import * as nodeModule from 'node:module'
@@ -54,6 +56,10 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') process.stderr.write(`ww: cannot write output: ${err.message}\n`)
   process.exitCode ??= err.code === 'EPIPE' ? 0 : 1
 })
+
+// `ww start` re-executes itself under a small young generation (src/cli/reexec.ts): do it
+// now, before the command line and its modules are loaded only to be thrown away.
+if (process.argv[2] === 'start') (await import('./reexec.js')).reexecStart()
 
 const { main } = await import('./program.js')
 
