@@ -29,7 +29,7 @@ export async function runStart(opts: Record<string, unknown>): Promise<number> {
     allowOrigin: opts.allowOrigin as string[] | undefined,
   }
   // Plugins register into the same registry, so its WebSocket listener has the endpoint flags.
-  const transports = defaultTransports({ ws: endpointOptions(endpoint) })
+  const transports = defaultTransports({ ws: await endpointOptions(endpoint) })
   const config = await readConfig()
   const plugins = await loadPlugins([...config.plugins, ...((opts.plugin as string[] | undefined) ?? [])], {
     formats: FormatRegistry.withBuiltins(),

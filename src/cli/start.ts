@@ -17,7 +17,6 @@
  *     left    12D3KooW… host=web-1
  *     expired 12D3KooW… host=web-1
  */
-import { readFileSync } from 'node:fs'
 import type { Writable } from 'node:stream'
 import { startNode, type Node, type NodeInit } from '../node/node.js'
 import { defaultTransports } from '../transport/registry.js'
@@ -28,6 +27,7 @@ import type { MetricsServer } from '../node/metrics.js'
 import { loadSwarmKey, type LoadedSwarmKey } from '../cluster/swarm-key.js'
 import { ERR_BAD_MAX_PEERS, loadAllowList, validateMaxPeers } from '../cluster/admission.js'
 import { WwError } from '../errors.js'
+import { MAX_PEM_FILE_BYTES, readFileBounded, readTokenFile } from '../file.js'
 import type { RoutingRecord } from '../record/record.js'
 import type { TableChange } from '../table/table.js'
 
@@ -109,32 +109,27 @@ export interface StartOptions {
 /** A `--tls-*` or `--token-file` file could not be read (the message names the flag and the path). */
 export const ERR_SECRET_FILE = 'ERR_SECRET_FILE'
 
-function readSecret(flag: string, path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new WwError(ERR_SECRET_FILE, `cannot read ${flag} ${path}: ${(err as Error).message}`, { cause: err })
-  }
+// A --tls-* file: a regular file of at most MAX_PEM_FILE_BYTES (src/file.ts).
+async function readSecret(flag: string, path: string): Promise<string> {
+  return (await readFileBounded(path, MAX_PEM_FILE_BYTES, ERR_SECRET_FILE, { label: `${flag} ${path}` })).toString('utf8')
 }
 
-/** The node's token: the first line of `--token-file`, else `--token` / `WW_TOKEN`. Throws ERR_SECRET_FILE. */
-export function resolveToken(opts: Pick<StartOptions, 'token' | 'tokenFile'>): string | undefined {
+/** The node's token: the first line of `--token-file` (src/file.ts readTokenFile), else `--token` / `WW_TOKEN`. Rejects with ERR_SECRET_FILE. */
+export async function resolveToken(opts: Pick<StartOptions, 'token' | 'tokenFile'>): Promise<string | undefined> {
   if (opts.tokenFile === undefined) return opts.token
-  const token = readSecret('--token-file', opts.tokenFile).split(/\r?\n/, 1)[0]!.trim()
-  if (token === '') throw new WwError(ERR_SECRET_FILE, `--token-file ${opts.tokenFile} is empty`)
-  return token
+  return readTokenFile(opts.tokenFile, ERR_SECRET_FILE, `--token-file ${opts.tokenFile}`)
 }
 
 /**
  * The WebSocket listener's options from the endpoint flags: TLS (with a client CA, client
  * certificates are required), connection cap, allowed origins. Throws ERR_SECRET_FILE.
  */
-export function endpointOptions(opts: StartOptions): WebSocketsInit {
+export async function endpointOptions(opts: StartOptions): Promise<WebSocketsInit> {
   const ws: WebSocketsInit = {}
   if (opts.tlsCert !== undefined || opts.tlsKey !== undefined) {
     if (opts.tlsCert === undefined || opts.tlsKey === undefined) throw new WwError(ERR_SECRET_FILE, '--tls-cert and --tls-key go together')
-    ws.tls = { cert: readSecret('--tls-cert', opts.tlsCert), key: readSecret('--tls-key', opts.tlsKey) }
-    if (opts.tlsClientCa !== undefined) ws.tls = { ...ws.tls, ca: readSecret('--tls-client-ca', opts.tlsClientCa), requestCert: true, rejectUnauthorized: true }
+    ws.tls = { cert: await readSecret('--tls-cert', opts.tlsCert), key: await readSecret('--tls-key', opts.tlsKey) }
+    if (opts.tlsClientCa !== undefined) ws.tls = { ...ws.tls, ca: await readSecret('--tls-client-ca', opts.tlsClientCa), requestCert: true, rejectUnauthorized: true }
   } else if (opts.tlsClientCa !== undefined) {
     throw new WwError(ERR_SECRET_FILE, '--tls-client-ca needs --tls-cert and --tls-key')
   }
@@ -146,8 +141,8 @@ export function endpointOptions(opts: StartOptions): WebSocketsInit {
 // The protocol server's options with the endpoint flags applied: the listener's options go
 // into the default transports unless the caller brings its own registry (plugins), which
 // start-action builds with the same endpointOptions.
-function withEndpoint(opts: StartOptions): NodeInit['serve'] {
-  const ws = endpointOptions(opts)
+async function withEndpoint(opts: StartOptions): Promise<NodeInit['serve']> {
+  const ws = await endpointOptions(opts)
   const given = opts.serve
   return (ctx) => {
     const base = typeof given === 'function' ? given(ctx) : given ?? {}
@@ -194,9 +189,9 @@ export async function startCommand(opts: StartOptions = {}): Promise<number> {
     swarmKey: swarm,
     allowPeers: allow,
     maxPeers,
-    token: resolveToken(opts),
+    token: await resolveToken(opts),
     logger,
-    serve: withEndpoint(opts),
+    serve: await withEndpoint(opts),
   }
   // prom-client (and the OpenTelemetry API it pulls in: ~80 modules, their heap and its
   // collectors) is loaded only for --metrics-listen; a node without it never pays for it.

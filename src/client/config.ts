@@ -8,12 +8,13 @@
  *   neither `--context` nor `WW_CONTEXT` names one.
  * A missing file is an empty config. The file is input like any other: anything not of the
  * documented shape (wrong types, unknown keys at the top or in a context, a `current` naming
- * no context, more than `MAX_CONFIG_BYTES`) is ERR_CONFIG_INVALID naming the file and the key.
+ * no context, more than `MAX_CONFIG_BYTES`, not a regular file) is ERR_CONFIG_INVALID naming
+ * the file and the key.
  */
-import { open } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { WwError } from '../errors.js'
+import { FileReadError, readFileBounded } from '../file.js'
 
 /** The config file exists but is not valid JSON of the documented shape. */
 export const ERR_CONFIG_INVALID = 'ERR_CONFIG_INVALID'
@@ -78,11 +79,10 @@ export async function readConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   const file = join(configDir(env), 'config.json')
   let raw: string
   try {
-    raw = await readBounded(file)
+    raw = (await readFileBounded(file, MAX_CONFIG_BYTES, ERR_CONFIG_INVALID)).toString('utf8')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { plugins: [] }
-    if (err instanceof WwError) throw err
-    throw new WwError(ERR_CONFIG_INVALID, `cannot read ${file}: ${(err as Error).message}`, { cause: err })
+    if (err instanceof FileReadError && err.fsCode === 'ENOENT') return { plugins: [] }
+    throw err
   }
   let parsed: unknown
   try {
@@ -130,24 +130,6 @@ export async function readConfig(env: NodeJS.ProcessEnv = process.env): Promise<
       if (typeof options !== 'object' || options === null || Array.isArray(options)) throw bad('"options" must be a JSON object')
       return { path: resolve(dir, path), options: options as Record<string, unknown> }
     }),
-  }
-}
-
-/** Reads at most MAX_CONFIG_BYTES of `file`; a longer file is ERR_CONFIG_INVALID, not read whole. */
-async function readBounded(file: string): Promise<string> {
-  const fh = await open(file, 'r')
-  try {
-    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1)
-    let n = 0
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, null)
-      if (bytesRead === 0) break
-      n += bytesRead
-      if (n > MAX_CONFIG_BYTES) throw new WwError(ERR_CONFIG_INVALID, `${file} is larger than ${MAX_CONFIG_BYTES} bytes`)
-    }
-    return buf.subarray(0, n).toString('utf8')
-  } finally {
-    await fh.close()
   }
 }
 

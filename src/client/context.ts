@@ -7,8 +7,6 @@
  * `WW_TOKEN`), the context (`--context NAME`, else `WW_CONTEXT`, else the file's `current`),
  * the built-in default (docs/cli.md#contexts).
  */
-import { open } from 'node:fs/promises'
-import { readFileSync } from 'node:fs'
 import { readConfig, splitAddrs, type ConfigContext } from './config.js'
 import type { WebSocketsInit } from '../transport/ws.js'
 import { loadPlugins, type LoadedPlugin } from './plugins.js'
@@ -18,6 +16,7 @@ import { defaultTransports, type TransportRegistry } from '../transport/registry
 import { CliError, ERR_USAGE } from './errors.js'
 import { DEFAULT_ADDR } from './defaults.js'
 import { WwError } from '../errors.js'
+import { MAX_PEM_FILE_BYTES, readFileBounded, readTokenFile as readToken } from '../file.js'
 
 /** `--context NAME` / `WW_CONTEXT` names a context the config file does not define. */
 export const ERR_UNKNOWN_CONTEXT = 'ERR_UNKNOWN_CONTEXT'
@@ -84,46 +83,32 @@ export interface CommonOptions {
   headers?: boolean
 }
 
-function readPem(label: string, path: string): string {
+async function readPem(label: string, path: string): Promise<string> {
   try {
-    return readFileSync(path, 'utf8')
+    return (await readFileBounded(path, MAX_PEM_FILE_BYTES, ERR_USAGE, { label: `${label} ${path}` })).toString('utf8')
   } catch (err) {
-    throw new CliError(ERR_USAGE, `cannot read ${label} ${path}: ${(err as Error).message}`, { cause: err })
+    throw new CliError(ERR_USAGE, (err as Error).message, { cause: err })
   }
 }
 
-/** The client TLS options of the --tls-* settings (undefined: none given). Throws ERR_USAGE. */
-export function clientTls(options: Pick<CommonOptions, 'tlsCa' | 'tlsCert' | 'tlsKey'>): WebSocketsInit['clientTls'] {
+/** The client TLS options of the --tls-* settings (undefined: none given). Rejects with ERR_USAGE. */
+export async function clientTls(options: Pick<CommonOptions, 'tlsCa' | 'tlsCert' | 'tlsKey'>): Promise<WebSocketsInit['clientTls']> {
   const { tlsCa, tlsCert, tlsKey } = options
   if (tlsCa === undefined && tlsCert === undefined && tlsKey === undefined) return undefined
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new CliError(ERR_USAGE, '--tls-cert and --tls-key go together')
   return {
-    ...(tlsCa !== undefined ? { ca: readPem('--tls-ca', tlsCa) } : {}),
-    ...(tlsCert !== undefined ? { cert: readPem('--tls-cert', tlsCert), key: readPem('--tls-key', tlsKey!) } : {}),
+    ...(tlsCa !== undefined ? { ca: await readPem('--tls-ca', tlsCa) } : {}),
+    ...(tlsCert !== undefined ? { cert: await readPem('--tls-cert', tlsCert), key: await readPem('--tls-key', tlsKey!) } : {}),
   }
 }
 
-/** Largest token file read. */
-const MAX_TOKEN_FILE = 64 * 1024
-
-/** The first line of a context's token file; ERR_TOKEN_FILE when it can't be read or is empty. */
+/** A context's token: the first line of its token file (the rule of `ww start --token-file`); ERR_TOKEN_FILE when it can't be read or is empty. */
 async function readTokenFile(context: string, path: string): Promise<string> {
-  let text: string
   try {
-    const fh = await open(path, 'r')
-    try {
-      const buf = Buffer.alloc(MAX_TOKEN_FILE)
-      const { bytesRead } = await fh.read(buf, 0, buf.length, 0)
-      text = buf.subarray(0, bytesRead).toString('utf8')
-    } finally {
-      await fh.close()
-    }
+    return await readToken(path, ERR_TOKEN_FILE, `tokenFile ${path}`)
   } catch (err) {
-    throw new CliError(ERR_TOKEN_FILE, `context "${context}": cannot read tokenFile ${path}: ${(err as Error).message}`, { cause: err })
+    throw new CliError(ERR_TOKEN_FILE, `context "${context}": ${(err as Error).message}`, { cause: err })
   }
-  const token = (text.split(/\r?\n/, 1)[0] ?? '').trim()
-  if (token === '') throw new CliError(ERR_TOKEN_FILE, `context "${context}": tokenFile ${path} has no token on its first line`)
-  return token
 }
 
 /** Plugins loaded and registries ready. */
@@ -192,7 +177,7 @@ export async function createContext(flags: CliFlags | CommonOptions, env: NodeJS
   }
 
   const formats = FormatRegistry.withBuiltins()
-  const tls = clientTls(options)
+  const tls = await clientTls(options)
   const transports = defaultTransports(tls === undefined ? {} : { ws: { clientTls: tls } })
   const plugins = await loadPlugins([...config.plugins, ...options.plugin], { formats, transports })
   if (!formats.has(options.format)) {

@@ -1,8 +1,8 @@
 /**
  * The files of `\o` and `\i`. A script file (`\i FILE`) is hostile input like any other: it
- * is read only if it is a regular file (a FIFO or a device could block the shell or never
- * end), at most `SCRIPT_MAX_BYTES` of it (checked while reading, not by trusting `stat`, so
- * a file that grows meanwhile is still bounded), and must be UTF-8 text. Each line is one
+ * is read by `readFileBounded` (src/file.ts): only a regular file (a FIFO or a device could
+ * block the shell or never end), at most `SCRIPT_MAX_BYTES` of it (checked while reading, not
+ * by trusting `stat`, so a file that grows meanwhile is still bounded); and it must be UTF-8 text. Each line is one
  * statement; blank lines and `--` or `#` comments are skipped. An output file (`\o FILE`) is
  * opened (created or truncated) before the shell says so, so a directory or a missing
  * permission is reported at once instead of at the first result.
@@ -11,6 +11,7 @@ import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { WriteStream } from 'node:fs'
 import { CliError, EXIT } from '../client/errors.js'
+import { fsReason, readFileBounded, type FileReadError } from '../file.js'
 import type { QuerySink } from '../client/query.js'
 
 /** Largest script `\i` reads, bytes. @default 1 MiB */
@@ -29,30 +30,6 @@ export interface ScriptLine {
   text: string
 }
 
-// The reason of a file system error in words, for one-line messages.
-function reason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException)?.code
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file or directory'
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied'
-    case 'EISDIR':
-      return 'is a directory'
-    case 'ENOTDIR':
-      return 'a part of the path is not a directory'
-    case 'ENOSPC':
-      return 'no space left on the device'
-    case 'EROFS':
-      return 'read-only file system'
-    case 'ENXIO':
-      return 'nobody reads that FIFO'
-    default:
-      return code ?? (err as Error)?.message ?? String(err)
-  }
-}
-
 /** Splits a script's text into statements: trimmed lines, blank lines and comments skipped. */
 export function scriptLines(text: string): ScriptLine[] {
   const out: ScriptLine[] = []
@@ -69,40 +46,21 @@ export function scriptLines(text: string): ScriptLine[] {
 export async function readScript(path: string, maxBytes = SCRIPT_MAX_BYTES): Promise<ScriptLine[]> {
   const fail = (code: string, why: string, cause?: unknown): CliError => new CliError(code, `cannot run ${path}: ${why} (${code})`, { exitCode: EXIT.usage, cause })
   if (path === '') throw fail(ERR_INPUT_FILE, '\\i needs a FILE')
-  let fh
+  let bytes: Buffer
   try {
-    // Non-blocking: opening a FIFO for reading would otherwise wait for a writer, forever.
-    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
+    bytes = await readFileBounded(path, maxBytes, ERR_INPUT_FILE, { tooLargeCode: ERR_INPUT_TOO_LARGE })
   } catch (err) {
-    throw fail(ERR_INPUT_FILE, reason(err), err)
+    const e = err as FileReadError
+    throw fail(e.code, e.reason, err)
   }
+  let text: string
   try {
-    const st = await fh.stat()
-    if (st.isDirectory()) throw fail(ERR_INPUT_FILE, 'is a directory')
-    if (!st.isFile()) throw fail(ERR_INPUT_FILE, 'not a regular file')
-    // One byte more than allowed tells a file at the limit from one past it.
-    const buf = Buffer.alloc(maxBytes + 1)
-    let len = 0
-    while (len < buf.length) {
-      const { bytesRead } = await fh.read(buf, len, buf.length - len, len)
-      if (bytesRead === 0) break
-      len += bytesRead
-    }
-    if (len > maxBytes) throw fail(ERR_INPUT_TOO_LARGE, `larger than ${maxBytes} bytes`)
-    let text: string
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, len))
-    } catch {
-      throw fail(ERR_INPUT_FILE, 'not UTF-8 text')
-    }
-    if (text.includes('\u0000')) throw fail(ERR_INPUT_FILE, 'not text (it holds NUL bytes)')
-    return scriptLines(text)
-  } catch (err) {
-    if (err instanceof CliError) throw err
-    throw fail(ERR_INPUT_FILE, reason(err), err)
-  } finally {
-    await fh.close().catch(() => {})
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw fail(ERR_INPUT_FILE, 'not UTF-8 text')
   }
+  if (text.includes('\u0000')) throw fail(ERR_INPUT_FILE, 'not text (it holds NUL bytes)')
+  return scriptLines(text)
 }
 
 /**
@@ -184,15 +142,15 @@ export class FileSink implements QuerySink {
 /** Opens `path` for `\o`: created or truncated (mode 0644 before the umask). */
 export async function openOutput(path: string): Promise<FileSink> {
   try {
-    // Non-blocking for the same reason: a FIFO without a reader fails (ENXIO) instead of hanging.
+    // Non-blocking: opening a FIFO that nobody reads fails (ENXIO) instead of hanging.
     const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK, 0o644)
     return new FileSink(path, fh.createWriteStream())
   } catch (err) {
-    throw new CliError(ERR_OUTPUT_FILE, `cannot write to ${path}: ${reason(err)} (${ERR_OUTPUT_FILE})`, { exitCode: EXIT.usage, cause: err })
+    throw new CliError(ERR_OUTPUT_FILE, `cannot write to ${path}: ${fsReason(err)} (${ERR_OUTPUT_FILE})`, { exitCode: EXIT.usage, cause: err })
   }
 }
 
 /** The one-line message of a write error on the `\o` file. */
 export function outputFailed(path: string, err: unknown): string {
-  return `cannot write to ${path}: ${reason(err)} (${ERR_OUTPUT_FILE}); results go to the screen again`
+  return `cannot write to ${path}: ${fsReason(err)} (${ERR_OUTPUT_FILE}); results go to the screen again`
 }

@@ -16,6 +16,7 @@ export const LAYERS: Record<string, readonly string[]> = {
   'errors.ts': [],
   'iter.ts': ['errors.ts'],
   'queue.ts': [],
+  'file.ts': ['errors.ts'],
   lang: ['errors.ts'],
   record: ['errors.ts'],
   transport: ['errors.ts', 'queue.ts'],
@@ -28,9 +29,9 @@ export const LAYERS: Record<string, readonly string[]> = {
   node: ['errors.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'table', 'proto/wire', 'proto/server', 'cluster'],
   format: ['errors.ts', 'record'],
   'plugin.ts': ['transport', 'format', 'record'],
-  client: ['errors.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'proto/wire', 'proto/client', 'format', 'plugin.ts'],
-  repl: ['errors.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'format', 'client'],
-  cli: ['errors.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'table', 'cluster', 'node', 'format', 'plugin.ts', 'client', 'repl'],
+  client: ['errors.ts', 'file.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'proto/wire', 'proto/client', 'format', 'plugin.ts'],
+  repl: ['errors.ts', 'file.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'format', 'client'],
+  cli: ['errors.ts', 'file.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'table', 'cluster', 'node', 'format', 'plugin.ts', 'client', 'repl'],
   // The library's front door re-exports the stable surface; nothing imports it.
   'index.ts': ['errors.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'table', 'proto/server', 'proto/client', 'node'],
 }
