@@ -11,7 +11,7 @@ import type { Session } from '../../src/api.js'
 import { defaultTransports, TransportRegistry } from '../../src/transport/registry.js'
 import { MemoryNetwork, memoryTransport, type MemoryConnection } from '../../src/transport/memory.js'
 import type { Connection } from '../../src/transport/types.js'
-import { encodeBatch, encodeFrame, encodeItem } from '../../src/proto/wire/frames.js'
+import { encodeBatch, encodeFrame, encodeItem, scanFrame } from '../../src/proto/wire/frames.js'
 import { filledTable, peerId, record, serveTable } from './helpers.js'
 import { hasCode } from '../../src/errors.js'
 import { cleanupAfterEach } from '../cleanup.js'
@@ -40,9 +40,20 @@ async function memoryNode(rows = 1000, init: { token?: string } = {}): Promise<{
   }
 }
 
-type Logged = { dir: 'in' | 'out'; f: Record<string, unknown> }
+type Logged = { dir: 'in' | 'out'; f: Record<string, unknown>; bytes: number; message: number }
+// Every frame on the wire, in order, with its own length: a node that packs (hello `pack`)
+// may carry several frames in one message.
 function log(conn: MemoryConnection): Logged[] {
-  return conn.frames.map((x) => ({ dir: x.dir, f: decode(x.data) as Record<string, unknown> }))
+  const out: Logged[] = []
+  conn.frames.forEach((x, message) => {
+    for (let pos = 0; pos < x.data.length; ) {
+      const rest = x.data.subarray(pos)
+      const end = scanFrame(rest, 64, Infinity)
+      out.push({ dir: x.dir, f: decode(rest.subarray(0, end)) as Record<string, unknown>, bytes: end, message })
+      pos += end
+    }
+  })
+  return out
 }
 
 describe('client', () => {
@@ -68,8 +79,8 @@ describe('client', () => {
     const got = await s.view.iter('WHERE region=us*').toArray()
     expect(got.length).toBeGreaterThan(1000)
     const frames = log(conn)
-    expect(frames[0]).toEqual({ dir: 'out', f: { t: 'hello', v: 1, lang: 2 } })
-    expect(frames[1]).toMatchObject({ dir: 'in', f: { t: 'welcome', v: 1, lang: 2, peer: peerId(1), view: { cap: 0, null: false }, pubsub: { cap: 1, null: true } } })
+    expect(frames[0]).toMatchObject({ dir: 'out', f: { t: 'hello', v: 1, lang: 2, pack: true } })
+    expect(frames[1]).toMatchObject({ dir: 'in', f: { t: 'welcome', v: 1, lang: 2, pack: true, peer: peerId(1), view: { cap: 0, null: false }, pubsub: { cap: 1, null: true } } })
     expect(frames[2]).toMatchObject({ dir: 'out', f: { t: 'call', id: 1, cap: 0, m: 'iter', window: 16 * 1024 } })
     const batches = frames.filter((x) => x.f.t === 'batch')
     const credits = frames.filter((x) => x.f.t === 'credit')
@@ -79,19 +90,17 @@ describe('client', () => {
     let consumed = 0
     let window = 16 * 1024
     let sent = 0
-    for (let i = 0; i < conn.frames.length; i++) {
-      const x = conn.frames[i]!
-      const f = frames[i]!.f
+    for (const { f, bytes } of frames) {
       if (f.t === 'credit') {
         consumed = f.consumed as number
         window = f.window as number
       }
       if (f.t === 'batch') {
-        sent += x.data.length
+        sent += bytes
         expect(sent - consumed).toBeLessThanOrEqual(window)
       }
     }
-    expect(frames.at(-1)).toEqual({ dir: 'in', f: { t: 'end', id: 1 } })
+    expect(frames.at(-1)).toMatchObject({ dir: 'in', f: { t: 'end', id: 1 } })
   })
 
   it('reverse() is pipelined: the call on the new capability leaves before the node answered', async () => {

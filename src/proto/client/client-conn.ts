@@ -16,6 +16,7 @@ import { Cursor, type CursorOptions } from '../../iter.js'
 import {
   type CallFrame,
   decodeNodeFrame,
+  decodeNodeFrames,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   ERR_BAD_FRAME,
@@ -43,6 +44,14 @@ export interface ClientConnInit {
   window?: Omit<CreditWindowInit, 'now'>
   /** Largest frame accepted from the node. @default 1_048_576 */
   maxFrameBytes?: number
+  /**
+   * Ask the node to pack several frames into one transport message (hello `pack`,
+   * docs/protocol.md#1-transport-and-encoding): fewer messages and socket writes when many
+   * streams of the connection have something at once (watches). False speaks the original
+   * one-frame-per-message protocol.
+   * @default true
+   */
+  pack?: boolean
 }
 
 interface PendingCall {
@@ -94,7 +103,10 @@ export class ClientConn {
       // hello goes out: its error frame, already received, is still the answer to read.
       let sendError: unknown
       try {
-        conn.send(encodeFrame(options.token === undefined ? { t: 'hello', v: PROTOCOL_VERSION, lang: LANG_VERSION } : { t: 'hello', v: PROTOCOL_VERSION, token: options.token, lang: LANG_VERSION }))
+        const pack = options.pack ?? true
+        conn.send(
+          encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, ...(options.token === undefined ? {} : { token: options.token }), lang: LANG_VERSION, ...(pack ? { pack: true } : {}) }),
+        )
       } catch (err) {
         sendError = err
       }
@@ -151,9 +163,10 @@ export class ClientConn {
 
   /**
    * Calls method `m` on capability `cap`; resolves with the result's value. `bind`: the id
-   * the new capability gets. Rejects with the node's error, the session's, or ERR_ABORTED.
+   * the new capability gets. `onError`: told of the node's (or the session's) error in the
+   * same synchronous step that receives it, before the promise rejects. Rejects with the node's error, the session's, or ERR_ABORTED.
    */
-  call(cap: number, m: string, a: Record<string, unknown>, options: { bind?: number; signal?: AbortSignal } = {}): Promise<unknown> {
+  call(cap: number, m: string, a: Record<string, unknown>, options: { bind?: number; signal?: AbortSignal; onError?: (e: Error) => void } = {}): Promise<unknown> {
     if (this.#error !== undefined) return Promise.reject(this.#error)
     if (options.signal?.aborted === true) return Promise.reject(abortError(options.signal))
     const id = this.#newId()
@@ -172,6 +185,7 @@ export class ClientConn {
         },
         reject: (e) => {
           signal?.removeEventListener('abort', onAbort)
+          options.onError?.(e)
           reject(e)
         },
       })
@@ -221,6 +235,15 @@ export class ClientConn {
       for (;;) {
         const r = await it.next()
         if (r.done === true) break
+        if (this.welcome.pack === true) {
+          // Several frames per message: each is dispatched with its own length (credit
+          // counts each batch frame's bytes, not the message's).
+          for (const { frame, bytes } of decodeNodeFrames(r.value, { maxFrameBytes: max })) {
+            this.#dispatch(frame, bytes)
+            if (this.#error !== undefined) return
+          }
+          continue
+        }
         const f = decodeNodeFrame(r.value, { maxFrameBytes: max })
         this.#dispatch(f, r.value.length)
         if (this.#error !== undefined) return

@@ -73,7 +73,7 @@ export async function connect(url: string, options: ConnectInit = {}): Promise<S
   try {
     const conn = await transports.connect(url, { signal })
     const token = options.token
-    const c = await ClientConn.open(conn, { signal, ...(token === undefined ? {} : { token }), window: options.window, maxFrameBytes: options.maxFrameBytes })
+    const c = await ClientConn.open(conn, { signal, ...(token === undefined ? {} : { token }), window: options.window, maxFrameBytes: options.maxFrameBytes, pack: options.pack })
     return new RemoteSession(c, options)
   } catch (err) {
     // Our own deadline (not the caller's signal) means the node could not be reached.

@@ -62,16 +62,14 @@ export class RemoteView implements View {
   readonly #conn: ClientConn
   readonly #cap: number
   #released = false
-  // Why the node refused to bind this capability (pipelined reverse), once known.
+  // Why the node refused to bind this capability (pipelined reverse), once known: set in the
+  // same synchronous step that receives the refusal, so a call on this View answered in the
+  // same transport message (a node that packs frames) already sees it.
   #bindError: Error | undefined
 
-  /** `bound`: the pipelined call that binds `cap`, when this View came from `reverse()`. */
-  constructor(conn: ClientConn, cap: number, bound?: Promise<unknown>) {
+  constructor(conn: ClientConn, cap: number) {
     this.#conn = conn
     this.#cap = cap
-    bound?.then(undefined, (e: Error) => {
-      this.#bindError = e
-    })
   }
 
   // A call on an id the node never bound fails with ERR_CAP_UNKNOWN; report why instead.
@@ -154,13 +152,19 @@ export class RemoteView implements View {
   reverse(): View {
     if (this.#released) return new ReleasedView()
     const id = this.#conn.newCapId()
-    const bound = this.#conn.call(this.#cap, 'reverse', {}, { bind: id })
+    const child = new RemoteView(this.#conn, id)
     // A refusal of this View's own binding carries over to its children: the node answers a
     // reverse on an unbound id with ERR_CAP_UNKNOWN, which #map turns back into the refusal
     // (ERR_TOO_MANY_CAPS), even when the whole chain was pipelined before any answer came.
-    return new RemoteView(this.#conn, id, bound.then(undefined, (e: Error) => {
-      throw this.#map(e)
-    }))
+    this.#conn
+      .call(this.#cap, 'reverse', {}, {
+        bind: id,
+        onError: (e) => {
+          child.#bindError = this.#map(e)
+        },
+      })
+      .catch(() => {}) // reported by the child's calls
+    return child
   }
 
   async values(index: ValuesIndex, prefix = '', options: AbortOptions & { limit?: number } = {}): Promise<string[]> {

@@ -41,6 +41,7 @@ import { ERR_BAD_QUERY } from '../wire/statement.js'
 import type { CallObserver, ServerCounters } from './counters.js'
 import { type BatchLimits, closeSource, ConnectionBudget, ServerStream, type StreamStats } from './server-stream.js'
 import { DEFAULT_INITIAL_WINDOW } from '../wire/window.js'
+import { Outbox } from './outbox.js'
 
 /** No `hello` arrived within the handshake timeout. */
 export const ERR_HANDSHAKE_TIMEOUT = 'ERR_HANDSHAKE_TIMEOUT'
@@ -118,6 +119,8 @@ export class NodeConnection {
   // Whether the hello presented the right token (or none was required).
   #allowed = false
   #idleTimer: ReturnType<typeof setTimeout> | undefined
+  // Every frame after `welcome` goes out through it, written once per turn (outbox.ts).
+  #out: Outbox | undefined
 
   constructor(conn: Connection, init: NodeConnectionInit) {
     this.conn = conn
@@ -145,6 +148,11 @@ export class NodeConnection {
     let m = this.#maxInFlightDone
     for (const s of this.#streams.values()) m = Math.max(m, s.stats().maxInFlight)
     return m
+  }
+
+  /** Transport messages and frames written after the welcome (frames per message: what packing saves). */
+  get written(): { messages: number; frames: number } {
+    return this.#out?.written ?? { messages: 0, frames: 0 }
   }
 
   /** Accounting of every live stream. */
@@ -195,10 +203,17 @@ export class NodeConnection {
     if (this.#closing) return
     this.#closing = true
     const e = toWireError(err)
-    try {
-      this.conn.send(encodeFrame({ t: 'error', code: e.code, message: e.message }))
-    } catch {
-      // already gone
+    const frame = encodeFrame({ t: 'error', code: e.code, message: e.message })
+    if (this.#out !== undefined) {
+      // After whatever is queued, and now: the connection closes next.
+      this.#out.post(frame)
+      this.#out.flush()
+    } else {
+      try {
+        this.conn.send(frame)
+      } catch {
+        // already gone
+      }
     }
     // A graceful close flushes the error frame; a client that doesn't read is dropped after 2 s.
     this.conn.close({ signal: AbortSignal.timeout(2000) }).catch(() => this.conn.abort(new WwError(e.code, e.message)))
@@ -235,6 +250,9 @@ export class NodeConnection {
       this.#init.tried(remote, allowed)
     }
     this.#allowed = allowed
+    // Packing is the client's choice (hello.pack); a client that doesn't ask gets one frame
+    // per message, as the original protocol has it.
+    const pack = f.pack === true
     const caps = this.#init.caps(allowed)
     this.#caps.set(0, caps.view)
     this.#caps.set(1, caps.pubsub)
@@ -247,8 +265,11 @@ export class NodeConnection {
         pubsub: { cap: 1, null: caps.pubsub.isNull },
         // The query language is negotiated only with a client that asks (docs/protocol.md).
         ...(f.lang === undefined ? {} : { lang: Math.min(f.lang, LANG_VERSION) }),
+        ...(pack ? { pack: true } : {}),
       }),
     )
+    // The welcome went alone, straight to the transport; everything after it is queued.
+    this.#out = new Outbox(this.conn, pack, this.#abort.signal)
   }
 
   #handle(f: ClientFrame): void {
@@ -276,11 +297,9 @@ export class NodeConnection {
     if (this.#closing) return
     const frame =
       'error' in outcome ? { t: 'result' as const, id, error: toWireError(outcome.error) } : { t: 'result' as const, id, value: outcome.value ?? null }
-    try {
-      this.conn.send(encodeFrame(frame))
-    } catch {
-      // the connection is gone
-    }
+    // #result runs only after the welcome, so the outbox is there; it drops the frame once
+    // the connection is gone.
+    this.#out!.post(encodeFrame(frame))
   }
 
   #call(f: CallFrame): void {
@@ -358,7 +377,7 @@ export class NodeConnection {
       return
     }
     const window = f.window ?? DEFAULT_INITIAL_WINDOW
-    const s = new ServerStream(this.conn, f.id, o.stream, window, limits.maxWindow, limits.batch, this.#abort.signal, this.#budget, o.encode, o.write, this.#init.counters)
+    const s = new ServerStream(this.conn, this.#out!, f.id, o.stream, window, limits.maxWindow, limits.batch, this.#abort.signal, this.#budget, o.encode, o.write, this.#init.counters)
     this.#streams.set(f.id, s)
     void s.run(() => {
       this.#init.onCallDone?.(f.m, (performance.now() - started) / 1000)

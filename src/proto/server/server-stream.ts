@@ -1,7 +1,9 @@
 /**
  * One outgoing stream on the node: pulls items from its source lazily, packs them into
  * `batch` frames, and sends only within the credit the client granted (window.ts) and only
- * while the transport isn't past its high-water mark (`send()` false → wait for `onDrain`).
+ * while the transport isn't past its high-water mark. Frames go through the connection's
+ * Outbox (outbox.ts), which writes the frames of all its streams once per turn of the event
+ * loop; a stream sends at most one batch per turn.
  *
  * Nothing is pulled from the source before there is credit to send it, so a stream whose
  * consumer stops reading holds at most one encoded item beyond what is in flight. `cancel()`
@@ -10,6 +12,7 @@
  */
 import type { ServerCounters } from './counters.js'
 import type { Connection } from '../../transport/types.js'
+import type { Outbox } from './outbox.js'
 import { BatchBuilder, batchOverhead, encodeFrame, encodeItem, type ItemWriter, toWireError } from '../wire/frames.js'
 import type { StreamSource } from './caps.js'
 import { type Credit, SendWindow } from '../wire/window.js'
@@ -98,6 +101,7 @@ function isPromise<V>(v: V | Promise<V>): v is Promise<V> {
 export class ServerStream {
   readonly id: number
   readonly #conn: Connection
+  readonly #out: Outbox
   readonly #source: StreamSource
   readonly #window: SendWindow
   readonly #limits: BatchLimits
@@ -124,12 +128,14 @@ export class ServerStream {
   readonly #counters: ServerCounters | undefined
 
   /**
-   * `signal`: aborted when the connection goes away (stops waiting on the transport).
+   * `conn`: the transport (its buffered bytes are reported); `out`: its Outbox, which every
+   * frame of the stream goes through. `signal`: aborted when the connection goes away.
    * `encode` / `write`: the item codec (CallOutcome); `write`, when given, is used.
    * `counters`: the server's totals, where credit and budget waits are counted.
    */
   constructor(
     conn: Connection,
+    out: Outbox,
     id: number,
     source: StreamSource,
     window: number,
@@ -146,6 +152,7 @@ export class ServerStream {
     this.#encode = encode as (item: unknown) => Uint8Array
     this.#write = write
     this.#conn = conn
+    this.#out = out
     this.#signal = signal
     this.id = id
     this.#source = source
@@ -156,7 +163,7 @@ export class ServerStream {
   /** Current accounting. */
   stats(): StreamStats {
     const w = this.#window
-    return { id: this.id, inFlight: w.inFlight, maxInFlight: w.maxInFlight, window: w.window, produced: this.#produced, batches: this.#batches, bufferedAmount: this.#conn.bufferedAmount }
+    return { id: this.id, inFlight: w.inFlight, maxInFlight: w.maxInFlight, window: w.window, produced: this.#produced, batches: this.#batches, bufferedAmount: this.#conn.bufferedAmount + this.#out.queued }
   }
 
   /** Applies a `credit` frame; false when it is impossible (a protocol violation). */
@@ -303,10 +310,10 @@ export class ServerStream {
           this.#window.onSend(frame.length)
           this.#budget.take(frame.length)
           this.#batches++
-          if (!this.#conn.send(frame)) await this.#conn.onDrain({ signal: this.#signal })
-          // One batch per turn of the event loop: a cancel (or another client's call)
-          // waiting in the read queue is seen before the next batch is made.
-          else await new Promise<void>((resolve) => setImmediate(resolve))
+          // Resolves after this turn's write (and the transport's drain when it is full): one
+          // batch per turn of the event loop, so a cancel (or another client's call) waiting
+          // in the read queue is seen before the next batch is made.
+          await this.#out.send(frame)
         } else if (this.#held !== undefined) {
           // The next item doesn't fit the credit left: wait for more.
           await this.#waitCredit()
@@ -325,12 +332,9 @@ export class ServerStream {
     }
     onDone()
     if (this.#signal.aborted) return
-    try {
-      // Sent after a clean end, a failure, or a cancel, so the client knows the id is free.
-      this.#conn.send(encodeFrame(error === undefined ? { t: 'end', id: this.id } : { t: 'end', id: this.id, error: toWireError(error) }))
-    } catch {
-      // the connection is gone
-    }
+    // Sent after a clean end, a failure, or a cancel, so the client knows the id is free
+    // (the outbox drops it when the connection is gone).
+    this.#out.post(encodeFrame(error === undefined ? { t: 'end', id: this.id } : { t: 'end', id: this.id, error: toWireError(error) }))
   }
 }
 

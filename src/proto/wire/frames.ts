@@ -59,6 +59,11 @@ export interface HelloFrame {
    * Statement and the View methods `count` and `explain`. Absent: 1, the original language.
    */
   lang?: number
+  /**
+   * True: the client accepts several node frames in one transport message (`packFrames`,
+   * docs/protocol.md#1-transport-and-encoding). Absent or false: one frame per message.
+   */
+  pack?: boolean
 }
 
 /** Answer to `hello`, node → client. */
@@ -75,6 +80,12 @@ export interface WelcomeFrame {
    * gets exactly the welcome it always got; absent means 1.
    */
   lang?: number
+  /**
+   * True when the node packs frames after this `welcome` (which always travels alone): a
+   * message may then hold several whole frames back to back. Sent only when the hello
+   * carried `pack: true`, so a client that didn't ask gets the welcome it always got.
+   */
+  pack?: boolean
 }
 
 /** A method call on a capability, client → node. */
@@ -345,7 +356,7 @@ function readLength(bytes: Uint8Array, pos: number, n: number): number {
  * `maxDepth`, holds more than `maxItems` values, or is cut short. The decoder, which
  * allocates a stack entry and an object per level, only ever sees frames that passed.
  */
-export function scanFrame(bytes: Uint8Array, maxDepth: number, maxItems: number): void {
+export function scanFrame(bytes: Uint8Array, maxDepth: number, maxItems: number): number {
   const len = bytes.length
   // remaining[d]: values still to read at depth d (depth 0: the one top-level value).
   const remaining: number[] = [1]
@@ -395,6 +406,7 @@ export function scanFrame(bytes: Uint8Array, maxDepth: number, maxItems: number)
     }
   }
   if (pos > len) throw new WwError(ERR_BAD_FRAME, 'frame is not valid MessagePack: it ends in the middle of a value')
+  return pos
 }
 
 function decodeMap(bytes: Uint8Array, limits: DecodeLimits): Record<string, unknown> {
@@ -462,6 +474,10 @@ export function decodeClientFrame(bytes: Uint8Array, limits: DecodeLimits = {}):
       if (f.token !== undefined && f.token !== null && typeof f.token !== 'string') throw bad('hello', 'token', 'a string')
       const out: HelloFrame = typeof f.token === 'string' ? { t: 'hello', v, token: f.token } : { t: 'hello', v }
       if (f.lang !== undefined && f.lang !== null) out.lang = count(f, 'hello', 'lang')
+      if (f.pack !== undefined && f.pack !== null) {
+        if (typeof f.pack !== 'boolean') throw bad('hello', 'pack', 'a boolean')
+        out.pack = f.pack
+      }
       return out
     }
     case 'call': {
@@ -492,6 +508,10 @@ export function decodeNodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): N
       if (typeof v !== 'number' || !Number.isInteger(v)) throw bad('welcome', 'v', 'an integer')
       const out: WelcomeFrame = { t: 'welcome', v, peer: str(f, 'welcome', 'peer'), view: wireCap(f, 'view'), pubsub: wireCap(f, 'pubsub') }
       if (f.lang !== undefined && f.lang !== null) out.lang = count(f, 'welcome', 'lang')
+      if (f.pack !== undefined && f.pack !== null) {
+        if (typeof f.pack !== 'boolean') throw bad('welcome', 'pack', 'a boolean')
+        out.pack = f.pack
+      }
       return out
     }
     case 'result': {
@@ -514,6 +534,64 @@ export function decodeNodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): N
     default:
       throw new WwError(ERR_BAD_FRAME, typeof f.t === 'string' ? `unknown frame type '${f.t.slice(0, 32)}'` : "frame has no string type field 't'")
   }
+}
+
+/**
+ * Most bytes a node packs into one transport message (docs/protocol.md#1-transport-and-encoding):
+ * frames are packed while the message stays within this; a frame larger than it travels alone.
+ */
+export const MAX_PACK_BYTES = 64 * 1024
+
+/** Most frames a node packs into one transport message. */
+export const MAX_PACK_FRAMES = 1024
+
+/**
+ * Concatenates whole encoded frames into transport messages for a client that asked for
+ * packing: each message holds at most MAX_PACK_FRAMES frames and MAX_PACK_BYTES bytes, except
+ * that a frame larger than MAX_PACK_BYTES travels alone. Frames keep their order.
+ */
+export function packFrames(frames: readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let i = 0
+  while (i < frames.length) {
+    let bytes = frames[i]!.length
+    let j = i + 1
+    while (j < frames.length && j - i < MAX_PACK_FRAMES && bytes + frames[j]!.length <= MAX_PACK_BYTES) bytes += frames[j++]!.length
+    if (j === i + 1) out.push(frames[i]!)
+    else {
+      const m = new Uint8Array(bytes)
+      let pos = 0
+      for (let k = i; k < j; k++) {
+        m.set(frames[k]!, pos)
+        pos += frames[k]!.length
+      }
+      out.push(m)
+    }
+    i = j
+  }
+  return out
+}
+
+/**
+ * Decodes a transport message of a node that packs frames: one or more whole frames back to
+ * back, each checked as `decodeNodeFrame` checks one (its own size against the frame limit).
+ * Returns each frame with its length in bytes (what stream credit counts). A message that is
+ * empty or ends inside a frame is ERR_BAD_FRAME.
+ */
+export function decodeNodeFrames(bytes: Uint8Array, limits: DecodeLimits = {}): { frame: NodeFrame; bytes: number }[] {
+  if (bytes.length === 0) throw new WwError(ERR_BAD_FRAME, 'empty message: a message holds at least one frame')
+  const out: { frame: NodeFrame; bytes: number }[] = []
+  let pos = 0
+  while (pos < bytes.length) {
+    const rest = bytes.subarray(pos)
+    // Where this frame ends: the scan stops at the end of the first value, so it reads this
+    // frame's bytes only (decodeNodeFrame then checks them against the frame limit).
+    const end = scanFrame(rest, limits.maxDepth ?? DEFAULT_MAX_DEPTH, limits.maxItems ?? Infinity)
+    const one = rest.subarray(0, end)
+    out.push({ frame: decodeNodeFrame(one, limits), bytes: end })
+    pos += end
+  }
+  return out
 }
 
 /** The wire form of an error: its code when it has one, else ERR_INTERNAL. */
