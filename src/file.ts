@@ -1,5 +1,6 @@
 /**
- * Reading a file a user names (the config file, a token file, a shell script, a PEM file):
+ * Reading a file a user names (the config file, a token file, a shell script, a PEM file,
+ * the node's identity, swarm key and allow-list):
  * hostile input like any other. {@link readFileBounded} reads only a regular file (a FIFO
  * or a device could block forever or never end, a directory is a mistake), at most the
  * bound (counted while reading through one open handle, not trusted from `stat`, so a file
@@ -7,7 +8,7 @@
  * "the token is the first line of the file" lives here once ({@link readTokenFile}), for
  * `ww start --token-file` and a context's `tokenFile` alike.
  */
-import { constants } from 'node:fs'
+import { constants, type Stats } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { WwError } from './errors.js'
 
@@ -23,6 +24,8 @@ export interface ReadBoundedOptions {
   tooLargeCode?: string
   /** How messages name the file, e.g. `--tls-cert /etc/ww/cert.pem`. @default the path */
   label?: string
+  /** Called with the open file's stat before it is read (its mode, say), so no second look at the path is needed. @default undefined */
+  onStat?: (st: Stats) => void
 }
 
 /** A file {@link readFileBounded} could not read; `code` is the caller's, `reason` says why in words. */
@@ -89,6 +92,7 @@ export async function readFileBounded(path: string, maxBytes: number, code: stri
     const st = await fh.stat()
     if (st.isDirectory()) throw fail('is a directory')
     if (!st.isFile()) throw fail('not a regular file')
+    options.onStat?.(st)
     // Sized by stat for the usual case, grown if the file grows; one byte more than allowed
     // tells a file at the bound from one past it.
     let buf = Buffer.alloc(Math.min(maxBytes + 1, Math.max(st.size + 1, 4096)))

@@ -24,10 +24,10 @@
  * nodes behind it (each of them applies its own capacity). The check sits in the validation
  * path, not in the table, so a local `RoutingTable` used as a library is not limited.
  */
-import { readFile, stat } from 'node:fs/promises'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { WwError } from '../errors.js'
+import { readFileBounded } from '../file.js'
 import type { RoutingRecord } from '../record/record.js'
 import type { RoutingTable } from '../table/table.js'
 
@@ -105,15 +105,8 @@ export function parseAllowList(text: string, source = 'allow-list'): AllowList {
  * @throws WwError ERR_ALLOW_LIST_INVALID when it can't be read or a line is not a peer ID.
  */
 export async function loadAllowList(path: string): Promise<AllowList> {
-  let text: string
-  try {
-    const st = await stat(path)
-    if (!st.isFile()) throw new Error('not a regular file')
-    if (st.size > MAX_FILE_BYTES) throw new Error(`${st.size} bytes, more than ${MAX_FILE_BYTES}`)
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    throw new WwError(ERR_ALLOW_LIST_INVALID, `cannot read allow-list ${path}: ${(err as Error).message}`, { cause: err })
-  }
+  // A regular file of at most MAX_FILE_BYTES, bounded while reading (src/file.ts).
+  const text = (await readFileBounded(path, MAX_FILE_BYTES, ERR_ALLOW_LIST_INVALID, { label: `allow-list ${path}` })).toString('utf8')
   return parseAllowList(text, `allow-list ${path}`)
 }
 

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { WwError } from '../errors.js'
+import { FileReadError, readFileBounded } from '../file.js'
 
 /** The identity file exists but does not hold an Ed25519 private key. */
 export const ERR_IDENTITY_CORRUPT = 'ERR_IDENTITY_CORRUPT'
@@ -102,13 +103,15 @@ export function decodeIdentity(bytes: Uint8Array, path = 'identity'): PrivateKey
   return key
 }
 
+// The key in the identity file; undefined when there is none. A FIFO, a device or a huge file
+// is refused (src/file.ts) instead of blocking or filling memory.
 async function readKeyFile(path: string): Promise<PrivateKey | undefined> {
   let bytes: Uint8Array
   try {
-    bytes = await readFile(path)
+    bytes = await readFileBounded(path, MAX_FILE_BYTES, ERR_IDENTITY_IO, { tooLargeCode: ERR_IDENTITY_CORRUPT, label: `identity file ${path}` })
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new WwError(ERR_IDENTITY_IO, `cannot read identity file ${path}: ${(err as Error).message}`, { cause: err })
+    if (err instanceof FileReadError && err.fsCode === 'ENOENT') return undefined
+    throw err
   }
   return decodeIdentity(bytes, path)
 }

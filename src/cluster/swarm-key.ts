@@ -16,10 +16,11 @@
  * truncated or hand-edited file is refused with a clear error rather than misread.
  */
 import { createHash } from 'node:crypto'
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { open, rename, unlink } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { generateKey } from '@libp2p/pnet'
 import { WwError } from '../errors.js'
+import { readFileBounded } from '../file.js'
 
 /** A swarm key file is not in the `/key/swarm/psk/1.0.0/` format (or not 32 bytes of key). */
 export const ERR_SWARM_KEY_INVALID = 'ERR_SWARM_KEY_INVALID'
@@ -111,18 +112,13 @@ export interface LoadedSwarmKey extends SwarmKey {
  * @throws WwError ERR_SWARM_KEY_IO when it can't be read; ERR_SWARM_KEY_INVALID when it is not a key.
  */
 export async function loadSwarmKey(path: string): Promise<LoadedSwarmKey> {
-  let bytes: Uint8Array
-  let mode: number
-  try {
-    const st = await stat(path)
-    if (!st.isFile()) throw new Error('not a regular file')
-    if (st.size > MAX_FILE_BYTES) throw new WwError(ERR_SWARM_KEY_INVALID, `swarm key file ${path} is ${st.size} bytes, expected about 95`)
-    mode = st.mode
-    bytes = await readFile(path)
-  } catch (err) {
-    if (err instanceof WwError) throw err
-    throw new WwError(ERR_SWARM_KEY_IO, `cannot read swarm key file ${path}: ${(err as Error).message}`, { cause: err })
-  }
+  let mode = 0
+  // A regular file of at most MAX_FILE_BYTES (src/file.ts); its mode from the same open handle.
+  const bytes = await readFileBounded(path, MAX_FILE_BYTES, ERR_SWARM_KEY_IO, {
+    tooLargeCode: ERR_SWARM_KEY_INVALID,
+    label: `swarm key file ${path}`,
+    onStat: (st) => (mode = st.mode),
+  })
   const key = parseSwarmKey(bytes, `swarm key file ${path}`)
   return { ...key, path, exposed: process.platform !== 'win32' && (mode & 0o077) !== 0 }
 }

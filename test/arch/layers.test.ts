@@ -25,7 +25,7 @@ export const LAYERS: Record<string, readonly string[]> = {
   'proto/wire': ['errors.ts', 'lang', 'record', 'transport', 'api.ts'],
   'proto/server': ['errors.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'proto/wire'],
   'proto/client': ['errors.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'proto/wire'],
-  cluster: ['errors.ts', 'iter.ts', 'queue.ts', 'record', 'transport', 'api.ts', 'table'],
+  cluster: ['errors.ts', 'file.ts', 'iter.ts', 'queue.ts', 'record', 'transport', 'api.ts', 'table'],
   node: ['errors.ts', 'iter.ts', 'queue.ts', 'lang', 'record', 'transport', 'api.ts', 'table', 'proto/wire', 'proto/server', 'cluster'],
   format: ['errors.ts', 'record'],
   'plugin.ts': ['transport', 'format', 'record'],
