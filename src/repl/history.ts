@@ -3,8 +3,16 @@
  * and blank lines not recorded, kept between runs in `$XDG_CONFIG_HOME/ww/history` (one entry
  * a line). Navigation with ↑/↓ keeps the line being typed as a draft to come back to.
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { readFileBounded } from '../file.js'
+
+/**
+ * Largest history file loaded, bytes: the file holds at most `max` lines and is rewritten to
+ * that bound now and then, so a larger one (or a FIFO, or a device) is not ours to trust;
+ * it is skipped and the shell starts with an empty history. @default 8 MiB
+ */
+export const MAX_HISTORY_FILE_BYTES = 8 << 20
 
 /** Options of `History`. */
 export interface HistoryInit {
@@ -29,11 +37,14 @@ export class History {
     this.#max = init.max ?? 1000
   }
 
-  /** Loads the file (a missing or unreadable file is an empty history: history is a convenience). */
+  /**
+   * Loads the file. A missing or unreadable file, one that is not a regular file, or one
+   * larger than {@link MAX_HISTORY_FILE_BYTES} is an empty history: history is a convenience.
+   */
   async load(): Promise<void> {
     if (this.#file === undefined) return
     try {
-      const raw = await readFile(this.#file, 'utf8')
+      const raw = (await readFileBounded(this.#file, MAX_HISTORY_FILE_BYTES, 'ERR_HISTORY')).toString('utf8')
       this.#entries = raw.split('\n').filter((s) => s.trim() !== '').slice(-this.#max)
     } catch {
       this.#entries = []

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { History } from '../../src/repl/history.js'
+import { execFileSync } from 'node:child_process'
+import { History, MAX_HISTORY_FILE_BYTES } from '../../src/repl/history.js'
 
 describe('history', () => {
   const dirs: string[] = []
@@ -67,5 +68,30 @@ describe('history', () => {
     const h = new History({ file: d }) // a directory: reading fails
     await h.load()
     expect(h.entries).toEqual([])
+  })
+  it('loads a history file up to its bound and skips a larger one, a FIFO or a directory', async () => {
+    const d = await tmp()
+    const at = join(d, 'at')
+    // Exactly at the bound: loaded, last lines kept.
+    const line = 'x'.repeat(1023) + '\n'
+    await writeFile(at, line.repeat(MAX_HISTORY_FILE_BYTES / 1024 - 1) + 'ls WHERE a=1\n'.padStart(1024, ' '))
+    const ok = new History({ file: at, max: 3 })
+    await ok.load()
+    expect(ok.entries.at(-1)?.trim()).toBe('ls WHERE a=1')
+    // One byte past it: an empty history, the file left as it was.
+    const over = join(d, 'over')
+    await writeFile(over, 'y'.repeat(MAX_HISTORY_FILE_BYTES) + '\n')
+    const big = new History({ file: over })
+    await big.load()
+    expect(big.entries).toEqual([])
+    // A FIFO would block a plain read forever; a directory is a mistake.
+    const fifo = join(d, 'fifo')
+    execFileSync('mkfifo', [fifo])
+    const f = new History({ file: fifo })
+    await f.load()
+    expect(f.entries).toEqual([])
+    const dir = new History({ file: d })
+    await dir.load()
+    expect(dir.entries).toEqual([])
   })
 })
