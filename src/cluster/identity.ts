@@ -5,7 +5,7 @@
  * created 0700, and is only read afterwards. Anything unreadable is a WwError with a stable
  * code, never a crash. While a node runs, {@link lockIdentity} keeps other nodes off the file.
  */
-import { mkdir, open, readFile, unlink } from 'node:fs/promises'
+import { mkdir, open, unlink } from 'node:fs/promises'
 import { homedir, hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -181,7 +181,7 @@ export async function lockIdentity(path: string = defaultIdentityPath()): Promis
         released = true
         held.delete(lockPath)
         try {
-          if ((await readFile(lockPath, 'utf8')) === mine) await unlink(lockPath)
+          if ((await readLockFile(lockPath)) === mine) await unlink(lockPath)
         } catch {
           // Already gone: nothing to release.
         }
@@ -194,13 +194,23 @@ export async function lockIdentity(path: string = defaultIdentityPath()): Promis
 // Lock files held by this process.
 const held = new Set<string>()
 
+// Largest lock file read: ours hold a pid and a host name. Bounded and regular files only, so
+// a FIFO or a huge file planted at the lock's path can't hang or exhaust `ww start`.
+const MAX_LOCK_FILE_BYTES = 4096
+
+async function readLockFile(lockPath: string): Promise<string> {
+  return (await readFileBounded(lockPath, MAX_LOCK_FILE_BYTES, ERR_IDENTITY_IO, { label: `lock file ${lockPath}` })).toString('utf8')
+}
+
 async function readHolder(lockPath: string): Promise<{ stale: boolean; text: string }> {
   let text: string
   try {
-    text = await readFile(lockPath, 'utf8')
-  } catch {
+    text = await readLockFile(lockPath)
+  } catch (err) {
     // Removed between our create and our read: the holder just stopped. Try again.
-    return { stale: true, text: `lock file ${lockPath}` }
+    if (err instanceof FileReadError && err.fsCode === 'ENOENT') return { stale: true, text: `lock file ${lockPath}` }
+    // Not a lock file of ours (a FIFO, a directory, too large, unreadable): not taken over.
+    return { stale: false, text: err instanceof FileReadError ? `lock file ${lockPath}: ${err.reason}` : `lock file ${lockPath}` }
   }
   const [pidText, host] = text.split('\n')
   const pid = Number(pidText)

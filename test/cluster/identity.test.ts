@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
 import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir, homedir, hostname } from 'node:os'
 import { join } from 'node:path'
@@ -131,5 +132,25 @@ describe('identity lock', () => {
     // A lock of another host can't be checked: never taken over.
     await writeFile(`${path}.lock`, `1\nsome-other-host\n`)
     expect(await codeOf(lockIdentity(path))).toBe(ERR_IDENTITY_LOCKED)
+  })
+  it('refuses a FIFO or an oversize file at the lock path without blocking or taking it over', async () => {
+    const path = join(dir, 'identity.key')
+    // A FIFO nobody writes: a plain read of it would wait for a writer forever.
+    execFileSync('mkfifo', [`${path}.lock`])
+    const fifo = (await lockIdentity(path).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { code: string }
+    expect(fifo).toMatchObject({ code: ERR_IDENTITY_LOCKED })
+    expect(fifo.message).toContain('not a regular file')
+    await rm(`${path}.lock`)
+    // A huge file is not read whole, and not taken over either.
+    await writeFile(`${path}.lock`, `${'9'.repeat(8192)}\n${hostname()}\n`)
+    const big = (await lockIdentity(path).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { code: string }
+    expect(big).toMatchObject({ code: ERR_IDENTITY_LOCKED })
+    expect(big.message).toContain('larger than')
   })
 })
