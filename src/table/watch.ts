@@ -118,7 +118,11 @@ export interface WatcherStats {
   pending: number
   /** Most `pending` ever held. */
   maxPending: number
-  /** Table changes seen that concern this query. */
+  /**
+   * Table changes handed to this watcher that concern its query (a plain heartbeat that
+   * arrives while the consumer waits with nothing pending is not handed to it: it would be
+   * no event).
+   */
   changes: number
   /** Events delivered after `synced`. */
   delivered: number
@@ -148,8 +152,18 @@ class Group {
   readonly test: Test
   readonly index: { ref: IndexRef; values: string[] } | undefined
   readonly members = new Set<Watcher>()
+  /**
+   * The members a quiet change (a plain heartbeat of a peer that matches before and after)
+   * must reach: those not waiting in `next()` (a pending entry of theirs may need the newer
+   * record) and those that asked for heartbeats. A waiting watcher without `heartbeats`
+   * would turn such a change into no event, so it is left out of this set while it waits,
+   * and a heartbeat costs nothing per waiting watcher.
+   */
+  readonly awake = new Set<Watcher>()
   /** The dispatch round that last visited this group (a change visits it once). */
   round = 0
+  /** Watchers a change was handed to (`_apply` calls), for tests and benchmarks. */
+  applied = 0
 
   constructor(key: string, s: Statement) {
     this.key = key
@@ -185,7 +199,9 @@ class Group {
     // plain heartbeat, most changes): decided once here for all the members.
     const quiet = was !== undefined && now !== undefined && !indexedChange(was, now)
     let failure: unknown
-    for (const w of this.members) {
+    const targets = quiet ? this.awake : this.members
+    this.applied += targets.size
+    for (const w of targets) {
       try {
         w._apply(c.record, was, now, gone as 'left' | 'expired' | 'unmatched', quiet)
       } catch (err) {
@@ -219,6 +235,7 @@ export class WatchHub {
   readonly #fields = new Map<string, { ref: IndexRef; byValue: Map<string, Set<Group>> }>()
   #round = 0
   #visits = 0
+  #appliedGone = 0
   readonly #listener: ChangeListener = (c) => this.#dispatch(c)
 
   constructor(source: ChangeSource) {
@@ -228,6 +245,13 @@ export class WatchHub {
   /** Groups visited by changes so far (for tests and benchmarks: what the index saves). */
   get visits(): number {
     return this.#visits
+  }
+
+  /** Watchers a change was handed to so far, over all groups (per-watcher work of the table's writes). */
+  get applied(): number {
+    let n = this.#appliedGone
+    for (const g of this.#groups.values()) n += g.applied
+    return n
   }
 
   /** Adds a watcher of statement `s`; synchronous, so no change falls between this and a snapshot taken with it. */
@@ -251,6 +275,7 @@ export class WatchHub {
       }
     }
     g.members.add(w)
+    g.awake.add(w)
     w._group = g
   }
 
@@ -258,8 +283,10 @@ export class WatchHub {
   delete(w: Watcher): void {
     const g = w._group
     if (g === undefined || !g.members.delete(w)) return
+    g.awake.delete(w)
     w._group = undefined
     if (g.members.size > 0) return
+    this.#appliedGone += g.applied
     this.#groups.delete(g.key)
     if (g.index === undefined) this.#broad.delete(g)
     else {
@@ -370,6 +397,8 @@ export class Watcher {
     }
     const e = this.#take()
     if (e !== undefined) return { done: false, value: this.#stamp(e) }
+    // Waiting, with nothing pending: quiet changes need not reach it (Group.awake).
+    if (!this.#heartbeats) this._group?.awake.delete(this)
     return new Promise((resolve) => {
       this.#wake = resolve
     })
@@ -449,6 +478,7 @@ export class Watcher {
       const e = this.#take()
       if (e !== undefined) {
         this.#wake = undefined
+        this._group?.awake.add(this)
         w({ done: false, value: this.#stamp(e) })
       }
     }

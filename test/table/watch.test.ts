@@ -211,6 +211,43 @@ describe('RoutingTable.watch', () => {
 })
 
 describe('the index of watchers', () => {
+  it('a plain heartbeat costs nothing per waiting watcher; a watcher that is behind, or asked for heartbeats, still takes it in', async () => {
+    const tb = table()
+    const hub = new WatchHub(tb)
+    for (let i = 0; i < 10; i++) tb.upsert(rec(i))
+    const waiting: Watcher[] = []
+    for (let k = 0; k < 100; k++) {
+      const w = new Watcher(tb, hub, parseQuery('WHERE role=db'))
+      while (!(w.next() instanceof Promise)); // past synced: waiting
+      waiting.push(w)
+    }
+    let a = hub.applied
+    for (let seq = 11; seq < 111; seq++) tb.upsert(rec(3, { seq })) // 100 heartbeats of peer 3, nothing moves
+    expect(hub.applied - a).toBe(0)
+    // A move reaches every one of them, and wakes their waiting next() with it.
+    a = hub.applied
+    tb.upsert(rec(3, { seq: 200, host: 'moved' }))
+    expect(hub.applied - a).toBe(100)
+    for (const w of waiting) expect(w.next()).toBeInstanceOf(Promise) // read it: waiting again
+    // One watcher that is behind (its event not yet read: not waiting) and one that asked
+    // for heartbeats: each heartbeat reaches those two only.
+    const behind = new Watcher(tb, hub, parseQuery('WHERE role=db'))
+    while (!(behind.next() instanceof Promise));
+    const beats = new Watcher(tb, hub, parseQuery('WHERE role=db'), { heartbeats: true })
+    while (!(beats.next() instanceof Promise));
+    tb.upsert(rec(4, { seq: 300, host: 'moved-4' })) // wakes all 102; only `behind` doesn't read again
+    for (const w of [...waiting, beats]) expect(w.next()).toBeInstanceOf(Promise)
+    tb.upsert(rec(5, { seq: 301, host: 'moved-5' })) // pending in `behind`
+    for (const w of [...waiting, beats]) expect(w.next()).toBeInstanceOf(Promise)
+    a = hub.applied
+    tb.upsert(rec(5, { seq: 302, host: 'moved-5' })) // a heartbeat of 5: `behind` must take in the newer record
+    expect(hub.applied - a).toBe(2)
+    const e = behind.next() as IteratorResult<WatchEvent>
+    expect(e.value).toMatchObject({ kind: 'updated', record: { host: 'moved-5', seq: 302 }, coalesced: 2 })
+    for (const w of [...waiting, behind, beats]) w.return()
+    expect(hub.applied).toBeGreaterThan(0) // kept after the groups are gone
+  })
+
   it('a change visits exactly the watcher groups it can concern: those filed under the old or new value, and the unkeyed', () => {
     const tb = table()
     const hub = new WatchHub(tb)
