@@ -241,6 +241,48 @@ describe('client against a misbehaving node', () => {
     expect(hasCode(cur.err(), 'ERR_BAD_FRAME')).toBe(true)
   })
 
+  it('a node sending a record past a bound: the records before it arrive, then the stream ends with ERR_BAD_FRAME', async () => {
+    const good = Array.from({ length: 300 }, (_, i) => record(i))
+    const { url, transports } = await fakeNode(async (conn) => {
+      const it = await welcome(conn)
+      const call = decode((await it.next()).value as Uint8Array) as { id: number }
+      conn.send(encodeBatch(call.id, good.map((r) => encodeItem(r))))
+      // Well formed, in the node's own layout, but its host is one byte past the limit.
+      conn.send(encodeBatch(call.id, [encodeItem({ ...record(1), host: 'h'.repeat(256) })]))
+    })
+    const s = await connect(url, { transports })
+    cleanups.push(() => s.close())
+    const cur = s.view.iter()
+    const got: unknown[] = []
+    for (let b = await cur.nextBatch(); b.length > 0; b = await cur.nextBatch()) got.push(...b)
+    expect(got).toEqual(good)
+    expect(cur.err()).toMatchObject({ code: 'ERR_BAD_FRAME', message: expect.stringMatching(/host/) })
+  })
+
+  it('packed messages (hello pack): the batches in one message arrive in order, a bad record among them ends the stream with ERR_BAD_FRAME', async () => {
+    const a = Array.from({ length: 100 }, (_, i) => record(i))
+    const b = Array.from({ length: 100 }, (_, i) => record(100 + i))
+    const { url, transports } = await fakeNode(async (conn) => {
+      const it = conn[Symbol.asyncIterator]()
+      await it.next() // hello
+      conn.send(encodeFrame({ t: 'welcome', v: 1, peer: peerId(3), view: { cap: 0, null: false }, pubsub: { cap: 1, null: true }, pack: true }))
+      const c1 = decode((await it.next()).value as Uint8Array) as { id: number }
+      // One message: two batches and the end of the stream.
+      conn.send(Buffer.concat([encodeBatch(c1.id, a.map((r) => encodeItem(r))), encodeBatch(c1.id, b.map((r) => encodeItem(r))), encodeFrame({ t: 'end', id: c1.id })]))
+      const c2 = decode((await it.next()).value as Uint8Array) as { id: number }
+      // One message: a good batch, then one whose second record's ttl is past a day.
+      conn.send(Buffer.concat([encodeBatch(c2.id, a.map((r) => encodeItem(r))), encodeBatch(c2.id, [encodeItem(b[0]), encodeItem({ ...b[1]!, ttl: 86_400_001 })])]))
+    })
+    const s = await connect(url, { transports })
+    cleanups.push(() => s.close())
+    expect(await s.view.iter().toArray()).toEqual([...a, ...b])
+    const cur = s.view.iter()
+    const got: unknown[] = []
+    for (let x = await cur.nextBatch(); x.length > 0; x = await cur.nextBatch()) got.push(...x)
+    expect(got).toEqual([...a, b[0]])
+    expect(cur.err()).toMatchObject({ code: 'ERR_BAD_FRAME', message: expect.stringMatching(/ttl/) })
+  })
+
   it('a node sending an invalid record: the stream ends with ERR_BAD_FRAME', async () => {
     const { url, transports } = await fakeNode(async (conn) => {
       const it = await welcome(conn)

@@ -16,7 +16,6 @@ import { Cursor, type CursorOptions } from '../../iter.js'
 import {
   type CallFrame,
   decodeNodeFrame,
-  decodeNodeFrames,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   ERR_BAD_FRAME,
@@ -25,10 +24,13 @@ import {
   MAX_ID,
   type NodeFrame,
   PROTOCOL_VERSION,
+  readBatchHead,
+  scanFrame,
+  DEFAULT_MAX_DEPTH,
   LANG_VERSION,
   type WelcomeFrame,
 } from '../wire/frames.js'
-import { RemoteStream } from './remote-stream.js'
+import { type ItemsReader, RemoteStream } from './remote-stream.js'
 import type { CreditWindowInit } from '../wire/window.js'
 
 /** The connection ended without a close() from this side (node gone, network down). */
@@ -196,14 +198,15 @@ export class ClientConn {
   /**
    * Opens a streaming call; the Cursor yields `decode(item)` for each item. Cancelling the
    * cursor (break, cancel(), abort) sends `cancel`. `mapError` may replace the error that
-   * ends the stream (a pipelined capability reports why its binding failed).
+   * ends the stream (a pipelined capability reports why its binding failed). `decodeItems`
+   * may read a batch frame's items straight from its bytes (see ItemsReader).
    */
   stream<T>(
     cap: number,
     m: string,
     a: Record<string, unknown>,
     decode: (item: unknown) => T,
-    options: CursorOptions & { mapError?: (e: Error) => Error } = {},
+    options: CursorOptions & { mapError?: (e: Error) => Error; decodeItems?: ItemsReader<T> } = {},
   ): Cursor<T> {
     if (this.#error !== undefined) return Cursor.failed<T>(this.#error)
     if (options.signal?.aborted === true) return Cursor.failed<T>(abortError(options.signal))
@@ -217,6 +220,7 @@ export class ClientConn {
       decode,
       this.#init.window,
       options.mapError,
+      options.decodeItems,
     )
     this.#streams.set(id, s as RemoteStream<unknown>)
     this.#send({ t: 'call', id, cap, m, a, window: s.initialWindow })
@@ -235,17 +239,28 @@ export class ClientConn {
       for (;;) {
         const r = await it.next()
         if (r.done === true) break
+        const msg = r.value
         if (this.welcome.pack === true) {
           // Several frames per message: each is dispatched with its own length (credit
           // counts each batch frame's bytes, not the message's).
-          for (const { frame, bytes } of decodeNodeFrames(r.value, { maxFrameBytes: max })) {
-            this.#dispatch(frame, bytes)
+          if (msg.length === 0) throw new WwError(ERR_BAD_FRAME, 'empty message: a message holds at least one frame')
+          let pos = 0
+          while (pos < msg.length) {
+            let end = this.#readBatch(msg, pos, max)
+            if (end < 0) {
+              // Where this frame ends: the scan stops at the end of the first value.
+              const rest = msg.subarray(pos)
+              end = pos + scanFrame(rest, DEFAULT_MAX_DEPTH, Infinity)
+              this.#dispatch(decodeNodeFrame(rest.subarray(0, end - pos), { maxFrameBytes: max }), end - pos)
+            }
             if (this.#error !== undefined) return
+            pos = end
           }
           continue
         }
-        const f = decodeNodeFrame(r.value, { maxFrameBytes: max })
-        this.#dispatch(f, r.value.length)
+        if (this.#readBatch(msg, 0, max) === msg.length) continue
+        const f = decodeNodeFrame(msg, { maxFrameBytes: max })
+        this.#dispatch(f, msg.length)
         if (this.#error !== undefined) return
       }
       this.#end(new WwError(ERR_CONNECTION_LOST, 'the node closed the connection'))
@@ -259,6 +274,16 @@ export class ClientConn {
         this.#end(new WwError(ERR_CONNECTION_LOST, `the connection to the node was lost: ${e?.message ?? String(err)}`, { cause: err }))
       }
     }
+  }
+
+  // A batch frame at `pos` of a stream that reads its items from the bytes (ItemsReader): when
+  // the reader takes it whole, the items are queued and the frame's end is returned, with no
+  // generic decode and no pre-scan (which guards that decoder); -1 otherwise, and the frame
+  // takes the generic path. Frames are read this way only up to the frame limit.
+  #readBatch(msg: Uint8Array, pos: number, max: number): number {
+    const head = readBatchHead(msg, pos)
+    if (head === undefined) return -1
+    return this.#streams.get(head.id)?.pushFrame(msg, pos, head.pos, head.count, max) ?? -1
   }
 
   #dispatch(f: NodeFrame, bytes: number): void {

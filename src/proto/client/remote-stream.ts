@@ -25,10 +25,23 @@ export interface StreamLink {
   overrun(): void
 }
 
-/** One received batch: its items and its bytes (credit returned as its items are taken). */
+/**
+ * Reads the `count` items of a batch frame from its bytes, starting at `pos` and going no
+ * further than the end of `bytes` (a message may hold more frames after it), each as the
+ * stream's `decode` would give it: the items and the byte where the last one ends. Undefined
+ * when it can't (the frame then takes the generic path: decodeNodeFrame, then `decode` per
+ * item). Never throws.
+ */
+export type ItemsReader<T> = (bytes: Uint8Array, pos: number, count: number) => { items: T[]; end: number } | undefined
+
+/**
+ * One received batch: its items, its bytes (credit returned as its items are taken), and
+ * whether the items are decoded already (read by an ItemsReader) or still raw.
+ */
 interface Batch {
   items: unknown[]
   bytes: number
+  decoded: boolean
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined })
@@ -47,16 +60,19 @@ export class RemoteStream<T> {
   readonly #window: CreditWindow
   readonly #queue: BoundedQueue<Batch>
   readonly #mapError: ((e: Error) => Error) | undefined
+  readonly #readItems: ItemsReader<T> | undefined
   // The batch being read: its items, the next one's index, each item's share of its bytes
   // and the last item's (which carries the remainder).
   #cur: unknown[] | undefined
+  #curDecoded = false
   #i = 0
   #share = 0
   #lastShare = 0
 
-  /** `mapError` may replace the error the stream ends with. */
-  constructor(link: StreamLink, decode: (item: unknown) => T, window: CreditWindowInit = {}, mapError?: (e: Error) => Error) {
+  /** `mapError` may replace the error the stream ends with; `readItems` see ItemsReader. */
+  constructor(link: StreamLink, decode: (item: unknown) => T, window: CreditWindowInit = {}, mapError?: (e: Error) => Error, readItems?: ItemsReader<T>) {
     this.#mapError = mapError
+    this.#readItems = readItems
     this.#link = link
     this.#decode = decode
     this.#window = new CreditWindow(window)
@@ -74,8 +90,23 @@ export class RemoteStream<T> {
     return this.#window.buffered
   }
 
-  /** A `batch` frame of `bytes` arrived. */
-  push(items: unknown[], bytes: number): void {
+  /**
+   * A `batch` frame starts at byte `start` of `msg`, its `count` items at byte `pos`: when the
+   * stream's ItemsReader reads them all and the frame is at most `maxFrame` bytes, they are
+   * queued, decoded, as `push` would queue them, and the frame's end is returned; -1 when the
+   * stream has no reader or it could not, and the frame must be decoded the generic way.
+   */
+  pushFrame(msg: Uint8Array, start: number, pos: number, count: number, maxFrame: number): number {
+    const read = this.#readItems
+    if (read === undefined) return -1
+    const r = read(msg, pos, count)
+    if (r === undefined || r.end - start > maxFrame) return -1
+    this.push(r.items, r.end - start, true)
+    return r.end
+  }
+
+  /** A `batch` frame of `bytes` arrived; `decoded`: its items are decoded already. */
+  push(items: unknown[], bytes: number, decoded = false): void {
     if (this.#queue.ended) return
     if (!this.#window.onReceive(bytes)) {
       this.#link.overrun()
@@ -86,7 +117,7 @@ export class RemoteStream<T> {
       this.#consumed(bytes)
       return
     }
-    this.#queue.push({ items, bytes })
+    this.#queue.push({ items, bytes, decoded })
   }
 
   /** The stream ended (an `end` frame, a failed call, or the connection went away). */
@@ -105,6 +136,7 @@ export class RemoteStream<T> {
     if (r.done === true) return DONE
     const { items, bytes } = r.value
     this.#cur = items
+    this.#curDecoded = r.value.decoded
     this.#i = 0
     this.#share = Math.floor(bytes / items.length)
     this.#lastShare = bytes - this.#share * (items.length - 1)
@@ -116,7 +148,7 @@ export class RemoteStream<T> {
     const last = i === items.length - 1
     if (last) this.#cur = undefined
     this.#consumed(last ? this.#lastShare : this.#share)
-    return { done: false, value: this.#decode(items[i]) }
+    return { done: false, value: this.#curDecoded ? (items[i] as T) : this.#decode(items[i]) }
   }
 
   next(): IteratorResult<T> | Promise<IteratorResult<T>> {

@@ -13,7 +13,7 @@ import { Cursor, type CursorOptions } from '../../iter.js'
 import type { Statement } from '../../lang/ast.js'
 import { formatStatement, parseQuery } from '../../lang/index.js'
 import type { RoutingRecord } from '../../record/record.js'
-import { decodeRecord } from '../wire/record-codec.js'
+import { decodeRecord, decodeRecordItems } from '../wire/record-codec.js'
 import { checkWatchable, type IterOptions, type ListedRecord, type Message, type NodeInfo, type PubSub, type QueryPlan, type Topic, type ValuesIndex, type View, type WatchEvent, type WatchOptions } from '../../api.js'
 import { decodeWatchEvent } from '../wire/watch-codec.js'
 import { decodeTimes } from '../wire/times-codec.js'
@@ -21,6 +21,7 @@ import type { AbortOptions } from '../../transport/types.js'
 import { ERR_CAP_RELEASED, ERR_CAP_UNKNOWN, ERR_NOT_AUTHORIZED } from '../wire/codes.js'
 import { checkNodeInfo } from '../wire/info-codec.js'
 import type { ClientConn } from './client-conn.js'
+import type { ItemsReader } from './remote-stream.js'
 import { ERR_BAD_FRAME } from '../wire/frames.js'
 import { checkMessageSize, validateTopicName } from '../../record/topic.js'
 
@@ -78,8 +79,12 @@ export class RemoteView implements View {
   iter(query?: string | Statement, options: IterOptions = {}): Cursor<ListedRecord> {
     const q = checkLang(this.#conn, toStatement(query))
     if (this.#released) return Cursor.failed(released())
-    if (options.times === true) return this.#conn.stream(this.#cap, 'iter', { q, times: true }, decodeListed, { signal: options.signal, mapError: this.#map })
-    return this.#conn.stream(this.#cap, 'iter', { q }, decodeRecord, { signal: options.signal, mapError: this.#map })
+    // The batches are read straight from their bytes (decodeRecordItems checks every field as
+    // decodeRecord / decodeListed do, age and seen included); any frame it can't read goes
+    // through the generic decoder and these.
+    const decodeItems = decodeRecordItems as ItemsReader<ListedRecord>
+    if (options.times === true) return this.#conn.stream(this.#cap, 'iter', { q, times: true }, decodeListed, { signal: options.signal, mapError: this.#map, decodeItems })
+    return this.#conn.stream(this.#cap, 'iter', { q }, decodeRecord, { signal: options.signal, mapError: this.#map, decodeItems })
   }
 
   watch(query?: string | Statement, options: WatchOptions = {}): Cursor<WatchEvent> {

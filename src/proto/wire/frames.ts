@@ -499,6 +499,63 @@ export function decodeClientFrame(bytes: Uint8Array, limits: DecodeLimits = {}):
   }
 }
 
+// `{t: 'batch', id: ` as the node's encoder writes it (BatchBuilder.frame), then `items`.
+const BATCH_HEAD = Uint8Array.from([0x83, 0xa1, 0x74, 0xa5, ...Array.from('batch', (c) => c.charCodeAt(0)), 0xa2, 0x69, 0x64])
+const ITEMS_KEY = Uint8Array.from([0xa5, ...Array.from('items', (c) => c.charCodeAt(0))])
+
+/** Where a batch frame's items start: the stream id, the item count and the byte offset. */
+export interface BatchHead {
+  id: number
+  count: number
+  pos: number
+}
+
+/**
+ * Reads the head of a `batch` frame at byte `at` of `bytes` in the exact layout a node writes
+ * (`{t, id, items}` in that order), without decoding anything: a receiver that reads the
+ * items itself (`decodeRecordItems`) starts at `pos`. Undefined for any other frame or
+ * layout, which then goes through `decodeNodeFrame` as usual. Checks nothing beyond the head:
+ * the item reader must check the items, and where they end.
+ */
+export function readBatchHead(bytes: Uint8Array, at = 0): BatchHead | undefined {
+  const n = BATCH_HEAD.length
+  const len = bytes.length
+  if (len - at < n + 2 + ITEMS_KEY.length) return undefined
+  for (let i = 0; i < n; i++) if (bytes[at + i] !== BATCH_HEAD[i]) return undefined
+  let p = at + n
+  const h = bytes[p]!
+  let id: number
+  if (h < 0x80) {
+    id = h
+    p += 1
+  } else if (h === 0xcc) {
+    id = bytes[p + 1]!
+    p += 2
+  } else if (h === 0xcd && p + 3 <= len) {
+    id = (bytes[p + 1]! << 8) | bytes[p + 2]!
+    p += 3
+  } else if (h === 0xce && p + 5 <= len) {
+    id = readLength(bytes, p + 1, 4)
+    p += 5
+  } else return undefined
+  if (p + ITEMS_KEY.length + 1 > len) return undefined
+  for (let i = 0; i < ITEMS_KEY.length; i++) if (bytes[p + i] !== ITEMS_KEY[i]) return undefined
+  p += ITEMS_KEY.length
+  const a = bytes[p]!
+  let count: number
+  if (a >= 0x90 && a <= 0x9f) {
+    count = a & 0x0f
+    p += 1
+  } else if (a === 0xdc && p + 3 <= len) {
+    count = (bytes[p + 1]! << 8) | bytes[p + 2]!
+    p += 3
+  } else if (a === 0xdd && p + 5 <= len) {
+    count = readLength(bytes, p + 1, 4)
+    p += 5
+  } else return undefined
+  return { id, count, pos: p }
+}
+
 /** Decodes and checks a frame a node sent. Throws WwError ERR_BAD_FRAME / ERR_FRAME_TOO_LARGE. */
 export function decodeNodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): NodeFrame {
   const f = decodeMap(bytes, limits)
