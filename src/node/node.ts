@@ -454,13 +454,21 @@ function withPeer(a: Multiaddr, peer: string): string {
   return s.includes('/p2p/') ? s : `${s}/p2p/${peer}`
 }
 
-/** While the node is connected to nobody, keeps dialling its bootstrap peers, with per-peer backoff. */
+/**
+ * While the node is connected to nobody, keeps dialling its bootstrap peers, with per-peer
+ * backoff. Its timer runs only then: armed at start and whenever the last connection closes,
+ * disarmed by the first tick that finds a peer (a connected node pays no timer for it).
+ */
 class Redialer {
   readonly #libp2p: Libp2p
   readonly #log: Logger
   readonly #targets: Array<{ addr: Multiaddr; peer: PeerId; wait: number; next: number; dialing: boolean; failing: boolean }>
   #timer: NodeJS.Timeout | undefined
+  #running = false
   #abort = new AbortController()
+  readonly #onDisconnect = (): void => {
+    if (this.#running && this.#libp2p.getPeers().length === 0) this.#arm()
+  }
 
   constructor(libp2p: Libp2p, peers: Array<{ addr: Multiaddr; peer: PeerId }>, log: Logger) {
     this.#libp2p = libp2p
@@ -470,20 +478,34 @@ class Redialer {
   }
 
   start(): void {
-    if (this.#targets.length === 0) return
-    this.#timer = setInterval(() => this.#tick(), REDIAL_MIN / 2)
-    this.#timer.unref?.()
+    if (this.#targets.length === 0 || this.#running) return
+    this.#running = true
+    this.#libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
+    this.#arm()
   }
 
   stop(): void {
+    this.#running = false
+    this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
     clearInterval(this.#timer)
+    this.#timer = undefined
     this.#abort.abort()
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined) return
+    this.#timer = setInterval(() => this.#tick(), REDIAL_MIN / 2)
+    this.#timer.unref?.()
   }
 
   #tick(): void {
     // Bootstrap peers only seed the first contact: once connected to anyone, the mesh keeper
     // finds neighbours in the table, and a dead bootstrap node is not dialled forever.
-    if (this.#libp2p.getPeers().length > 0) return
+    if (this.#libp2p.getPeers().length > 0) {
+      clearInterval(this.#timer)
+      this.#timer = undefined
+      return
+    }
     const now = performance.now()
     for (const t of this.#targets) {
       if (t.dialing) continue
