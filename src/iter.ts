@@ -32,6 +32,17 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
 function ignore(): void {}
 
 /**
+ * What a source may offer besides `next()`: `takeReady(out, max)` appends the values it has
+ * ready now, without waiting, until `out` holds `max` — the same values, in the same order,
+ * that `next()` would answer synchronously — and throws what such a `next()` would throw
+ * (after appending the values before it). `Cursor.nextBatch` uses it to take a buffered
+ * batch in one call.
+ */
+export interface BulkSource<T> {
+  takeReady(out: T[], max: number): void
+}
+
+/**
  * A stream of values from a pull source (see the file comment). Three ways to read it, which
  * yield the same values in the same order and end the same way:
  * `for await` (throws the stream's error), `next()` with `err()` (never throws), and
@@ -105,6 +116,17 @@ export class Cursor<T> implements AsyncIterable<T> {
     const r = isPromise(first) ? await first : first
     if (r.done === true) return []
     const out: T[] = [r.value]
+    // A source that can hand over what it has ready in bulk (a remote stream's buffered
+    // batches) does so; the loop below then finds it waiting, or ended.
+    const takeReady = (this.#source as Partial<BulkSource<T>>).takeReady
+    if (takeReady !== undefined && !this.#done) {
+      try {
+        takeReady.call(this.#source, out, max)
+      } catch (err) {
+        this.#fail(toError(err))
+        return out
+      }
+    }
     while (out.length < max && !this.#done) {
       let step: IteratorResult<T> | Promise<IteratorResult<T>>
       try {

@@ -177,6 +177,53 @@ describe('Cursor batches: the same values as for await', () => {
     )
   })
 
+  it('a source with takeReady: its ready values in one call, the same values and end as next() gives', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.boolean(), { maxLength: 30 }), fc.boolean(), fc.integer({ min: 1, max: 7 }), async (ready, fails, max) => {
+        // Values 0…n-1: value k is ready when ready[k], else a tick later; then the end or an error.
+        const source = (bulk: boolean): AsyncIterator<number> & { bulkCalls: number } => {
+          let i = 0
+          const one = (): IteratorResult<number> => {
+            const k = i++
+            if (k < ready.length) return { done: false, value: k }
+            if (fails) throw new Error('source failed')
+            return { done: true, value: undefined }
+          }
+          const it = {
+            bulkCalls: 0,
+            next(): IteratorResult<number> | Promise<IteratorResult<number>> {
+              if (i >= ready.length || (ready[i] ?? false)) return one()
+              return new Promise((resolve, reject) => setImmediate(() => {
+                try {
+                  resolve(one())
+                } catch (err) {
+                  reject(err as Error)
+                }
+              }))
+            },
+            ...(bulk
+              ? {
+                  takeReady(out: number[], m: number): void {
+                    it.bulkCalls++
+                    // What next() would answer at once: ready values, then the error if it is next.
+                    while (out.length < m && i < ready.length && ready[i] === true) out.push(one().value as number)
+                    if (out.length < m && i >= ready.length && fails) one()
+                  },
+                }
+              : {}),
+          }
+          return it as unknown as AsyncIterator<number> & { bulkCalls: number }
+        }
+        const want = await viaNextBatch(new Cursor<number>(source(false)), max)
+        const src = source(true)
+        expect(await viaNextBatch(new Cursor<number>(src), max)).toEqual(want)
+        expect(want.values).toEqual(ready.map((_, k) => k))
+        if (ready.length > 0) expect(src.bulkCalls).toBeGreaterThan(0)
+      }),
+      { numRuns: 150 },
+    )
+  })
+
   it('refuses a batch size that is not a whole number ≥ 1', async () => {
     const c = new Cursor([1, 2, 3])
     await expect(c.nextBatch(0)).rejects.toThrow(RangeError)
@@ -230,6 +277,29 @@ describe('stopping in the middle of a batch frees the stream', () => {
     t.upsert(rec(last.slice(8), 2))
     await collect()
     expect(old.deref()).toBeUndefined()
+  })
+
+  it('a remote stream read in large batches returns its credit (a small window never stalls it)', async () => {
+    const table = filledTable(20_000)
+    tables.push(table)
+    const server = await serveTable(table)
+    const s = await connect(server.url, { window: { initial: 8 * 1024, max: 16 * 1024 } })
+    try {
+      const c = s.view.iter()
+      let n = 0
+      let biggest = 0
+      for (let b = await c.nextBatch(100_000); b.length > 0; b = await c.nextBatch(100_000)) {
+        n += b.length
+        biggest = Math.max(biggest, b.length)
+      }
+      expect(c.err()).toBeUndefined()
+      expect(n).toBe(20_000)
+      // Everything buffered went in one call: more than one batch frame's worth at times.
+      expect(biggest).toBeGreaterThan(1)
+    } finally {
+      await s.close()
+      await server.close()
+    }
   })
 
   it('a remote stream: break out of batches() mid-stream cancels it on the node', async () => {

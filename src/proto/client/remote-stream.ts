@@ -134,13 +134,49 @@ export class RemoteStream<T> {
 
   #open(r: IteratorResult<Batch, undefined>): IteratorResult<T> {
     if (r.done === true) return DONE
-    const { items, bytes } = r.value
+    this.#begin(r.value)
+    return this.#take(r.value.items)
+  }
+
+  #begin(b: Batch): void {
+    const { items, bytes } = b
     this.#cur = items
-    this.#curDecoded = r.value.decoded
+    this.#curDecoded = b.decoded
     this.#i = 0
     this.#share = Math.floor(bytes / items.length)
     this.#lastShare = bytes - this.#share * (items.length - 1)
-    return this.#take(items)
+  }
+
+  /**
+   * Appends the items ready now to `out`, without waiting, until `out` holds `max` (what
+   * `Cursor.nextBatch` takes in one go instead of a `next()` per item): the items of a batch
+   * read from its bytes are copied over as they are, with their credit returned at once.
+   * Throws what `decode` throws for a raw item, having taken the items before it.
+   */
+  takeReady(out: T[], max: number): void {
+    while (out.length < max) {
+      let cur = this.#cur
+      if (cur === undefined) {
+        const b = this.#queue.shift()
+        if (b === undefined) return
+        this.#begin(b)
+        cur = b.items
+      }
+      if (!this.#curDecoded) {
+        out.push(this.#take(cur).value as T)
+        continue
+      }
+      const i0 = this.#i
+      const k = Math.min(max - out.length, cur.length - i0)
+      for (let j = i0; j < i0 + k; j++) out.push(cur[j] as T)
+      this.#i = i0 + k
+      let bytes = k * this.#share
+      if (this.#i === cur.length) {
+        bytes += this.#lastShare - this.#share
+        this.#cur = undefined
+      }
+      this.#consumed(bytes)
+    }
   }
 
   #take(items: unknown[]): IteratorResult<T> {
