@@ -4,7 +4,7 @@
  * message for a client that asked; a client that didn't ask gets one frame per message. Real
  * node code over the memory transport, whose log shows each message as it crossed.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { decode } from '@msgpack/msgpack'
 import type { Cursor } from '../../src/iter.js'
 import type { WatchEvent } from '../../src/api.js'
@@ -102,6 +102,46 @@ describe('frame packing', () => {
       expect(scanFrame(welcome.data, 64, Infinity)).toBe(welcome.data.length)
       expect((decode(welcome.data) as Record<string, unknown>).pack).toBe(pack ? true : undefined)
     }
+  })
+})
+
+describe('the outbox under transport backpressure', () => {
+  it('a client whose socket is not read, with credit for everything: the node stops at the high-water mark, then sends the rest once it drains', async () => {
+    const HWM = 64 * 1024
+    const table = new RoutingTable({ sweep: false })
+    cleanups.push(() => table.close())
+    const N = 30_000
+    for (let i = 0; i < N; i++) table.upsert(rec(i, `host-${i}`))
+    // Small transport buffers both ways; credit and budget far above them, so only the
+    // transport's backpressure can stop the node.
+    const mt = memoryTransport({ network: new MemoryNetwork(), highWaterMark: HWM, readBufferBytes: HWM, readBufferFrames: 8 })
+    const big = 64 * 1024 * 1024
+    const server = await serve({ listen: `memory://pack-test-${n++}`, table, peer: peerId(999), transports: new TransportRegistry().register(mt), limits: { maxWindow: big, maxConnectionBytes: big } })
+    cleanups.push(() => server.close())
+    const conn = await mt.connect(server.url)
+    cleanups.push(() => conn.abort(new Error('test done')))
+    const it = conn[Symbol.asyncIterator]()
+    conn.send(encodeFrame({ t: 'hello', v: 1, pack: true }))
+    expect(decodeNodeFrames((await it.next()).value as Uint8Array)[0]!.frame).toMatchObject({ t: 'welcome', pack: true })
+    conn.send(encodeFrame({ t: 'call', id: 1, cap: 0, m: 'iter', a: { q: { op: 'ls', selector: { kind: 'all' }, constraints: [], reverse: false } }, window: big }))
+    // The node waits for the drain: it stopped because the transport is full.
+    await vi.waitFor(() => expect(server.stats().totals.drainWaits).toBeGreaterThan(0), { timeout: 10_000 })
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)) // turns in which a node not waiting would go on
+    const st = server.stats().perStream[0]!
+    // What the node holds (transport buffer + outbox) stays near the mark: a turn's batch or
+    // two past it, not the 30 000 records it has credit for.
+    expect(st.bufferedAmount).toBeLessThan(HWM + 3 * 64 * 1024)
+    expect(st.produced).toBeLessThan(N / 2)
+    // Reading resumes the stream: every record, then the end.
+    let records = 0
+    for (;;) {
+      const r = await it.next()
+      expect(r.done).not.toBe(true)
+      const fs = decodeNodeFrames(r.value as Uint8Array)
+      for (const { frame } of fs) if (frame.t === 'batch') records += frame.items.length
+      if (fs.some(({ frame }) => frame.t === 'end')) break
+    }
+    expect(records).toBe(N)
   })
 })
 
