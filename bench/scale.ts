@@ -17,7 +17,7 @@
  * Baselines measured in the same run: times and costs relative to N = 16 (the smallest size
  * run), and per-node cost relative to a bare idle `node -e` process started the same way.
  *
- * Sizes: `WW_SCALE_SIZES=16,32` picks others (default 16,32,64). Needs the build
+ * Sizes: `WW_SCALE_SIZES=16,32` picks others (default 16,32,64); `WW_SCALE_TTL=30000` another TTL. Needs the build
  * (run() calls `npx tsc -b tsconfig.build.json` first). For experiments: `WW_SCALE_ARGS`
  * adds `ww start` flags, `WW_SCALE_NODE_ARGS` node flags (e.g. `--max-semi-space-size=16`),
  * and `WW_SCALE_PROFILE=DIR` writes a `--cpu-prof` of one node and prints the idle window in
@@ -34,7 +34,8 @@ import type { NodeInfo, Session } from '../src/api.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const MAIN = join(root, 'dist/cli/main.js')
-const TTL = 10_000
+// TTL of every node: 10 s, or WW_SCALE_TTL ms (e.g. to see how the cost follows the heartbeat rate).
+const TTL = Number(process.env.WW_SCALE_TTL ?? 10_000)
 const SEEDS = 4
 const IN_FLIGHT = 4
 const IDLE_WINDOW = 20_000
