@@ -31,6 +31,9 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
 // Marks a prefetched step's rejection as handled: it is reported when the step is consumed.
 function ignore(): void {}
 
+// Cursor's one read (its private #step), for CursorIterator: set by Cursor's static block.
+let stepOf: <T>(c: Cursor<T>) => IteratorResult<T, undefined> | Promise<IteratorResult<T, undefined>>
+
 /**
  * What a source may offer besides `next()`: `takeReady(out, max)` appends the values it has
  * ready now, without waiting, until `out` holds `max` — the same values, in the same order,
@@ -157,7 +160,7 @@ export class Cursor<T> implements AsyncIterable<T> {
    */
   batches(max: number = DEFAULT_BATCH): AsyncIterableIterator<T[]> {
     if (!(Number.isSafeInteger(max) && max >= 1)) throw new RangeError(`batches: max must be a whole number ≥ 1, got ${String(max)}`)
-    return this.#iterate(() => this.nextBatch(max).then((b): IteratorResult<T[], undefined> => (b.length === 0 ? DONE : { done: false, value: b })))
+    return this.#iterate<T[]>(max)
   }
 
   /** The error that ended the stream, or `undefined` while it runs or after a clean end. */
@@ -190,41 +193,18 @@ export class Cursor<T> implements AsyncIterable<T> {
    * on top of `next()`'s.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
-    return this.#iterate(() => this.#step())
+    return this.#iterate<T>(0)
   }
 
-  // The iterator behind `for await` and `batches()`: `step` reads (a plain result when it
-  // had one at once); the end throws the stream's error once; `return()` (break) cancels.
-  #iterate<V>(step: () => IteratorResult<V, undefined> | Promise<IteratorResult<V, undefined>>): AsyncIterableIterator<V> {
+  // The iterator behind `for await` and `batches()` (see CursorIterator).
+  #iterate<V>(batch: number): AsyncIterableIterator<V> {
     const started = this.#iterating
     this.#iterating = true
-    let thrown = false
-    const end = (r: IteratorResult<V, undefined>): IteratorResult<V, undefined> => {
-      if (r.done === true && this.#error !== undefined && !thrown) {
-        thrown = true
-        throw this.#error
-      }
-      return r
-    }
-    const it: AsyncIterableIterator<V> = {
-      next: () => {
-        if (started) return Promise.reject(new Error('a Cursor can be iterated only once'))
-        const r = step()
-        if (isPromise(r)) return r.then(end)
-        if (r.done !== true) return Promise.resolve(r)
-        try {
-          return Promise.resolve(end(r))
-        } catch (err) {
-          return Promise.reject(err as Error)
-        }
-      },
-      return: () => {
-        this.cancel()
-        return Promise.resolve(DONE)
-      },
-      [Symbol.asyncIterator]: () => it,
-    }
-    return it
+    return new CursorIterator<V>(this, started, batch)
+  }
+
+  static {
+    stepOf = (c) => c.#step()
   }
 
   // One read: the source's result as is when it answered at once, a promise only when it
@@ -284,6 +264,63 @@ export class Cursor<T> implements AsyncIterable<T> {
     this.#error = error
     this.#finish()
     closeSource(this.#source)
+  }
+}
+
+function batchResult<T>(b: T[]): IteratorResult<T[], undefined> {
+  return b.length === 0 ? DONE : { done: false, value: b }
+}
+
+/**
+ * The iterator behind `for await` over a cursor (`batch` 0: one value per step) and behind
+ * `batches(max)` (`batch` = max). A class rather than closures: a query read by `for await`
+ * makes one of these, and its methods are shared. A value the source has ready costs one
+ * resolved promise; the end throws the stream's error once; `return()` (break) cancels.
+ */
+class CursorIterator<V> implements AsyncIterableIterator<V> {
+  readonly #cursor: Cursor<unknown>
+  readonly #started: boolean
+  readonly #batch: number
+  #thrown = false
+
+  constructor(cursor: Cursor<unknown>, started: boolean, batch: number) {
+    this.#cursor = cursor
+    this.#started = started
+    this.#batch = batch
+  }
+
+  next(): Promise<IteratorResult<V, undefined>> {
+    if (this.#started) return Promise.reject(new Error('a Cursor can be iterated only once'))
+    if (this.#batch > 0) return this.#cursor.nextBatch(this.#batch).then(batchResult).then((r) => this.#end(r as IteratorResult<V, undefined>))
+    const r = stepOf(this.#cursor) as IteratorResult<V, undefined> | Promise<IteratorResult<V, undefined>>
+    if (isPromise(r)) return r.then((x) => this.#end(x))
+    if (r.done !== true) return Promise.resolve(r)
+    try {
+      return Promise.resolve(this.#end(r))
+    } catch (err) {
+      return Promise.reject(err as Error)
+    }
+  }
+
+  // At the end, the stream's error is thrown, once.
+  #end(r: IteratorResult<V, undefined>): IteratorResult<V, undefined> {
+    if (r.done === true && !this.#thrown) {
+      const error = this.#cursor.err()
+      if (error !== undefined) {
+        this.#thrown = true
+        throw error
+      }
+    }
+    return r
+  }
+
+  return(): Promise<IteratorResult<V, undefined>> {
+    this.#cursor.cancel()
+    return Promise.resolve(DONE)
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
   }
 }
 
