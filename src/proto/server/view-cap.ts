@@ -21,6 +21,7 @@ import { ERR_BAD_FRAME } from '../wire/frames.js'
 import { type CallContext, type CallOutcome, type ServerCap, type StreamSource, unknownMethod } from './caps.js'
 import { validateStatement, MAX_QUERY_VALUE } from '../wire/statement.js'
 import { encodeRecord, writeRecord } from '../wire/record-codec.js'
+import { writeWatchEvent } from '../wire/watch-codec.js'
 
 /** What the View needs of a table (the table's `RoutingTable` has this shape). */
 export interface ServedTable {
@@ -134,7 +135,7 @@ export class ViewCap implements ServerCap {
       case 'watch': {
         if (this.#table.watcher === undefined) throw unknownMethod('View', m)
         const w = this.#table.watcher(this.#statement(a), watchOptions(a))
-        return { stream: w as StreamSource }
+        return { stream: w as StreamSource, write: writeWatchEvent }
       }
       case 'lookup': {
         const it = this.#table.scan({ ...this.#statement(a), op: 'lookup' })

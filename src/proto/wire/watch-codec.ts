@@ -1,12 +1,14 @@
 /**
  * The wire form of a watch event (docs/protocol.md#watch): the MessagePack map
- * `{kind, record?, previous?, coalesced?, age?, seen?}`, records as in an `iter` stream. The node sends
- * the event objects as they are; this is the client's check of what arrives.
+ * `{kind, record?, previous?, coalesced?, age?, seen?}`, records as in an `iter` stream. The node
+ * writes events with `writeWatchEvent` (records through the record codec's writer, not the
+ * generic encoder); `decodeWatchEvent` is the client's check of what arrives.
  */
 import type { WatchEvent, WatchEventKind, WatchTimes } from '../../api.js'
+import type { RoutingRecord } from '../../record/record.js'
 import { WwError } from '../../errors.js'
-import { ERR_BAD_FRAME } from './frames.js'
-import { decodeRecord } from './record-codec.js'
+import { type ByteSink, encodeItem, ERR_BAD_FRAME } from './frames.js'
+import { decodeRecord, writeRecord } from './record-codec.js'
 import { decodeTimes } from './times-codec.js'
 
 const CHANGES = new Set<string>(['joined', 'updated', 'left', 'expired', 'unmatched'])
@@ -29,4 +31,66 @@ export function decodeWatchEvent(v: unknown): WatchEvent {
 function withTimes(e: Record<string, unknown>, out: WatchEvent & WatchTimes): WatchEvent {
   decodeTimes(e, out, 'watch event')
   return out
+}
+
+// Keys and kinds as MessagePack strings, encoded once.
+const K = {
+  kind: encodeItem('kind'),
+  record: encodeItem('record'),
+  previous: encodeItem('previous'),
+  coalesced: encodeItem('coalesced'),
+  age: encodeItem('age'),
+  seen: encodeItem('seen'),
+}
+const KIND_BYTES = new Map(['record', 'synced', ...CHANGES].map((k) => [k, encodeItem(k)]))
+const KNOWN = new Set(Object.keys(K))
+
+function put(out: ByteSink, b: Uint8Array): void {
+  if (out.len + b.length > out.buf.length) {
+    const next = Buffer.allocUnsafe(Math.max(out.buf.length * 2, out.len + b.length))
+    out.buf.copy(next, 0, 0, out.len)
+    out.buf = next
+  }
+  out.buf.set(b, out.len)
+  out.len += b.length
+}
+
+function putUint(out: ByteSink, n: number): void {
+  if (n < 128) put(out, Uint8Array.of(n))
+  else put(out, encodeItem(n))
+}
+
+const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+
+/**
+ * Appends the MessagePack bytes of one watch event to `out` (an ItemWriter): the same map the
+ * generic encoder would write (keys whose value is undefined left out), with its records
+ * written by the record codec. An event of another shape (a key this codec does not know, a
+ * count that is not a whole number) is handed to the generic encoder, so nothing is lost.
+ */
+export function writeWatchEvent(e: WatchEvent, out: ByteSink): void {
+  const x = e as unknown as Record<string, unknown>
+  const kind = KIND_BYTES.get(x.kind as string)
+  let n = 0
+  let plain = kind !== undefined
+  for (const k in x) {
+    const v = x[k]
+    if (v === undefined) continue
+    n++
+    if (!KNOWN.has(k) || ((k === 'coalesced' || k === 'age' || k === 'seen') && !isUint(v)) || ((k === 'record' || k === 'previous') && (typeof v !== 'object' || v === null))) plain = false
+  }
+  if (!plain) {
+    put(out, encodeItem(e))
+    return
+  }
+  put(out, Uint8Array.of(0x80 | n)) // at most 6 entries: a fixmap
+  put(out, K.kind)
+  put(out, kind!)
+  for (const k in x) {
+    const v = x[k]
+    if (v === undefined || k === 'kind') continue
+    put(out, K[k as keyof typeof K])
+    if (k === 'record' || k === 'previous') writeRecord(v as RoutingRecord, out)
+    else putUint(out, v as number)
+  }
 }
