@@ -16,6 +16,11 @@
  * peer = signer, versions). A server that sends anything unsigned, altered or malformed, or
  * more than the bounds, is hung up on, the sync counts it (`stats.refused`), and `punish`
  * (the node's ScoreGuard, src/cluster/scoring.ts) scores it down in gossipsub and refuses it.
+ * A body that is only cut short is not malformed: a connection closed gracefully while the
+ * table was on its way (the mesh keeper hanging up, the server stopping) ends the stream as if
+ * it were complete. Such a pull counts as failed (`stats.failed`) and nobody is punished:
+ * refusing it banned honest peers for an hour, and a 64-node cold start fell apart into nodes
+ * refusing one another.
  *
  * Namespaces. Nodes of different namespaces may share connections (src/node/node.ts), and a
  * heartbeat's signature covers its namespace's topic: another namespace's table would fail
@@ -85,6 +90,8 @@ export interface SyncStats {
   limited: number
   /** Peers hung up on for an unsigned, altered, malformed or oversized sync. */
   refused: number
+  /** Pulls that ended without a table and without blame: the peer went away, timed out, or its body was cut short. */
+  failed: number
   /** Bytes of sync streams received by completed pulls (the MessagePack body, no framing). */
   bytesPulled: number
   /** Bytes of sync streams served (the MessagePack body, no framing). */
@@ -96,7 +103,7 @@ const encoder = new Encoder()
 /** Serves and pulls state sync; `start()`, then `stop()`. */
 export class Sync {
   /** Counters; read-only for callers. */
-  readonly stats: SyncStats = { pulled: 0, accepted: 0, served: 0, limited: 0, refused: 0, bytesPulled: 0, bytesServed: 0 }
+  readonly stats: SyncStats = { pulled: 0, accepted: 0, served: 0, limited: 0, refused: 0, failed: 0, bytesPulled: 0, bytesServed: 0 }
   readonly #libp2p: Libp2p
   readonly #membership: Membership
   readonly #protocol: string
@@ -164,6 +171,9 @@ export class Sync {
       try {
         frames = this.#decoder.decode(body)
       } catch (err) {
+        // The decoder runs out of input (a RangeError) only on a body cut short: a failed
+        // pull, not a malformed one (see "Trust" above).
+        if (err instanceof RangeError) throw err
         return await this.#refuse(peer, stream, `not a MessagePack array within the bounds (${(err as Error).message})`)
       }
       if (!Array.isArray(frames)) return await this.#refuse(peer, stream, 'not an array')
@@ -175,7 +185,8 @@ export class Sync {
       this.stats.pulled++
       this.stats.bytesPulled += body.length
     } catch {
-      // The peer went away or timed out: heartbeats will still bring its records.
+      // The peer went away, timed out, or its body was cut short: heartbeats will still bring its records.
+      this.stats.failed++
       stream?.abort(new Error('sync failed'))
     }
   }

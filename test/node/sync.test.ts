@@ -12,6 +12,7 @@ import { byteStream } from '@libp2p/utils'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { syncProtocol } from '../../src/cluster/sync.js'
 import { DEFAULT_NAMESPACE } from '../../src/cluster/options.js'
+import { gossipScore } from '../../src/cluster/scoring.js'
 import { Cluster } from './node-helpers.js'
 import { reap, spawnGroup } from '../procs.js'
 
@@ -162,6 +163,38 @@ describe('state sync on join', () => {
       } finally {
         await rogue.stop()
       }
+    }
+  })
+
+  it('a sync stream cut short (its connection closed while the table was on its way) fails the pull without punishing the peer', async () => {
+    const target = await cluster.start({ ttl: 5000 })
+    const honest = await cluster.start({ ttl: 5000, bootstrap: [target.multiaddrs[0]!] })
+    await vi.waitFor(() => expect(target.table.size, 'convergence').toBe(2), { timeout: 15_000 })
+    const frames = await target.membership.signedFrames(100)
+    const body = encode(frames)
+    const rogue: Libp2p = await createLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() },
+    })
+    try {
+      await rogue.handle(syncProtocol(DEFAULT_NAMESPACE), async (stream) => {
+        await byteStream(stream).read({ bytes: 1 })
+        // Half of an honest table, then a clean end of stream, as a graceful connection close leaves it.
+        stream.send(body.subarray(0, Math.floor(body.length / 2)))
+        await stream.close()
+      })
+      const before = { refused: target.sync.stats.refused, failed: target.sync.stats.failed }
+      await rogue.dial(target.libp2p.getMultiaddrs()[0]!)
+      await vi.waitFor(() => expect(target.sync.stats.failed, 'failed pull').toBe(before.failed + 1), { timeout: 10_000 })
+      expect(target.sync.stats.refused, 'not refused').toBe(before.refused)
+      expect(target.libp2p.getConnections(rogue.peerId).length, 'still connected').toBeGreaterThan(0)
+      expect(gossipScore(target.libp2p.services.pubsub, rogue.peerId.toString()), 'not scored down').toBeGreaterThanOrEqual(0)
+    } finally {
+      await rogue.stop()
     }
   })
 })
