@@ -81,6 +81,7 @@ async function start(req: Request): Promise<unknown> {
     specs.map(async ({ index, key }) => {
       const m = register()
       const node = await startNode({
+        ...(process.env.WW_BENCH_WARN === '1' ? { logger: { info: () => {}, warn: (m: string) => console.error(`  [${index}] ${m}`), error: (m: string) => console.error(`  [${index}] ERROR ${m}`) } } : {}),
         listen: false,
         identity: privateKeyFromProtobuf(Buffer.from(key, 'base64')),
         p2p: ['/ip4/127.0.0.1/tcp/0'],
@@ -108,6 +109,14 @@ async function complete(req: Request): Promise<unknown> {
   while (which.some((h) => h.completeAt === 0)) {
     if (performance.now() - t0 > timeout) {
       const short = which.filter((h) => h.completeAt === 0).map((h) => `${h.index}: ${expected.filter((p) => h.node.table.get(p) === undefined).length} missing`)
+      if (process.env.WW_BENCH_SCORES === '1') {
+        for (const h of hosted.values()) {
+          const g = h.node.libp2p.services.pubsub as unknown as { getScore(p: string): number }
+          const low = expected.filter((p) => g.getScore(p) < -10).map((p) => `${p.slice(-6)}=${g.getScore(p).toFixed(0)}`)
+          const conns = h.node.libp2p.getPeers().length
+          if (low.length > 0 || conns === 0) console.error(`  node ${h.index}: ${conns} peers; low scores: ${low.join(' ')}`)
+        }
+      }
       return { done: false, short }
     }
     await new Promise((r) => setTimeout(r, 10))

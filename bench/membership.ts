@@ -33,6 +33,9 @@
  * completion time and the mesh's dials and hang-ups in steady state; `WW_BENCH_TRACE=1` has
  * each process print every 500 ms, per node, its table size, connections, distinct peers,
  * connected peers not (yet) subscribed to the heartbeat topic, and mesh hang-ups.
+ * `WW_BENCH_WARN=1` prints every node's warnings (peers refused, bootstrap unreachable);
+ * `WW_BENCH_SCORES=1` prints, when a phase times out, each node's peers with a gossipsub score
+ * below −10 (−100 is one ScoreGuard punishment) and the nodes with no connection at all.
  *
  * Children are spawned detached (their own process group) and killed by group, SIGKILL, when
  * a size is done, on any error and when this process exits.
