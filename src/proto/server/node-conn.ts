@@ -150,11 +150,6 @@ export class NodeConnection {
     return m
   }
 
-  /** Transport messages and frames written after the welcome (frames per message: what packing saves). */
-  get written(): { messages: number; frames: number } {
-    return this.#out?.written ?? { messages: 0, frames: 0 }
-  }
-
   /** Accounting of every live stream. */
   streamStats(): StreamStats[] {
     return [...this.#streams.values()].map((s) => s.stats())

@@ -42,8 +42,6 @@ export class Outbox {
   // Set while the transport is past its high-water mark: flushes wait for its drain.
   #draining = false
   #error: unknown
-  #messages = 0
-  #frames = 0
 
   /**
    * `pack`: the client accepts several frames per message. `signal`: aborted when the
@@ -58,11 +56,6 @@ export class Outbox {
   /** Bytes queued here, not yet handed to the transport. */
   get queued(): number {
     return this.#turn.bytes
-  }
-
-  /** Transport messages and frames written so far (for tests and operators). */
-  get written(): { messages: number; frames: number } {
-    return { messages: this.#messages, frames: this.#frames }
   }
 
   /** Queues `frame` to go out with this turn's others; nothing to wait for (an `end`, a `result`). */
@@ -107,8 +100,6 @@ export class Outbox {
     try {
       const messages = this.#pack ? packFrames(t.frames) : t.frames
       for (const m of messages) below = this.#conn.send(m)
-      this.#messages += messages.length
-      this.#frames += t.frames.length
     } catch (err) {
       this.#fail(err, t)
       return
