@@ -7,8 +7,7 @@
  * `ww start --token-file` and a context's `tokenFile`. Real files in a temporary folder.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { endpointOptions, ERR_SECRET_FILE, resolveToken } from '../../src/cli/start.js'
@@ -17,16 +16,11 @@ import { createContext, ERR_TOKEN_FILE } from '../../src/client/context.js'
 import { ERR_USAGE } from '../../src/client/errors.js'
 import { MAX_TOKEN_FILE_BYTES } from '../../src/file.js'
 import { ERR_INPUT_FILE, ERR_INPUT_TOO_LARGE, readScript, SCRIPT_MAX_BYTES } from '../../src/repl/script.js'
+import { hostileFiles } from '../hostile-files.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'ww-files-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-const fifo = join(dir, 'fifo')
-execFileSync('mkfifo', [fifo])
-const folder = join(dir, 'folder')
-mkdirSync(folder)
-// One byte past the largest bound (1 MiB): too large for every reader.
-const big = join(dir, 'big')
-writeFileSync(big, 'x'.repeat(Math.max(MAX_CONFIG_BYTES, SCRIPT_MAX_BYTES) + 1))
+// A FIFO with no writer, a directory, and a file one byte past the largest bound (1 MiB).
+const { dir, fifo, folder, big, remove } = hostileFiles('ww-files-', Math.max(MAX_CONFIG_BYTES, SCRIPT_MAX_BYTES))
+afterAll(remove)
 const noConfig = { XDG_CONFIG_HOME: join(dir, 'no-config') }
 
 // How a read ended: its error's code and whether the message gives `why`.

@@ -4,23 +4,15 @@
  * refuses a FIFO with no writer (at once, where a plain read would wait for a writer
  * forever), a directory, an endless device and a file past its bound. Real files.
  */
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ERR_ALLOW_LIST_INVALID, loadAllowList } from '../../src/cluster/admission.js'
 import { ERR_IDENTITY_CORRUPT, ERR_IDENTITY_IO, loadIdentity } from '../../src/cluster/identity.js'
 import { ERR_SWARM_KEY_INVALID, ERR_SWARM_KEY_IO, loadSwarmKey } from '../../src/cluster/swarm-key.js'
+import { hostileFiles } from '../hostile-files.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'ww-cluster-files-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-const fifo = join(dir, 'fifo')
-execFileSync('mkfifo', [fifo])
-const folder = join(dir, 'folder')
-mkdirSync(folder)
-const big = join(dir, 'big')
-writeFileSync(big, '#'.repeat((1 << 20) + 1))
+// A FIFO with no writer, a directory, and a file one byte past the largest bound (1 MiB).
+const { dir, fifo, folder, big, remove } = hostileFiles('ww-cluster-files-', 1 << 20, '#')
+afterAll(remove)
 
 const outcome = (p: Promise<unknown>, why: string): Promise<{ code: string | undefined; says: boolean }> =>
   p.then(

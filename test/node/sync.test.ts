@@ -22,6 +22,18 @@ afterEach(async () => {
   await reap()
 })
 
+// A bare libp2p host on loopback (no ww on it) that plays a dishonest or broken sync server.
+async function rogueHost(): Promise<Libp2p> {
+  return createLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() },
+  })
+}
+
 const WORKER = fileURLToPath(new URL('../../bench/_memb-worker.ts', import.meta.url))
 
 interface Reply {
@@ -140,14 +152,7 @@ describe('state sync on join', () => {
     const unsigned = [good[0], good[1], good[2], new Uint8Array(0), good[4]]
 
     for (const bad of [altered, unsigned]) {
-      const rogue: Libp2p = await createLibp2p({
-        privateKey: await generateKeyPair('Ed25519'),
-        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-        transports: [tcp()],
-        connectionEncrypters: [noise()],
-        streamMuxers: [yamux()],
-        services: { identify: identify() },
-      })
+      const rogue = await rogueHost()
       try {
         await rogue.handle(syncProtocol(DEFAULT_NAMESPACE), async (stream) => {
           await byteStream(stream).read({ bytes: 1 })
@@ -172,14 +177,7 @@ describe('state sync on join', () => {
     await vi.waitFor(() => expect(target.table.size, 'convergence').toBe(2), { timeout: 15_000 })
     const frames = await target.membership.signedFrames(100)
     const body = encode(frames)
-    const rogue: Libp2p = await createLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify() },
-    })
+    const rogue = await rogueHost()
     try {
       await rogue.handle(syncProtocol(DEFAULT_NAMESPACE), async (stream) => {
         await byteStream(stream).read({ bytes: 1 })
