@@ -236,6 +236,17 @@ export interface ByteSink {
  */
 export type ItemWriter = (item: never, out: ByteSink) => void
 
+/** Copies `bytes` to the end of `out`, growing its buffer (at least doubling) when they don't fit. */
+export function putBytes(out: ByteSink, bytes: Uint8Array): void {
+  if (out.len + bytes.length > out.buf.length) {
+    const next = Buffer.allocUnsafe(Math.max(out.buf.length * 2, out.len + bytes.length))
+    out.buf.copy(next, 0, 0, out.len)
+    out.buf = next
+  }
+  out.buf.set(bytes, out.len)
+  out.len += bytes.length
+}
+
 /**
  * Accumulates encoded items in one growing buffer (each `append` copies, so the caller may
  * reuse its bytes at once; `appendWith` has the encoder write in place, with no copy), then
@@ -257,14 +268,7 @@ export class BatchBuilder {
 
   /** Copies one encoded item in. */
   append(item: Uint8Array): void {
-    const sink = this.#sink
-    if (sink.len + item.length > sink.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(sink.buf.length * 2, sink.len + item.length))
-      sink.buf.copy(next, 0, 0, sink.len)
-      sink.buf = next
-    }
-    sink.buf.set(item, sink.len)
-    sink.len += item.length
+    putBytes(this.#sink, item)
     this.#count++
   }
 

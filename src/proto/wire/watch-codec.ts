@@ -7,7 +7,7 @@
 import type { WatchEvent, WatchEventKind, WatchTimes } from '../../api.js'
 import type { RoutingRecord } from '../../record/record.js'
 import { WwError } from '../../errors.js'
-import { type ByteSink, encodeItem, ERR_BAD_FRAME } from './frames.js'
+import { type ByteSink, encodeItem, ERR_BAD_FRAME, putBytes } from './frames.js'
 import { decodeRecord, writeRecord } from './record-codec.js'
 import { decodeTimes } from './times-codec.js'
 
@@ -45,19 +45,10 @@ const K = {
 const KIND_BYTES = new Map(['record', 'synced', ...CHANGES].map((k) => [k, encodeItem(k)]))
 const KNOWN = new Set(Object.keys(K))
 
-function put(out: ByteSink, b: Uint8Array): void {
-  if (out.len + b.length > out.buf.length) {
-    const next = Buffer.allocUnsafe(Math.max(out.buf.length * 2, out.len + b.length))
-    out.buf.copy(next, 0, 0, out.len)
-    out.buf = next
-  }
-  out.buf.set(b, out.len)
-  out.len += b.length
-}
 
 function putUint(out: ByteSink, n: number): void {
-  if (n < 128) put(out, Uint8Array.of(n))
-  else put(out, encodeItem(n))
+  if (n < 128) putBytes(out, Uint8Array.of(n))
+  else putBytes(out, encodeItem(n))
 }
 
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
@@ -80,16 +71,16 @@ export function writeWatchEvent(e: WatchEvent, out: ByteSink): void {
     if (!KNOWN.has(k) || ((k === 'coalesced' || k === 'age' || k === 'seen') && !isUint(v)) || ((k === 'record' || k === 'previous') && (typeof v !== 'object' || v === null))) plain = false
   }
   if (!plain) {
-    put(out, encodeItem(e))
+    putBytes(out, encodeItem(e))
     return
   }
-  put(out, Uint8Array.of(0x80 | n)) // at most 6 entries: a fixmap
-  put(out, K.kind)
-  put(out, kind!)
+  putBytes(out, Uint8Array.of(0x80 | n)) // at most 6 entries: a fixmap
+  putBytes(out, K.kind)
+  putBytes(out, kind!)
   for (const k in x) {
     const v = x[k]
     if (v === undefined || k === 'kind') continue
-    put(out, K[k as keyof typeof K])
+    putBytes(out, K[k as keyof typeof K])
     if (k === 'record' || k === 'previous') writeRecord(v as RoutingRecord, out)
     else putUint(out, v as number)
   }
