@@ -5,10 +5,9 @@
  * `--no-headers`, and colour decided by TTY, NO_COLOR and FORCE_COLOR.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ROOT, runWw, startWw, tempHome, wwArgv, wwEnv, type StartedNode } from './helpers.js'
+import { deadPort, ROOT, runWw, startWw, tempHome, wwArgv, wwEnv, type StartedNode } from './helpers.js'
 import { reap, spawnGroup } from '../procs.js'
 
 vi.setConfig({ testTimeout: 90_000 })
@@ -19,15 +18,6 @@ let live = ''
 let dead = ''
 let dead2 = ''
 const TOKEN = 'context-test-token'
-
-/** A port nothing listens on: bound by the OS, then closed. */
-async function deadPort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address() as { port: number }
-  await new Promise<void>((resolve) => srv.close(() => resolve()))
-  return port
-}
 
 function writeConfig(config: unknown): void {
   mkdirSync(join(home.dir, 'ww'), { recursive: true })

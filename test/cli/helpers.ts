@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { RoutingTable } from '../../src/table/table.js'
@@ -133,4 +134,13 @@ export function fillTable(table: RoutingTable, n: number): void {
       meta: { bulk: 'yes', n: String(i % 10) },
     })
   }
+}
+
+/** A port nothing listens on: bound by the OS, then closed. */
+export async function deadPort(): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const { port } = srv.address() as { port: number }
+  await new Promise<void>((resolve) => srv.close(() => resolve()))
+  return port
 }

@@ -6,7 +6,6 @@
  * it runs; nothing is drawn on these paths.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -15,6 +14,7 @@ import { topCommand } from '../../src/cli/top.js'
 import { createContext } from '../../src/client/context.js'
 import { ERR_CANNOT_CONNECT, ERR_NOT_AUTHORIZED } from '../../src/client/errors.js'
 import { startNode, type Node } from '../../src/node/node.js'
+import { deadPort } from './helpers.js'
 
 const home = mkdtempSync(join(tmpdir(), 'ww-top-exit-'))
 const env = { XDG_CONFIG_HOME: home }
@@ -33,15 +33,6 @@ afterEach(async () => {
   await Promise.allSettled(nodes.splice(0).map((n) => n.kill()))
 })
 afterAll(() => rmSync(home, { recursive: true, force: true }))
-
-// A port nothing listens on: bound once, then closed.
-async function deadPort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address() as { port: number }
-  await new Promise<void>((resolve) => srv.close(() => resolve()))
-  return port
-}
 
 const counts = (): number[] => [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')]
 
