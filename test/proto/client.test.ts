@@ -283,6 +283,20 @@ describe('client against a misbehaving node', () => {
     expect(cur.err()).toMatchObject({ code: 'ERR_BAD_FRAME', message: expect.stringMatching(/ttl/) })
   })
 
+  it('a node sending a batch frame with bytes after it (no packing): none of its records arrive, the stream ends with ERR_BAD_FRAME', async () => {
+    const { url, transports } = await fakeNode(async (conn) => {
+      const it = await welcome(conn)
+      const call = decode((await it.next()).value as Uint8Array) as { id: number }
+      // A well-formed batch in the node's own layout, then one stray byte in the same message.
+      conn.send(Buffer.concat([encodeBatch(call.id, [encodeItem(record(0)), encodeItem(record(1))]), Uint8Array.of(0xc0)]))
+    })
+    const s = await connect(url, { transports, pack: false })
+    cleanups.push(() => s.close())
+    const cur = s.view.iter()
+    expect(await cur.nextBatch()).toEqual([])
+    expect(hasCode(cur.err(), 'ERR_BAD_FRAME')).toBe(true)
+  })
+
   it('a node sending an invalid record: the stream ends with ERR_BAD_FRAME', async () => {
     const { url, transports } = await fakeNode(async (conn) => {
       const it = await welcome(conn)

@@ -16,6 +16,7 @@ import { Cursor, type CursorOptions } from '../../iter.js'
 import {
   type CallFrame,
   decodeNodeFrame,
+  decodeNodeFrameAt,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   ERR_BAD_FRAME,
@@ -25,8 +26,6 @@ import {
   type NodeFrame,
   PROTOCOL_VERSION,
   readBatchHead,
-  scanFrame,
-  DEFAULT_MAX_DEPTH,
   LANG_VERSION,
   type WelcomeFrame,
 } from '../wire/frames.js'
@@ -246,19 +245,21 @@ export class ClientConn {
           if (msg.length === 0) throw new WwError(ERR_BAD_FRAME, 'empty message: a message holds at least one frame')
           let pos = 0
           while (pos < msg.length) {
-            let end = this.#readBatch(msg, pos, max)
+            let end = this.#readBatch(msg, pos, max, false)
             if (end < 0) {
-              // Where this frame ends: the scan stops at the end of the first value.
-              const rest = msg.subarray(pos)
-              end = pos + scanFrame(rest, DEFAULT_MAX_DEPTH, Infinity)
-              this.#dispatch(decodeNodeFrame(rest.subarray(0, end - pos), { maxFrameBytes: max }), end - pos)
+              const one = decodeNodeFrameAt(msg, pos, { maxFrameBytes: max })
+              end = one.end
+              this.#dispatch(one.frame, end - pos)
             }
             if (this.#error !== undefined) return
             pos = end
           }
           continue
         }
-        if (this.#readBatch(msg, 0, max) === msg.length) continue
+        if (this.#readBatch(msg, 0, max, true) >= 0) {
+          if (this.#error !== undefined) return
+          continue
+        }
         const f = decodeNodeFrame(msg, { maxFrameBytes: max })
         this.#dispatch(f, msg.length)
         if (this.#error !== undefined) return
@@ -279,11 +280,13 @@ export class ClientConn {
   // A batch frame at `pos` of a stream that reads its items from the bytes (ItemsReader): when
   // the reader takes it whole, the items are queued and the frame's end is returned, with no
   // generic decode and no pre-scan (which guards that decoder); -1 otherwise, and the frame
-  // takes the generic path. Frames are read this way only up to the frame limit.
-  #readBatch(msg: Uint8Array, pos: number, max: number): number {
+  // takes the generic path. Frames are read this way only up to the frame limit, and with
+  // `whole` only when the frame is the whole message (else the generic decoder refuses the
+  // message, and none of it may have been queued).
+  #readBatch(msg: Uint8Array, pos: number, max: number, whole: boolean): number {
     const head = readBatchHead(msg, pos)
     if (head === undefined) return -1
-    return this.#streams.get(head.id)?.pushFrame(msg, pos, head.pos, head.count, max) ?? -1
+    return this.#streams.get(head.id)?.pushFrame(msg, pos, head.pos, head.count, max, whole ? msg.length : undefined) ?? -1
   }
 
   #dispatch(f: NodeFrame, bytes: number): void {

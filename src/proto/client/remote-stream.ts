@@ -92,15 +92,16 @@ export class RemoteStream<T> {
 
   /**
    * A `batch` frame starts at byte `start` of `msg`, its `count` items at byte `pos`: when the
-   * stream's ItemsReader reads them all and the frame is at most `maxFrame` bytes, they are
-   * queued, decoded, as `push` would queue them, and the frame's end is returned; -1 when the
-   * stream has no reader or it could not, and the frame must be decoded the generic way.
+   * stream's ItemsReader reads them all, the frame is at most `maxFrame` bytes and (when given)
+   * ends exactly at `end`, they are queued, decoded, as `push` would queue them, and the
+   * frame's end is returned; -1 when the stream has no reader or it could not, and the frame
+   * must be decoded the generic way. Nothing is queued unless the frame is taken whole.
    */
-  pushFrame(msg: Uint8Array, start: number, pos: number, count: number, maxFrame: number): number {
+  pushFrame(msg: Uint8Array, start: number, pos: number, count: number, maxFrame: number, end?: number): number {
     const read = this.#readItems
-    if (read === undefined) return -1
+    if (read === undefined || (end !== undefined && end - start > maxFrame)) return -1
     const r = read(msg, pos, count)
-    if (r === undefined || r.end - start > maxFrame) return -1
+    if (r === undefined || r.end - start > maxFrame || (end !== undefined && r.end !== end)) return -1
     this.push(r.items, r.end - start, true)
     return r.end
   }

@@ -644,15 +644,23 @@ export function decodeNodeFrames(bytes: Uint8Array, limits: DecodeLimits = {}): 
   const out: { frame: NodeFrame; bytes: number }[] = []
   let pos = 0
   while (pos < bytes.length) {
-    const rest = bytes.subarray(pos)
-    // Where this frame ends: the scan stops at the end of the first value, so it reads this
-    // frame's bytes only (decodeNodeFrame then checks them against the frame limit).
-    const end = scanFrame(rest, limits.maxDepth ?? DEFAULT_MAX_DEPTH, limits.maxItems ?? Infinity)
-    const one = rest.subarray(0, end)
-    out.push({ frame: decodeNodeFrame(one, limits), bytes: end })
-    pos += end
+    const { frame, end } = decodeNodeFrameAt(bytes, pos, limits)
+    out.push({ frame, bytes: end - pos })
+    pos = end
   }
   return out
+}
+
+/**
+ * Decodes the one frame that starts at byte `pos` of a packed message, as `decodeNodeFrame`
+ * decodes a whole message, and says where it ends. ERR_BAD_FRAME when the message ends inside it.
+ */
+export function decodeNodeFrameAt(msg: Uint8Array, pos: number, limits: DecodeLimits = {}): { frame: NodeFrame; end: number } {
+  const rest = msg.subarray(pos)
+  // Where this frame ends: the scan stops at the end of the first value, so it reads this
+  // frame's bytes only (decodeNodeFrame then checks them against the frame limit).
+  const len = scanFrame(rest, limits.maxDepth ?? DEFAULT_MAX_DEPTH, limits.maxItems ?? Infinity)
+  return { frame: decodeNodeFrame(rest.subarray(0, len), limits), end: pos + len }
 }
 
 /** The wire form of an error: its code when it has one, else ERR_INTERNAL. */
