@@ -236,6 +236,12 @@ export interface ByteSink {
  */
 export type ItemWriter = (item: never, out: ByteSink) => void
 
+/** Appends one byte to `out` (through {@link putBytes} only when the buffer is full). */
+export function putByte(out: ByteSink, b: number): void {
+  if (out.len < out.buf.length) out.buf[out.len++] = b
+  else putBytes(out, Uint8Array.of(b))
+}
+
 /** Copies `bytes` to the end of `out`, growing its buffer (at least doubling) when they don't fit. */
 export function putBytes(out: ByteSink, bytes: Uint8Array): void {
   if (out.len + bytes.length > out.buf.length) {

@@ -205,6 +205,16 @@ export function writeRecord(r: RoutingRecord, out: ByteSink): void {
   buf = scratch.buf as Scratch
 }
 
+/** Appends a MessagePack uint (`v` a safe non-negative integer) to `out`, in place. */
+export function writeUint(v: number, out: ByteSink): void {
+  buf = out.buf as Scratch
+  pos = out.len
+  uint(v)
+  out.buf = buf
+  out.len = pos
+  buf = scratch.buf as Scratch
+}
+
 function isStr(v: unknown): v is string {
   return typeof v === 'string'
 }

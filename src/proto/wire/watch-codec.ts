@@ -7,8 +7,8 @@
 import type { WatchEvent, WatchEventKind, WatchTimes } from '../../api.js'
 import type { RoutingRecord } from '../../record/record.js'
 import { WwError } from '../../errors.js'
-import { type ByteSink, encodeItem, ERR_BAD_FRAME, putBytes } from './frames.js'
-import { decodeRecord, writeRecord } from './record-codec.js'
+import { type ByteSink, encodeItem, ERR_BAD_FRAME, putByte, putBytes } from './frames.js'
+import { decodeRecord, writeRecord, writeUint } from './record-codec.js'
 import { decodeTimes } from './times-codec.js'
 
 const CHANGES = new Set<string>(['joined', 'updated', 'left', 'expired', 'unmatched'])
@@ -46,10 +46,6 @@ const KIND_BYTES = new Map(['record', 'synced', ...CHANGES].map((k) => [k, encod
 const KNOWN = new Set(Object.keys(K))
 
 
-function putUint(out: ByteSink, n: number): void {
-  if (n < 128) putBytes(out, Uint8Array.of(n))
-  else putBytes(out, encodeItem(n))
-}
 
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 
@@ -74,7 +70,7 @@ export function writeWatchEvent(e: WatchEvent, out: ByteSink): void {
     putBytes(out, encodeItem(e))
     return
   }
-  putBytes(out, Uint8Array.of(0x80 | n)) // at most 6 entries: a fixmap
+  putByte(out, 0x80 | n) // at most 6 entries: a fixmap
   putBytes(out, K.kind)
   putBytes(out, kind!)
   for (const k in x) {
@@ -82,6 +78,6 @@ export function writeWatchEvent(e: WatchEvent, out: ByteSink): void {
     if (v === undefined || k === 'kind') continue
     putBytes(out, K[k as keyof typeof K])
     if (k === 'record' || k === 'previous') writeRecord(v as RoutingRecord, out)
-    else putUint(out, v as number)
+    else writeUint(v as number, out)
   }
 }
