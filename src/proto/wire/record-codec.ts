@@ -350,15 +350,22 @@ function text(start: number, end: number, ascii: boolean): string {
   return rb.utf8Slice(start, end)
 }
 
-// A string of at most `max` bytes.
-function readStr(max: number): string {
+// Steps over a string header and its bytes (at most `max`, all inside the frame); returns
+// where the bytes start (they end at the new `rp`).
+function strSpan(max: number): number {
   if (rp >= rend) throw UNREADABLE
   const n = strLen()
   if (n < 0 || n > max) throw UNREADABLE
   const start = rp
-  const end = start + n
-  if (end > rend) throw UNREADABLE
-  rp = end
+  if (start + n > rend) throw UNREADABLE
+  rp = start + n
+  return start
+}
+
+// A string of at most `max` bytes.
+function readStr(max: number): string {
+  const start = strSpan(max)
+  const end = rp
   const b = rb
   let or = 0
   for (let i = start; i < end; i++) or |= b[i]!
@@ -367,13 +374,9 @@ function readStr(max: number): string {
 
 // A meta key (`isKey`, checked) or value of at most `max` bytes, from the cache when short.
 function readShort(max: number, isKey: boolean): string {
-  if (rp >= rend) throw UNREADABLE
-  const n = strLen()
-  if (n < 0 || n > max) throw UNREADABLE
-  const start = rp
-  const end = start + n
-  if (end > rend) throw UNREADABLE
-  rp = end
+  const start = strSpan(max)
+  const end = rp
+  const n = end - start
   const b = rb
   let or = 0
   let h = n
