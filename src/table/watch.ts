@@ -203,7 +203,7 @@ class Group {
     this.applied += targets.size
     for (const w of targets) {
       try {
-        w._apply(c.record, was, now, gone as 'left' | 'expired' | 'unmatched', quiet)
+        w._apply(c.record, was, now, gone as 'left' | 'expired' | 'unmatched')
       } catch (err) {
         failure ??= err
       }
@@ -449,15 +449,11 @@ export class Watcher {
 
   /**
    * @internal One table change that concerns this query (from its hub's group): the change's
-   * record, the peer's matching record before (`was`) and now (`now`), what a removal is, and
-   * `quiet` when the change kept every indexed field of a peer that matches before and after.
+   * record, the peer's matching record before (`was`) and now (`now`), and what a removal is.
+   * A quiet change (a plain heartbeat) reaches only the watchers in `Group.awake`.
    */
-  _apply(record: RoutingRecord, was: RoutingRecord | undefined, now: RoutingRecord | undefined, gone: 'left' | 'expired' | 'unmatched', quiet: boolean): void {
+  _apply(record: RoutingRecord, was: RoutingRecord | undefined, now: RoutingRecord | undefined, gone: 'left' | 'expired' | 'unmatched'): void {
     this.#changes++
-    // A consumer waiting for its next event has nothing pending: a quiet change would make an
-    // entry that settles into no event at once (without `heartbeats`). Skip that work; this is
-    // what an idle watcher pays for each heartbeat of a peer it matches.
-    if (quiet && this.#wake !== undefined && !this.#heartbeats) return
     const peer = record.peer
     let p = this.#pending.get(peer)
     if (p === undefined) {
