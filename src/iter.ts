@@ -291,7 +291,7 @@ class CursorIterator<V> implements AsyncIterableIterator<V> {
 
   next(): Promise<IteratorResult<V, undefined>> {
     if (this.#started) return Promise.reject(new Error('a Cursor can be iterated only once'))
-    if (this.#batch > 0) return this.#cursor.nextBatch(this.#batch).then(batchResult).then((r) => this.#end(r as IteratorResult<V, undefined>))
+    if (this.#batch > 0) return this.#cursor.nextBatch(this.#batch).then((b) => this.#end(batchResult(b) as IteratorResult<V, undefined>))
     const r = stepOf(this.#cursor) as IteratorResult<V, undefined> | Promise<IteratorResult<V, undefined>>
     if (isPromise(r)) return r.then((x) => this.#end(x))
     if (r.done !== true) return Promise.resolve(r)
