@@ -18,7 +18,9 @@
  * (the node's ScoreGuard, src/cluster/scoring.ts) scores it down in gossipsub and refuses it.
  * A body that is only cut short is not malformed: a connection closed gracefully while the
  * table was on its way (the mesh keeper hanging up, the server stopping) ends the stream as if
- * it were complete. Such a pull counts as failed (`stats.failed`) and nobody is punished:
+ * it were complete. Such a pull counts as failed (`stats.failed`) and nobody is punished for
+ * the cut (the frames before it are checked one by one all the same, so a forged one there is
+ * refused):
  * refusing it banned honest peers for an hour, and a 64-node cold start fell apart into nodes
  * refusing one another.
  *
@@ -167,21 +169,29 @@ export class Sync {
         if (err instanceof TooLarge) return await this.#refuse(peer, stream, `more than ${this.#maxBytes} bytes`)
         throw err
       }
-      let frames: unknown
+      // The body is one MessagePack array of frames. Its header is read here and the frames
+      // one at a time, each checked as it comes: a body cut short (see "Trust" above) still
+      // has every frame before the cut checked, so a forged one there is refused as in a
+      // whole body, and the cut alone fails the pull. Bytes after the last frame are malformed.
+      const head = arrayHead(body)
+      if (head === 'short') throw new Error('sync body cut short')
+      if (head === undefined) return await this.#refuse(peer, stream, 'not an array')
+      if (head.count > this.#maxRecords) return await this.#refuse(peer, stream, `more than ${this.#maxRecords} heartbeats`)
+      let taken = 0
       try {
-        frames = this.#decoder.decode(body)
+        for (const f of this.#decoder.decodeMulti(body.subarray(head.at))) {
+          if (taken === head.count) return await this.#refuse(peer, stream, 'bytes after the last heartbeat')
+          taken++
+          const verdict = await this.#membership.offerFrame(f)
+          if (verdict === TopicValidatorResult.Reject) return await this.#refuse(peer, stream, 'an unsigned, altered or invalid heartbeat')
+          if (verdict === TopicValidatorResult.Accept) this.stats.accepted++
+        }
       } catch (err) {
-        // The decoder runs out of input (a RangeError) only on a body cut short: a failed
-        // pull, not a malformed one (see "Trust" above).
+        // The decoder runs out of input (a RangeError) only where the body was cut short.
         if (err instanceof RangeError) throw err
-        return await this.#refuse(peer, stream, `not a MessagePack array within the bounds (${(err as Error).message})`)
+        return await this.#refuse(peer, stream, `not MessagePack within the bounds (${(err as Error).message})`)
       }
-      if (!Array.isArray(frames)) return await this.#refuse(peer, stream, 'not an array')
-      for (const f of frames) {
-        const verdict = await this.#membership.offerFrame(f)
-        if (verdict === TopicValidatorResult.Reject) return await this.#refuse(peer, stream, 'an unsigned, altered or invalid heartbeat')
-        if (verdict === TopicValidatorResult.Accept) this.stats.accepted++
-      }
+      if (taken < head.count) throw new Error('sync body cut short')
       this.stats.pulled++
       this.stats.bytesPulled += body.length
     } catch {
@@ -248,4 +258,17 @@ async function readAll(stream: Stream, max: number, signal: AbortSignal): Promis
     if (total > max) throw new TooLarge()
     chunks.push(chunk.subarray())
   }
+}
+
+/**
+ * The MessagePack array header at the start of `body`: its count and where its items start;
+ * 'short' when the body ends inside the header (or is empty), undefined when it is not one.
+ */
+function arrayHead(body: Uint8Array): { count: number; at: number } | 'short' | undefined {
+  if (body.length === 0) return 'short'
+  const h = body[0]!
+  if (h >= 0x90 && h <= 0x9f) return { count: h & 0x0f, at: 1 }
+  if (h === 0xdc) return body.length < 3 ? 'short' : { count: (body[1]! << 8) | body[2]!, at: 3 }
+  if (h === 0xdd) return body.length < 5 ? 'short' : { count: ((body[1]! << 24) | (body[2]! << 16) | (body[3]! << 8) | body[4]!) >>> 0, at: 5 }
+  return undefined
 }

@@ -137,7 +137,7 @@ describe('state sync on join', () => {
     expect(await fresh.membership.offerFrame([good[0], good[1], good[2], good[3], -1])).toBe(TopicValidatorResult.Reject)
   })
 
-  it('a sync stream with an altered or unsigned heartbeat is refused and its sender disconnected', async () => {
+  it('a sync stream with an altered or unsigned heartbeat (whole or before a cut), or bytes after its array, is refused and its sender disconnected', async () => {
     const target = await cluster.start({ ttl: 5000 })
     const honest = await cluster.start({ ttl: 5000, bootstrap: [target.multiaddrs[0]!] })
     await vi.waitFor(() => expect(target.table.size, 'convergence').toBe(2), { timeout: 15_000 })
@@ -151,12 +151,16 @@ describe('state sync on join', () => {
     altered[2][altered[2].length - 1] ^= 1 // one bit of the payload
     const unsigned = [good[0], good[1], good[2], new Uint8Array(0), good[4]]
 
-    for (const bad of [altered, unsigned]) {
+    // A forged frame followed by a cut (the cut alone is no offence, the forgery before it
+    // is), and an honest frame with a stray byte after the array.
+    const forgedThenCut = encode([altered, good, good])
+    const bodies = [encode([altered]), encode([unsigned]), forgedThenCut.subarray(0, forgedThenCut.length - 10), Buffer.concat([encode([good]), Uint8Array.of(0xc0)])]
+    for (const body of bodies) {
       const rogue = await rogueHost()
       try {
         await rogue.handle(syncProtocol(DEFAULT_NAMESPACE), async (stream) => {
           await byteStream(stream).read({ bytes: 1 })
-          stream.send(encode([bad]))
+          stream.send(body)
           await stream.close()
         })
         const refusedBefore = target.sync.stats.refused
