@@ -34,7 +34,8 @@ export interface ProcessView {
  * e.g. a test runner calling runStart).
  */
 export function startReexecArgv(p: ProcessView): string[] | undefined {
-  const given = (a: string): boolean => /^--max-semi-space-size(=|$)/.test(a)
+  // V8 takes `-` and `_` alike in a flag's name.
+  const given = (a: string): boolean => /^--max[-_]semi[-_]space[-_]size(=|$)/.test(a)
   if (p.execArgv.some(given) || (p.env.NODE_OPTIONS ?? '').split(/\s+/).some(given)) return undefined
   const script = p.argv[1]
   if (script === undefined) return undefined
@@ -50,9 +51,17 @@ export function startReexecArgv(p: ProcessView): string[] | undefined {
 
 /**
  * Re-executes this process as `ww start` under a small young generation when
- * {@link startReexecArgv} says so (and Node has `process.execve`); returns only when it does not.
+ * {@link startReexecArgv} says so (and Node has `process.execve`); returns only when it does
+ * not. Where `execve` exists but can't run (Windows, a worker thread: it throws), the node
+ * starts as it is, with Node's default young generation.
  */
 export function reexecStart(): void {
-  const again = typeof process.execve === 'function' ? startReexecArgv(process) : undefined
-  if (again !== undefined) process.execve!(process.execPath, again, process.env)
+  if (typeof process.execve !== 'function' || process.platform === 'win32') return
+  const again = startReexecArgv(process)
+  if (again === undefined) return
+  try {
+    process.execve(process.execPath, again, process.env)
+  } catch {
+    // Not available here: run without the smaller young generation.
+  }
 }

@@ -24,6 +24,9 @@ describe('ww start: a small young generation', () => {
   it("leaves an operator's own semi-space size alone, and any process that is not the ww bin", () => {
     expect(startReexecArgv(view({ execArgv: ['--max-semi-space-size=16'] }))).toBeUndefined()
     expect(startReexecArgv(view({ env: { NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=8' } }))).toBeUndefined()
+    // V8 reads `_` as `-` in a flag's name: the operator's flag in that spelling counts too.
+    expect(startReexecArgv(view({ env: { NODE_OPTIONS: '--max_semi_space_size=8' } }))).toBeUndefined()
+    expect(startReexecArgv(view({ execArgv: ['--max-semi_space-size=4'] }))).toBeUndefined()
     expect(startReexecArgv(view({ argv: ['/usr/bin/node', join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run'] }))).toBeUndefined()
     expect(startReexecArgv(view({ argv: ['/usr/bin/node'] }))).toBeUndefined()
   })
