@@ -121,7 +121,8 @@ export class Reconnector {
 
   /** One round now: dials one random lost peer this node is not connected to (if any). */
   tick(): void {
-    if (!this.#running || this.#dialing) return
+    // Nobody lost (the steady state): nothing to look up.
+    if (!this.#running || this.#dialing || this.#lost.size === 0) return
     const now = this.#now()
     const picks: Array<[string, Multiaddr[]]> = []
     const connected = new Set(this.#libp2p.getPeers().map(String))
