@@ -4,7 +4,6 @@
  * never loads the shell (Ink, React) or the node (libp2p). One top-level handler turns every
  * failure into a message and an exit code (src/cli/errors.ts).
  */
-import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Command as CommandType } from 'commander'
 import { describeError, EXIT } from '../client/errors.js'
