@@ -19,6 +19,7 @@
  */
 import type { Writable } from 'node:stream'
 import { startNode, type Node, type NodeInit } from '../node/node.js'
+import { ERR_INVALID_URL } from '../transport/errors.js'
 import { defaultTransports } from '../transport/registry.js'
 import type { WebSocketsInit } from '../transport/ws.js'
 import { ERR_BAD_MIN_PEERS, parseDuration, parseMeta, validateMinPeers, type Logger } from '../cluster/options.js'
@@ -309,7 +310,7 @@ function validateListen(listen: string | false | undefined): void {
   try {
     new URL(listen)
   } catch {
-    throw new WwError('ERR_INVALID_URL', `invalid --listen '${listen}': expected a URL such as ws://127.0.0.1:8420, or none`)
+    throw new WwError(ERR_INVALID_URL, `invalid --listen '${listen}': expected a URL such as ws://127.0.0.1:8420, or none`)
   }
 }
 
