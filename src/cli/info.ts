@@ -4,7 +4,7 @@
  * `json` (the NodeInfo map, one object). Exit 2 when it cannot connect, 4 for the null View.
  */
 import type { NodeInfo } from '../api.js'
-import type { CliContext } from '../client/context.js'
+import { formatFor, type CliContext } from '../client/context.js'
 import { CliError, EXIT, notAuthorized, streamFailed } from '../client/errors.js'
 import { Output } from '../client/output.js'
 import { closeQuietly, connectOrExit } from '../client/query.js'
@@ -46,8 +46,7 @@ export function formatInfo(i: NodeInfo): string {
 /** The `info` action; returns the exit code. */
 export async function infoCommand(ctx: CliContext): Promise<number> {
   // A context's format (ndjson, csv) is for records: info then prints its own text.
-  const given = ctx.options.format
-  const format = given !== 'text' && given !== 'json' && ctx.options.formatSource === 'context' ? 'text' : given
+  const format = formatFor(ctx.options, ['text', 'json'])
   if (format !== 'text' && format !== 'json') {
     throw new CliError(ERR_UNKNOWN_FORMAT, `ww info prints --format text or json, not '${format}' (${ERR_UNKNOWN_FORMAT})`)
   }

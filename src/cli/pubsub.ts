@@ -21,7 +21,7 @@ import { createInterface } from 'node:readline'
 import type { Message, Session } from '../api.js'
 import { WwError } from '../errors.js'
 import { MAX_MESSAGE_SIZE, checkMessageSize, validateTopicName, ERR_MESSAGE_TOO_LARGE, ERR_PUBLISH_FAILED, ERR_TOPIC_NAME } from '../record/topic.js'
-import type { CliContext } from '../client/context.js'
+import { formatFor, type CliContext } from '../client/context.js'
 import { CliError, ERR_USAGE, EXIT, rootCode, streamFailed } from '../client/errors.js'
 import { Output } from '../client/output.js'
 import { closeQuietly, connectOrExit } from '../client/query.js'
@@ -106,7 +106,7 @@ export async function pubCommand(ctx: CliContext, topic: string, flags: PubFlags
 /** `ww sub`; returns the exit code. */
 export async function subCommand(ctx: CliContext, topic: string, flags: SubFlags = {}, io: PubSubIO = {}): Promise<number> {
   validateTopicName(topic)
-  const format = checkSubFormat(ctx.options.format)
+  const format = checkSubFormat(formatFor(ctx.options, SUB_FORMATS))
   const out = new Output((io.stdout ?? process.stdout) as NodeJS.WriteStream)
   const stderr = io.stderr ?? process.stderr
   const stop = new AbortController()

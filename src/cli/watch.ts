@@ -5,7 +5,7 @@
  * src/client/watch.ts; the events are `View.watch`'s (docs/table.md#watch).
  */
 import type { Session } from '../api.js'
-import type { CliContext } from '../client/context.js'
+import { formatFor, type CliContext } from '../client/context.js'
 import { CliError, EXIT, ERR_USAGE, streamFailed } from '../client/errors.js'
 import { Output } from '../client/output.js'
 import { closeQuietly, connectOrExit, formatInit } from '../client/query.js'
@@ -65,8 +65,9 @@ export async function watchCommand(words: readonly string[], ctx: CliContext, op
   if (typeof live === 'number') return live
   const { statement } = live
   const out = new Output(process.stdout)
-  const printer = watchPrinter(ctx.options.format, out, formatInit())
-  if (printer === undefined) throw new CliError(ERR_USAGE, `--watch prints text, json or ndjson, not "${ctx.options.format}"`)
+  const format = formatFor(ctx.options, ['text', 'json', 'ndjson'])
+  const printer = watchPrinter(format, out, formatInit())
+  if (printer === undefined) throw new CliError(ERR_USAGE, `--watch prints text, json or ndjson, not "${format}"`)
   // Ctrl-C, the caller's signal or a closed pipe stop the watch.
   const stop = new AbortController()
   const interrupted = new AbortController()

@@ -91,6 +91,16 @@ async function readPem(label: string, path: string): Promise<string> {
   }
 }
 
+/**
+ * The format a command that prints only `prints` runs with: the chosen one when it is among
+ * them; text when a context chose another (its default is for records, and applies only where
+ * it can); otherwise the chosen one as it is, for the command to refuse (a flag's choice).
+ */
+export function formatFor(options: Pick<CommonOptions, 'format' | 'formatSource'>, prints: readonly string[]): string {
+  if (prints.includes(options.format)) return options.format
+  return options.formatSource === 'context' ? 'text' : options.format
+}
+
 /** The client TLS options of the --tls-* settings (undefined: none given). Rejects with ERR_USAGE. */
 export async function clientTls(options: Pick<CommonOptions, 'tlsCa' | 'tlsCert' | 'tlsKey'>): Promise<WebSocketsInit['clientTls']> {
   const { tlsCa, tlsCert, tlsKey } = options

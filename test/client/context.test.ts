@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createContext, ERR_TOKEN_FILE, ERR_UNKNOWN_CONTEXT } from '../../src/client/context.js'
+import { createContext, ERR_TOKEN_FILE, ERR_UNKNOWN_CONTEXT, formatFor } from '../../src/client/context.js'
 import { ERR_CONFIG_INVALID, MAX_CONFIG_BYTES, readConfig } from '../../src/client/config.js'
 import { ERR_USAGE } from '../../src/client/errors.js'
 import { tempHome } from '../cli/helpers.js'
@@ -118,5 +118,16 @@ describe('config file contexts are hostile input', () => {
     dirs.push(d)
     mkdirSync(join(d.dir, 'ww', 'config.json'), { recursive: true })
     await expect(readConfig({ XDG_CONFIG_HOME: d.dir })).rejects.toMatchObject({ code: ERR_CONFIG_INVALID, message: expect.stringContaining('cannot read') })
+  })
+})
+
+describe('formatFor: one rule for commands that print only some formats (info, ls --watch, sub)', () => {
+  const watch = ['text', 'json', 'ndjson']
+  it("keeps a format the command prints, falls back to text for a context's other one, and leaves a flag's for the command to refuse", () => {
+    expect(formatFor({ format: 'ndjson', formatSource: 'context' }, watch)).toBe('ndjson')
+    expect(formatFor({ format: 'csv', formatSource: 'context' }, watch)).toBe('text')
+    expect(formatFor({ format: 'csv', formatSource: 'flag' }, watch)).toBe('csv')
+    expect(formatFor({ format: 'csv' }, watch)).toBe('csv')
+    expect(formatFor({ format: 'ndjson', formatSource: 'context' }, ['text', 'json'])).toBe('text')
   })
 })
