@@ -147,9 +147,10 @@ class TcpConnection {
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
     socket.setNoDelay(true)
     socket.on('data', (chunk) => this.#onData(/** @type {Buffer} */ (chunk)))
+    // The peer's FIN. The read queue ends at 'close', not here: an abort can show as a FIN
+    // followed by a reset (seen under load), and the reader must then end with the error.
     socket.on('end', () => {
       this.#ended = true
-      this.#queue.end()
     })
     socket.on('drain', () => this.#notifyDrain())
     socket.on('error', (err) => this.#fail(wwError('ERR_CONNECTION_CLOSED', `connection to ${this.remoteAddress} failed: ${err.message}`, err)))
