@@ -24,7 +24,7 @@ export interface Completion {
   field: boolean
   /**
    * Field names to offer that start with `prefix`: the builtin fields when any field fits, or
-   * only FROM's field after `FROM f=v TO` (then `field` is false: no other key fits).
+   * only the other end's field after `FROM f=v TO` or `TO f=v FROM` (then `field` is false: no other key fits).
    */
   fields: string[]
   /** When a value fits here: the index whose values to offer (those starting with `prefix`). */
@@ -106,13 +106,15 @@ export function completeAt(text: string, cursor: number = text.length): Completi
   let field = expected.includes('a field')
   let fields: string[] = field ? BUILTINS.filter((f) => f.startsWith(prefix)) : []
   const clause = preceding[preceding.length - 1]?.tokenType
-  const fromAt = preceding.findIndex((t) => t.tokenType === From)
-  if (field && fromAt >= 0 && clause === To) {
-    // TO after FROM must name FROM's field.
-    const eqAt = preceding.findIndex((t, i) => i > fromAt && t.tokenType === Eq)
-    const from = eqAt > 0 ? fieldBefore(preceding, eqAt) : undefined
+  // The other end of a range, when this clause is FROM or TO and the other came first.
+  const other = clause === To ? From : clause === From ? To : undefined
+  const otherAt = other === undefined ? -1 : preceding.findIndex((t) => t.tokenType === other)
+  if (field && otherAt >= 0) {
+    // FROM and TO must name the same field: offer the one the other end named.
+    const eqAt = preceding.findIndex((t, i) => i > otherAt && t.tokenType === Eq)
+    const named = eqAt > 0 ? fieldBefore(preceding, eqAt) : undefined
     field = false
-    fields = from === undefined ? [] : [formatField(from)].filter((f) => f.startsWith(prefix))
+    fields = named === undefined ? [] : [formatField(named)].filter((f) => f.startsWith(prefix))
   } else if (field) {
     // WHERE and FROM/TO name different fields: leave out the builtins the other side names.
     const { range, where } = namedFields(preceding)
