@@ -117,7 +117,7 @@ describe('Membership heartbeats', () => {
     // A 60 s TTL: regular heartbeats come every 15-30 s, so only the newcomer's early heartbeat
     // (and sync) can explain convergence.
     const nodes = await cluster.chain(3, () => ({ ttl: 60_000 }))
-    await vi.waitFor(() => expect(nodes.every((n) => n.table.size === 3), 'first convergence').toBe(true), { timeout: 10_000 })
+    await vi.waitFor(() => expect(nodes.every((n) => n.table.size === 3), 'first convergence').toBe(true), { timeout: 30_000 })
     const late = await cluster.start({ ttl: 60_000, bootstrap: [nodes[2]!.multiaddrs[0]!] })
     await vi.waitFor(() => expect([...nodes, late].every((n) => n.table.size === 4), 'newcomer convergence').toBe(true), { timeout: 8000 })
     // Its first heartbeat (at start) reached nobody; the one brought forward reached the cluster.
