@@ -82,7 +82,7 @@ describe('completeAt', () => {
     }
   })
 
-  it('offers the other end's field after FROM or TO, whichever came first (found by the property below)', () => {
+  it("offers the other end's field after FROM or TO, whichever came first (found by the property below)", () => {
     expect(completeAt('ls TO zone=b FROM ')).toMatchObject({ field: false, fields: [completeAt('ls FROM zone=b TO ').fields[0]] })
     expect(completeAt('ls TO zone=b FROM ').fields).toHaveLength(1)
     expect(tryParseQuery(`ls TO zone=b FROM ${completeAt('ls TO zone=b FROM ').fields[0]}=a`).ok).toBe(true)
