@@ -30,7 +30,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WwError } from '../errors.js'
-import { LIMITS, validateRecord, type RoutingRecord } from '../record/record.js'
+import { LIMITS, RESERVED_META_KEY, validateRecord, type RoutingRecord } from '../record/record.js'
 
 /** Largest heartbeat payload, in bytes; larger ones are rejected. @default 8192 */
 export const MAX_HEARTBEAT_BYTES = 8192
@@ -145,8 +145,9 @@ function metaMap(v: unknown): Record<string, string> {
     const key = str(v[i], 'meta key')
     const val = str(v[i + 1], `meta.${key}`)
     if (Object.prototype.hasOwnProperty.call(out, key)) throw malformed(`meta: duplicate key '${key}'`)
-    // defineProperty: a key named __proto__ must become an ordinary own property.
-    Object.defineProperty(out, key, { value: val, enumerable: true, writable: true, configurable: true })
+    // Refused here, before the assignment below could set the map's prototype instead.
+    if (key === RESERVED_META_KEY) throw malformed(`meta: key '${key}' is reserved`)
+    out[key] = val
   }
   return out
 }

@@ -4,6 +4,7 @@
  * can validate flags without starting libp2p.
  */
 import { WwError } from '../errors.js'
+import { RESERVED_META_KEY } from '../record/record.js'
 
 /** A duration flag could not be read (`--ttl 5 weeks`). */
 export const ERR_BAD_DURATION = 'ERR_BAD_DURATION'
@@ -102,14 +103,16 @@ export function validateNamespace(ns: string): string {
 /**
  * Reads `key=value` entries (`--meta region=us-east-1`) into a plain object. The value may
  * contain `=` (only the first one splits); later entries with the same key win.
- * Throws ERR_BAD_META for an entry without `=` or with an empty key.
+ * Throws ERR_BAD_META for an entry without `=` or with an empty key, or for the reserved key `__proto__`.
  */
 export function parseMeta(entries: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {}
   for (const e of entries) {
     const i = e.indexOf('=')
     if (i <= 0) throw new WwError(ERR_BAD_META, `invalid meta '${e}': expected key=value with a non-empty key`)
-    Object.defineProperty(out, e.slice(0, i), { value: e.slice(i + 1), enumerable: true, writable: true, configurable: true })
+    const key = e.slice(0, i)
+    if (key === RESERVED_META_KEY) throw new WwError(ERR_BAD_META, `invalid meta '${e}': the key ${key} is reserved`)
+    out[key] = e.slice(i + 1)
   }
   return out
 }

@@ -16,7 +16,7 @@ export interface RoutingRecord {
   ttl: number
   /** Host name; may be empty (then absent from the host index). */
   host: string
-  /** key → value; keys non-empty and without `=`. */
+  /** key → value; keys non-empty, without `=`, and never {@link RESERVED_META_KEY}. */
   meta: Record<string, string>
   /**
    * Where the peer can be dialled: full libp2p multiaddrs, each ending in `/p2p/<peer>`, at
@@ -38,6 +38,14 @@ export class RecordError extends WwError {
     this.field = field
   }
 }
+
+/**
+ * The one meta key a record may not carry. Records cross the client protocol as MessagePack
+ * maps, and common decoders refuse a map key `__proto__` (ours, @msgpack/msgpack, throws on
+ * it) or treat it as the object's prototype: one peer announcing it would make every listing
+ * that includes it unreadable. So it is refused where a record is made or received.
+ */
+export const RESERVED_META_KEY = '__proto__'
 
 /** Limits of a record (docs/design.md#records), in UTF-8 bytes. */
 export const LIMITS = {
@@ -98,14 +106,11 @@ export function validateRecord(value: unknown): RoutingRecord {
     if (++n > LIMITS.metaEntries) throw new RecordError('meta', `more than ${LIMITS.metaEntries} entries`)
     if (key.length === 0) throw new RecordError('meta', 'empty key')
     if (key.includes('=')) throw new RecordError(`meta.${key}`, "key contains '='")
+    if (key === RESERVED_META_KEY) throw new RecordError(`meta.${key}`, 'key is reserved (MessagePack and JSON decoders refuse or misread it)')
     if (tooLong(key, LIMITS.metaKeyBytes)) throw new RecordError(`meta.${key.slice(0, 32)}`, `key longer than ${LIMITS.metaKeyBytes} bytes`)
     if (typeof val !== 'string') throw new RecordError(`meta.${key}`, 'value is not a string')
     if (tooLong(val, LIMITS.metaValueBytes)) throw new RecordError(`meta.${key}`, `value longer than ${LIMITS.metaValueBytes} bytes`)
-    // A key named `__proto__` is an ordinary meta key here: assigning it would set the
-    // object's prototype instead, so it is defined. Every other key is assigned, which is
-    // several times cheaper than defineProperty.
-    if (key === '__proto__') Object.defineProperty(out, key, { value: val, enumerable: true, writable: true, configurable: true })
-    else out[key] = val
+    out[key] = val
   }
   if (addrs === undefined) return { peer, server, seq, ttl, host, meta: out }
   if (!Array.isArray(addrs)) throw new RecordError('addrs', 'expected an array of multiaddr strings')

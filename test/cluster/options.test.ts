@@ -55,10 +55,11 @@ describe('parseMeta', () => {
   it('splits at the first =, later keys win', () => {
     expect(parseMeta(['region=us-east-1', 'expr=a=b', 'empty=', 'region=eu'])).toEqual({ region: 'eu', expr: 'a=b', empty: '' })
   })
-  it('keeps __proto__ as an ordinary key', () => {
-    const m = parseMeta(['__proto__=x'])
-    expect(Object.keys(m)).toEqual(['__proto__'])
-    expect(Object.getPrototypeOf(m)).toBe(Object.prototype)
+  it('refuses the reserved key __proto__; constructor is an ordinary key', () => {
+    expect(code(() => parseMeta(['__proto__=x']))).toBe(ERR_BAD_META)
+    const m = parseMeta(['constructor=x'])
+    expect(Object.keys(m)).toEqual(['constructor'])
+    expect(m['constructor']).toBe('x')
   })
   it('rejects entries without = or without a key', () => {
     expect(code(() => parseMeta(['region']))).toBe(ERR_BAD_META)

@@ -93,11 +93,12 @@ describe('compareVersion', () => {
 })
 
 describe('validateRecord meta keys', () => {
-  it('keeps a meta key named __proto__ as data, not as a prototype', () => {
-    const meta = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>
-    const r = validateRecord({ ...good, meta })
-    expect(Object.keys(r.meta)).toEqual(['__proto__', 'a'])
+  it('refuses the reserved meta key __proto__ (decoders refuse or misread it), and keeps other Object.prototype names as data', () => {
+    const meta = JSON.parse('{"a":"b","__proto__":"x"}') as Record<string, string>
+    expect(() => validateRecord({ ...good, meta })).toThrow(/meta\.__proto__: key is reserved/)
+    const r = validateRecord({ ...good, meta: JSON.parse('{"constructor":"x","toString":"y"}') as Record<string, string> })
+    expect(Object.keys(r.meta)).toEqual(['constructor', 'toString'])
     expect(Object.getPrototypeOf(r.meta)).toBe(Object.prototype)
-    expect(r.meta['__proto__']).toBe('x')
+    expect(r.meta['constructor']).toBe('x')
   })
 })

@@ -14,7 +14,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { WwError } from '../../errors.js'
-import { LIMITS, type RoutingRecord } from '../../record/record.js'
+import { LIMITS, RESERVED_META_KEY, type RoutingRecord } from '../../record/record.js'
 import { type ByteSink, ERR_BAD_FRAME } from './frames.js'
 
 // Buffer's own UTF-8 writer (node's binding, without `write()`'s argument juggling): returns
@@ -285,6 +285,7 @@ function checkMetaKey(k: string): void {
   if (k.length === 0) throw badRecord('meta has an empty key')
   if (tooLong(k, LIMITS.metaKeyBytes)) throw badRecord(`meta key ${k.slice(0, 32)}… is longer than ${LIMITS.metaKeyBytes} bytes`)
   if (k.includes('=')) throw badRecord(`meta key ${k.slice(0, 32)} contains '='`)
+  if (k === RESERVED_META_KEY) throw badRecord(`meta key ${k} is reserved`)
 }
 
 // ---- The batch reader ----------------------------------------------------------------------
@@ -391,7 +392,7 @@ function readShort(max: number, isKey: boolean): string {
   }
   if (n > MAX_CACHED || or >= 0x80) {
     const s = text(start, end, or < 0x80)
-    if (isKey && (s.includes('=') || s === '__proto__')) throw UNREADABLE
+    if (isKey && (s.includes('=') || s === RESERVED_META_KEY)) throw UNREADABLE
     return s
   }
   const slot = h >>> 20 // 12 bits: CACHE_SLOTS
@@ -399,7 +400,7 @@ function readShort(max: number, isKey: boolean): string {
   const hit = cache[slot]
   if (hit !== undefined && hit.length === n && matches(hit, b, start, n)) return hit
   const s = b.latin1Slice(start, end)
-  if (isKey && (n === 0 || s.includes('=') || s === '__proto__')) throw UNREADABLE
+  if (isKey && (n === 0 || s.includes('=') || s === RESERVED_META_KEY)) throw UNREADABLE
   cache[slot] = s
   return s
 }

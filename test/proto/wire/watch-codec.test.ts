@@ -13,7 +13,7 @@ const arbRecord: fc.Arbitrary<RoutingRecord> = fc.record(
     seq: fc.maxSafeNat(),
     ttl: fc.nat({ max: 86_400_000 }),
     host: fc.string({ unit: 'grapheme', maxLength: 80 }),
-    meta: fc.dictionary(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }).filter((k) => !k.includes('=')), fc.string({ maxLength: 300 }), { maxKeys: 10 }),
+    meta: fc.dictionary(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }).filter((k) => !k.includes('=') && k !== '__proto__'), fc.string({ maxLength: 300 }), { maxKeys: 10 }),
     addrs: fc.array(fc.string({ minLength: 1, maxLength: 64 }), { minLength: 1, maxLength: 8 }),
   },
   { requiredKeys: ['peer', 'server', 'seq', 'ttl', 'host', 'meta'] },
