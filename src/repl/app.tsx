@@ -286,10 +286,11 @@ export function ShellApp({ core, history, completer, tickMs = 100, flushMs = 50,
     const c = await completer.complete(at, ac.signal)
     // The user kept typing while the node answered: that answer is for another line.
     if (ac.signal.aborted || lineRef.current !== at) return
-    const { line: next, shown: list } = applyCompletion(at, c)
+    const { line: next, shown: list, note } = applyCompletion(at, c)
     setLine(next)
     setShown(list.slice(0, 50))
-  }, [completer, setLine, setShown])
+    setNotice(note)
+  }, [completer, setLine, setShown, setNotice])
 
   // A key while Ctrl-R searches; false: the search ended with the match on the line, and the
   // key is handled as usual (as readline does with a movement key).

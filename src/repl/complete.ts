@@ -7,7 +7,11 @@
  * - where a value fits (after `=`, `!=`, inside `IN ( … )`): the values the node holds for
  *   that field;
  * - a word starting with `\` is a meta-command; after `\o ` or `\i `, a file name (a folder
- *   gets a trailing `/`, at most `limit` names of one folder are read);
+ *   gets a trailing `/`). The folder is streamed (`opendir`, a few entries per read, the event
+ *   loop free between reads) and reading stops after `fileLimit` matching names or `fileScan`
+ *   entries examined, so a folder of a million files costs one Tab press a bounded time and
+ *   memory; a capped answer is marked `partial` and inserts nothing (what was not read may
+ *   not share the prefix of what was);
  * - the keywords valid there, in the case the user started typing.
  * Keys and values come from the node through `View.values()` and are cached in an LRU with a
  * short TTL, so pressing Tab repeatedly costs no round trips and new peers still show up.
@@ -28,6 +32,11 @@ export interface Completion {
   end: number
   /** Candidates, in display order (already carrying their `=` or trailing space). */
   items: string[]
+  /**
+   * A cap stopped reading a folder before its end: `items` are some of the candidates, not
+   * all, so neither one of them nor their common prefix is safe to insert.
+   */
+  partial?: boolean
 }
 
 /** Options of `Completer`. */
@@ -38,6 +47,10 @@ export interface CompleterInit {
   ttlMs?: number
   /** Most cached requests. @default 500 */
   maxEntries?: number
+  /** Most file names offered after `\o ` or `\i ` (reading the folder stops there). @default 200 */
+  fileLimit?: number
+  /** Most folder entries examined for one file-name completion, matching or not. @default 10000 */
+  fileScan?: number
 }
 
 const NEEDS_QUOTES = /[\s"\\=*!(),]/
@@ -84,11 +97,15 @@ export function wordStart(before: string): number {
 export class Completer {
   #view: View | undefined
   readonly #limit: number
+  readonly #fileLimit: number
+  readonly #fileScan: number
   readonly #cache: LRUCache<string, string[]>
 
   constructor(view: View | undefined, init: CompleterInit = {}) {
     this.#view = view
     this.#limit = init.limit ?? 200
+    this.#fileLimit = init.fileLimit ?? 200
+    this.#fileScan = init.fileScan ?? 10_000
     this.#cache = new LRUCache<string, string[]>({ max: init.maxEntries ?? 500, ttl: init.ttlMs ?? 10_000 })
   }
 
@@ -120,25 +137,39 @@ export class Completer {
     return got
   }
 
-  /** File names starting with `typed` (a path), sorted; folders end with `/`. */
-  async files(typed: string): Promise<string[]> {
+  /**
+   * File names starting with `typed` (a path), sorted; folders end with `/`. Reads the folder
+   * as a stream and stops after `fileLimit` matches or `fileScan` entries (then `partial`), or
+   * when `signal` aborts (a newer Tab press); a folder that cannot be read offers nothing.
+   */
+  async files(typed: string, signal?: AbortSignal): Promise<{ items: string[]; partial: boolean }> {
     const slash = typed.lastIndexOf('/')
     const dir = slash < 0 ? '.' : slash === 0 ? '/' : typed.slice(0, slash)
     const head = slash < 0 ? '' : typed.slice(0, slash + 1)
     const base = typed.slice(slash + 1)
-    const out: string[] = []
+    const items: string[] = []
+    let partial = false
     try {
-      // A folder of a million files must not stall the prompt: read at most `limit` matches.
       const d = await opendir(dir, { bufferSize: 64 })
+      let seen = 0
+      // Leaving the loop early closes the folder (the iterator's return()).
       for await (const e of d) {
+        if (signal?.aborted === true) return { items: [], partial: false }
+        if (++seen > this.#fileScan) {
+          partial = true
+          break
+        }
         if (!e.name.startsWith(base) || (base === '' && e.name.startsWith('.'))) continue
-        out.push(head + e.name + (e.isDirectory() ? '/' : ' '))
-        if (out.length >= this.#limit) break
+        if (items.length >= this.#fileLimit) {
+          partial = true
+          break
+        }
+        items.push(head + e.name + (e.isDirectory() ? '/' : ' '))
       }
     } catch {
-      return []
+      return { items: [], partial: false }
     }
-    return out.sort()
+    return { items: items.sort(), partial }
   }
 
   /** The candidates for the word under the cursor of `line`. */
@@ -152,7 +183,10 @@ export class Completer {
     if (start === 0 && word.startsWith('\\')) {
       return { start, end, items: META_COMMANDS.filter((c) => c.startsWith(word)).map((c) => c + ' ') }
     }
-    if (/^\\(o|out|i|include)\s+\S*$/i.test(before)) return { start, end, items: await this.files(word) }
+    if (/^\\(o|out|i|include)\s+\S*$/i.test(before)) {
+      const f = await this.files(word, signal)
+      return f.partial ? { start, end, items: f.items, partial: true } : { start, end, items: f.items }
+    }
 
     // `count QUERY` / `explain QUERY`: complete the query after the verb.
     const verb = splitVerb(line.text)
@@ -186,9 +220,14 @@ export class Completer {
 
 /**
  * Applies a completion to the line: one candidate replaces the word; several insert their
- * common prefix (if longer than what is typed) and are returned for display.
+ * common prefix (if longer than what is typed) and are returned for display. A `partial`
+ * completion changes nothing and returns what was read, with a `note` saying more exists.
  */
-export function applyCompletion(line: Line, c: Completion): { line: Line; shown: string[] } {
+export function applyCompletion(line: Line, c: Completion): { line: Line; shown: string[]; note?: string } {
+  if (c.partial === true) {
+    const note = c.items.length === 0 ? 'folder too large to search whole: type more of the name' : `${c.items.length} shown; the folder has more not read: type more of the name`
+    return { line, shown: c.items.map((s) => s.trimEnd()), note }
+  }
   if (c.items.length === 0) return { line, shown: [] }
   if (c.items.length === 1) return { line: replaceRange(line, c.start, c.end, c.items[0]!), shown: [] }
   const typed = line.text.slice(c.start, c.end)

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -73,7 +73,7 @@ describe('completion', () => {
     expect((await c.complete(lineOf('\\fo'))).items).toEqual(['\\format '])
   })
 
-  it('completes file names after \\o and \\i: folders with a slash, at most `limit` names', async () => {
+  it('completes file names after \\o and \\i: folders with a slash, at most `fileLimit` names', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ww-complete-'))
     try {
       mkdirSync(join(dir, 'queries'))
@@ -83,10 +83,40 @@ describe('completion', () => {
       expect((await c.complete(lineOf(`\\o ${dir}/ot`))).items).toEqual([`${dir}/other.txt `])
       expect((await c.complete(lineOf(`\\i ${dir}/`))).items).not.toContain(`${dir}/.hidden `)
       expect((await c.complete(lineOf(`\\i ${dir}/nope/x`))).items).toEqual([])
-      const few = new Completer(undefined, { limit: 2 })
-      expect((await few.complete(lineOf(`\\i ${dir}/q`))).items).toHaveLength(2)
+      const few = new Completer(undefined, { fileLimit: 2 })
+      expect(await few.complete(lineOf(`\\i ${dir}/q`))).toMatchObject({ items: { length: 2 }, partial: true })
+      expect((await few.complete(lineOf(`\\o ${dir}/ot`))).partial).toBeUndefined()
       const one = applyCompletion(lineOf(`\\o ${dir}/ot`), await c.complete(lineOf(`\\o ${dir}/ot`)))
       expect(one.line.text).toBe(`\\o ${dir}/other.txt `)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('reads a folder of 20 000 files only up to its caps, and then inserts nothing', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ww-complete-big-'))
+    try {
+      for (let i = 0; i < 20_000; i++) closeSync(openSync(join(dir, `f${String(i).padStart(5, '0')}`), 'w'))
+      const c = new Completer(undefined)
+      // Every name matches: reading stops at the default 200 candidates.
+      const all = await c.complete(lineOf(`\\i ${dir}/f`))
+      expect(all.items).toHaveLength(200)
+      expect(all.partial).toBe(true)
+      const applied = applyCompletion(lineOf(`\\i ${dir}/f`), all)
+      expect(applied.line.text, 'a part of the names must not extend the word').toBe(`\\i ${dir}/f`)
+      expect(applied.shown).toHaveLength(200)
+      expect(applied.note).toMatch(/type more of the name/)
+      // No name matches: reading stops after the default 10 000 entries examined.
+      const none = await c.complete(lineOf(`\\i ${dir}/zz`))
+      expect(none).toMatchObject({ items: [], partial: true })
+      expect(applyCompletion(lineOf(`\\i ${dir}/zz`), none).note).toMatch(/too large/)
+      // Below the caps the answer is whole.
+      const wide = new Completer(undefined, { fileScan: 30_000 })
+      expect(await wide.complete(lineOf(`\\i ${dir}/zz`))).toEqual({ start: 3, end: 3 + dir.length + 3, items: [] })
+      // A newer Tab press aborts the read.
+      const ac = new AbortController()
+      ac.abort()
+      expect((await c.complete(lineOf(`\\i ${dir}/f`), ac.signal)).items).toEqual([])
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
