@@ -38,38 +38,60 @@ export async function topCommand(words: readonly string[], ctx: CliContext, opti
   if (process.stdout.isTTY !== true || process.stdin.isTTY !== true) {
     throw new CliError(ERR_USAGE, 'ww top draws a full screen and needs a terminal', { hint: 'to follow changes in a pipe: ww ls QUERY --watch --format ndjson' })
   }
-  const stop = new AbortController()
-  let code: number = EXIT.ok
-  const quit = (c: number): void => {
-    if (stop.signal.aborted) return
-    code = c
-    stop.abort()
-  }
-  const onSigint = (): void => quit(EXIT_INTERRUPTED)
-  const onSigterm = (): void => quit(EXIT_TERMINATED)
+  const exit = new Exit()
+  const onSigint = (): void => exit.quit(EXIT_INTERRUPTED)
+  const onSigterm = (): void => exit.quit(EXIT_TERMINATED)
   process.on('SIGINT', onSigint)
   process.on('SIGTERM', onSigterm)
   // The handlers go on every way out: a failed first dial, a null View, the screen's end.
   try {
-    return await screen(text, statement, ctx, options, stop, () => code, quit)
+    return await screen({ text, statement, ctx, reconnect: options.reconnect === true, exit })
   } finally {
     process.off('SIGINT', onSigint)
     process.off('SIGTERM', onSigterm)
   }
 }
 
+// How the screen ends: the first quit (q, Ctrl-C, a signal) sets the exit code and aborts.
+class Exit {
+  readonly #stop = new AbortController()
+  #code: number = EXIT.ok
+
+  /** Aborted by the first `quit`. */
+  get signal(): AbortSignal {
+    return this.#stop.signal
+  }
+
+  /** The code of the first `quit`; 0 before any. */
+  get code(): number {
+    return this.#code
+  }
+
+  /** Ends the screen with `code`; later calls change nothing. */
+  quit(code: number): void {
+    if (this.#stop.signal.aborted) return
+    this.#code = code
+    this.#stop.abort()
+  }
+}
+
+// What `screen` runs.
+interface ScreenInit {
+  /** The query as typed, for the title. */
+  text: string
+  /** The parsed query the watch runs. */
+  statement: Statement
+  ctx: CliContext
+  /** Dial again after a lost connection instead of exiting 3. */
+  reconnect: boolean
+  exit: Exit
+}
+
 // The connection and the screen, once the signal handlers are in; returns the exit code.
-async function screen(
-  text: string,
-  statement: Statement,
-  ctx: CliContext,
-  options: TopCommandOptions,
-  stop: AbortController,
-  code: () => number,
-  quit: (c: number) => void,
-): Promise<number> {
+async function screen({ text, statement, ctx, reconnect, exit }: ScreenInit): Promise<number> {
+  const stop = exit.signal
   // Connect before taking the screen: a node that can't be reached is an ordinary error (exit 2).
-  let session: Session | undefined = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports, signal: stop.signal })
+  let session: Session | undefined = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports, signal: stop })
   if (session.view.isNull) {
     await closeQuietly(session)
     throw notAuthorized(ctx.options.addr)
@@ -79,52 +101,52 @@ async function screen(
   let status: string | undefined
   const title = `ww top ${text === '' ? '(all peers)' : text} @ ${ctx.options.addr}`
   process.stdout.write(ALT_SCREEN_ON)
-  const app = render(React.createElement(TopApp, { model, title, status: () => status, onQuit: quit }), { exitOnCtrlC: false, patchConsole: false })
+  const app = render(React.createElement(TopApp, { model, title, status: () => status, onQuit: (c: number) => exit.quit(c) }), { exitOnCtrlC: false, patchConsole: false })
   let failure: Error | undefined
   try {
     let backoff = BACKOFF_MIN
     for (;;) {
       if (session === undefined) {
         try {
-          session = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports, signal: stop.signal })
+          session = await connectOrExit(ctx.options.addr, { token: ctx.options.token, transports: ctx.transports, signal: stop })
           status = undefined
           model.touch()
         } catch (err) {
-          if (stop.signal.aborted) break
+          if (stop.aborted) break
           status = `cannot connect (${(err as Error).message.slice(0, 80)}); retrying`
           model.touch()
-          await sleep(backoff, stop.signal)
+          await sleep(backoff, stop)
           backoff = Math.min(BACKOFF_MAX, backoff * 2)
           continue
         }
       }
-      const cursor = session.view.watch(statement, { heartbeats: true, times: true, signal: stop.signal })
+      const cursor = session.view.watch(statement, { heartbeats: true, times: true, signal: stop })
       for (;;) {
         const e = await cursor.next()
         if (e === undefined) break
         if (e.kind === 'synced') backoff = BACKOFF_MIN
         model.apply(e, Date.now())
       }
-      const err = stop.signal.aborted ? undefined : cursor.err()
+      const err = stop.aborted ? undefined : cursor.err()
       await closeQuietly(session)
       session = undefined
-      if (stop.signal.aborted) break
+      if (stop.aborted) break
       if (err === undefined) {
         // Only a null View ends by itself (synced, then end): a node reached again after a
         // reconnect that now wants a token. Nothing more will come; say so and wait for q.
         status = 'not authorized: the node now requires a token (WW_TOKEN or --token)'
         model.touch()
-        await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }))
+        await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }))
         break
       }
-      if (options.reconnect !== true) {
+      if (!reconnect) {
         failure = streamFailed(model.peers.size, err)
         break
       }
       status = `connection lost (${(err as { code?: string }).code ?? err.message}); reconnecting`
       model.restart()
       model.touch()
-      await sleep(backoff, stop.signal)
+      await sleep(backoff, stop)
       backoff = Math.min(BACKOFF_MAX, backoff * 2)
     }
   } finally {
@@ -135,5 +157,5 @@ async function screen(
   }
   // Thrown after the screen is back, so the message stays visible (exit 3).
   if (failure !== undefined) throw failure
-  return code()
+  return exit.code
 }
