@@ -42,6 +42,7 @@ import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p
 import type { Membership } from './membership.js'
 import { MAX_HEARTBEAT_BYTES } from './heartbeat.js'
 import { silentLogger, type Logger } from './options.js'
+import { readArrayHead } from '../msgpack-head.js'
 
 /** The libp2p protocol of state sync in namespace `ns`: `/ww/NS/sync/1.0.0`. */
 export function syncProtocol(ns: string): string {
@@ -173,7 +174,7 @@ export class Sync {
       // one at a time, each checked as it comes: a body cut short (see "Trust" above) still
       // has every frame before the cut checked, so a forged one there is refused as in a
       // whole body, and the cut alone fails the pull. Bytes after the last frame are malformed.
-      const head = arrayHead(body)
+      const head = readArrayHead(body)
       if (head === 'short') throw new Error('sync body cut short')
       if (head === undefined) return await this.#refuse(peer, stream, 'not an array')
       if (head.count > this.#maxRecords) return await this.#refuse(peer, stream, `more than ${this.#maxRecords} heartbeats`)
@@ -260,15 +261,3 @@ async function readAll(stream: Stream, max: number, signal: AbortSignal): Promis
   }
 }
 
-/**
- * The MessagePack array header at the start of `body`: its count and where its items start;
- * 'short' when the body ends inside the header (or is empty), undefined when it is not one.
- */
-function arrayHead(body: Uint8Array): { count: number; at: number } | 'short' | undefined {
-  if (body.length === 0) return 'short'
-  const h = body[0]!
-  if (h >= 0x90 && h <= 0x9f) return { count: h & 0x0f, at: 1 }
-  if (h === 0xdc) return body.length < 3 ? 'short' : { count: (body[1]! << 8) | body[2]!, at: 3 }
-  if (h === 0xdd) return body.length < 5 ? 'short' : { count: ((body[1]! << 24) | (body[2]! << 16) | (body[3]! << 8) | body[4]!) >>> 0, at: 5 }
-  return undefined
-}

@@ -21,6 +21,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { WwError } from '../../errors.js'
+import { readArrayHead } from '../../msgpack-head.js'
 
 /** The newest query language this implementation speaks (hello.lang / welcome.lang). */
 export const LANG_VERSION = 2
@@ -551,19 +552,9 @@ export function readBatchHead(bytes: Uint8Array, at = 0): BatchHead | undefined 
   if (p + ITEMS_KEY.length + 1 > len) return undefined
   for (let i = 0; i < ITEMS_KEY.length; i++) if (bytes[p + i] !== ITEMS_KEY[i]) return undefined
   p += ITEMS_KEY.length
-  const a = bytes[p]!
-  let count: number
-  if (a >= 0x90 && a <= 0x9f) {
-    count = a & 0x0f
-    p += 1
-  } else if (a === 0xdc && p + 3 <= len) {
-    count = (bytes[p + 1]! << 8) | bytes[p + 2]!
-    p += 3
-  } else if (a === 0xdd && p + 5 <= len) {
-    count = readLength(bytes, p + 1, 4)
-    p += 5
-  } else return undefined
-  return { id, count, pos: p }
+  const a = readArrayHead(bytes, p, len)
+  if (a === undefined || a === 'short') return undefined
+  return { id, count: a.count, pos: a.at }
 }
 
 /** Decodes and checks a frame a node sent. Throws WwError ERR_BAD_FRAME / ERR_FRAME_TOO_LARGE. */
