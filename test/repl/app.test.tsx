@@ -3,14 +3,17 @@
  * editing, streaming results with a live count, Ctrl-C cancelling, history, completion,
  * syntax errors with the caret, meta-commands, connection loss and reconnect, leaving.
  */
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import React from 'react'
 import { render } from 'ink-testing-library'
 import { ShellApp, splitPaste } from '../../src/repl/app.js'
 import { ShellCore } from '../../src/repl/core.js'
 import { History } from '../../src/repl/history.js'
-import { Completer } from '../../src/repl/complete.js'
+import { Completer, type CompleterInit } from '../../src/repl/complete.js'
 import { FormatRegistry } from '../../src/format/index.js'
 import { serve } from '../../src/proto/server/server.js'
 import { fakeRecord, localNode, type LocalNode } from './fixture.js'
@@ -27,12 +30,12 @@ describe('shell (Ink)', () => {
     node = undefined
   })
 
-  async function shell(records = 5, opts: { flushMs?: number } = {}) {
+  async function shell(records = 5, opts: { flushMs?: number; completer?: CompleterInit } = {}) {
     node = await localNode(Array.from({ length: records }, (_, i) => fakeRecord(i)))
     const core = new ShellCore({ addr: node.url, format: 'text', formats: FormatRegistry.withBuiltins(), transports: node.transports, session: node.session })
     const history = new History()
     let exited: number | undefined
-    const ui = render(<ShellApp core={core} history={history} completer={new Completer(node.session.view)} flushMs={opts.flushMs ?? 10} tickMs={20} onExit={(c) => (exited = c)} />)
+    const ui = render(<ShellApp core={core} history={history} completer={new Completer(node.session.view, opts.completer)} flushMs={opts.flushMs ?? 10} tickMs={20} onExit={(c) => (exited = c)} />)
     cleanup.push(() => ui.unmount())
     // Frames are many (one per batch of rows): strip each once.
     let seen = 0
@@ -135,6 +138,21 @@ describe('shell (Ink)', () => {
     await s.type('eu')
     await s.type(KEY.tab)
     await vi.waitFor(() => expect(s.last().includes('ww> ls WHERE region=eu-west-1'), 'the completed value').toBe(true), { timeout: 15_000 })
+  })
+
+  it('completes a file name from a folder larger than its cap: the line stays, the names read are listed, a note says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ww-tab-'))
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+    for (let i = 0; i < 30; i++) closeSync(openSync(join(dir, `f${String(i).padStart(2, '0')}`), 'w'))
+    const s = await shell(1, { completer: { fileLimit: 5 } })
+    await s.type(`\\i ${dir}/f`)
+    await s.type(KEY.tab)
+    await vi.waitFor(() => expect(s.last(), 'the note').toContain('type more of the name'), { timeout: 15_000 })
+    expect(s.last()).toContain(`ww> \\i ${dir}/f\n`)
+    expect(s.last().match(new RegExp(`${dir}/f\\d\\d`, 'g'))).toHaveLength(5)
+    // The next key clears the note.
+    await s.type('0')
+    await vi.waitFor(() => expect(s.last(), 'the note cleared').not.toContain('type more of the name'), { timeout: 15_000 })
   })
 
   it('treats a final Enter or Tab in a chunk of typed text as the key (paste, tmux send-keys)', async () => {
