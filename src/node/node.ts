@@ -35,6 +35,7 @@ import { serve, type ServeInit, type Server } from '../proto/server/server.js'
 import { defaultIdentityPath, loadIdentity, lockIdentity } from '../cluster/identity.js'
 import { Mesh } from '../cluster/mesh.js'
 import { Reconnector } from '../cluster/reconnect.js'
+import { DIAL_TIMEOUT, Redialer } from '../cluster/redial.js'
 import { Sync } from '../cluster/sync.js'
 import { heartbeatTopic, Membership } from '../cluster/membership.js'
 import { MEMBERSHIP_GOSSIPSUB } from '../cluster/gossip.js'
@@ -181,9 +182,6 @@ export interface Node {
   kill(): Promise<void>
 }
 
-const REDIAL_MIN = 500
-const REDIAL_MAX = 10_000
-const DIAL_TIMEOUT = 5_000
 const LEAVE_WAIT = 1_000
 // After gossipsub has taken the leave, give the connections a moment to write it out
 // before libp2p closes them.
@@ -284,7 +282,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   let sync: Sync | undefined
   let server: Server | undefined
   let info: InfoSampler | undefined
-  const redial = new Redialer(libp2p, peers, log)
+  const redial = new Redialer({ libp2p, peers, logger: log })
   const hbTopic = heartbeatTopic(ns)
   const subscribers = (): Set<string> => new Set(gossip.getSubscribers(hbTopic).map((s) => s.toString()))
   const mesh = new Mesh({ libp2p, table, minPeers, subscribers, logger: log, ...(allow !== undefined ? { allowed: (p: string) => allow.has(p) } : {}) })
@@ -454,85 +452,3 @@ function withPeer(a: Multiaddr, peer: string): string {
   return s.includes('/p2p/') ? s : `${s}/p2p/${peer}`
 }
 
-/**
- * While the node is connected to nobody, keeps dialling its bootstrap peers, with per-peer
- * backoff. Its timer runs only then: armed at start and whenever the last connection closes,
- * disarmed by the first tick that finds a peer (a connected node pays no timer for it).
- */
-class Redialer {
-  readonly #libp2p: Libp2p
-  readonly #log: Logger
-  readonly #targets: Array<{ addr: Multiaddr; peer: PeerId; wait: number; next: number; dialing: boolean; failing: boolean }>
-  #timer: NodeJS.Timeout | undefined
-  #running = false
-  #abort = new AbortController()
-  readonly #onDisconnect = (): void => {
-    if (this.#running && this.#libp2p.getPeers().length === 0) this.#arm()
-  }
-
-  constructor(libp2p: Libp2p, peers: Array<{ addr: Multiaddr; peer: PeerId }>, log: Logger) {
-    this.#libp2p = libp2p
-    this.#log = log
-    const now = performance.now()
-    this.#targets = peers.map((p) => ({ ...p, wait: REDIAL_MIN, next: now, dialing: false, failing: false }))
-  }
-
-  start(): void {
-    if (this.#targets.length === 0 || this.#running) return
-    this.#running = true
-    this.#libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
-    this.#arm()
-  }
-
-  stop(): void {
-    this.#running = false
-    this.#libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
-    clearInterval(this.#timer)
-    this.#timer = undefined
-    this.#abort.abort()
-  }
-
-  #arm(): void {
-    if (this.#timer !== undefined) return
-    this.#timer = setInterval(() => this.#tick(), REDIAL_MIN / 2)
-    this.#timer.unref?.()
-  }
-
-  #tick(): void {
-    // Bootstrap peers only seed the first contact: once connected to anyone, the mesh keeper
-    // finds neighbours in the table, and a dead bootstrap node is not dialled forever.
-    if (this.#libp2p.getPeers().length > 0) {
-      clearInterval(this.#timer)
-      this.#timer = undefined
-      return
-    }
-    const now = performance.now()
-    for (const t of this.#targets) {
-      if (t.dialing) continue
-      if (this.#libp2p.getConnections(t.peer).length > 0) {
-        t.wait = REDIAL_MIN
-        continue
-      }
-      if (now < t.next) continue
-      t.dialing = true
-      const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(DIAL_TIMEOUT)])
-      this.#libp2p
-        .dial(t.addr, { signal })
-        .then(() => {
-          if (t.failing) this.#log.info(`connected to bootstrap peer ${t.addr.toString()}`)
-          t.failing = false
-          t.wait = REDIAL_MIN
-        })
-        .catch((err: unknown) => {
-          if (this.#abort.signal.aborted) return
-          if (!t.failing) this.#log.warn(`bootstrap peer ${t.addr.toString()} unreachable (${(err as Error).message}); retrying`)
-          t.failing = true
-          t.next = performance.now() + t.wait
-          t.wait = Math.min(REDIAL_MAX, t.wait * 2)
-        })
-        .finally(() => {
-          t.dialing = false
-        })
-    }
-  }
-}
