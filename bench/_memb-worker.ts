@@ -106,7 +106,18 @@ async function complete(req: Request): Promise<unknown> {
   const timeout = req.timeout as number
   const which = [...hosted.values()].filter((h) => h.alive && (only === undefined || only.includes(h.index)))
   const t0 = performance.now()
+  let nextReport = t0 + 5000
   while (which.some((h) => h.completeAt === 0)) {
+    if (process.env.WW_BENCH_DEBUG !== undefined && performance.now() > nextReport) {
+      // Which peers the incomplete nodes still miss, by index in the expected list (most missed first).
+      nextReport += 5000
+      const missed = new Map<number, number>()
+      const open = which.filter((h) => h.completeAt === 0)
+      for (const h of open) expected.forEach((p, i) => h.node.table.get(p) === undefined && missed.set(i, (missed.get(i) ?? 0) + 1))
+      const top = [...missed].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([i, c]) => `${i}×${c}`).join(' ')
+      const conns = open.map((h) => h.node.libp2p.getPeers().length)
+      console.error(`  [proc ${process.pid}] ${Math.round(performance.now() - t0)} ms: ${open.length} incomplete (peers ${conns.join(',')}); missing ${top}`)
+    }
     if (performance.now() - t0 > timeout) {
       const short = which.filter((h) => h.completeAt === 0).map((h) => `${h.index}: ${expected.filter((p) => h.node.table.get(p) === undefined).length} missing`)
       if (process.env.WW_BENCH_SCORES === '1') {
