@@ -21,6 +21,7 @@
  *
  * The process exits when the parent goes away (the IPC channel closes).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { startNode, type Node } from '../src/node/node.js'
 
@@ -66,6 +67,10 @@ function lists(h: Hosted, peers: readonly string[]): boolean {
   for (const p of peers) if (h.node.table.get(p) === undefined) return false
   return true
 }
+
+// How late this process's event loop runs (reported with WW_BENCH_DEBUG while nodes are incomplete).
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
 
 // Notes when each node first lists every expected peer.
 const poll = setInterval(() => {
@@ -116,7 +121,9 @@ async function complete(req: Request): Promise<unknown> {
       for (const h of open) expected.forEach((p, i) => h.node.table.get(p) === undefined && missed.set(i, (missed.get(i) ?? 0) + 1))
       const top = [...missed].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([i, c]) => `${i}×${c}`).join(' ')
       const conns = open.map((h) => h.node.libp2p.getPeers().length)
-      console.error(`  [proc ${process.pid}] ${Math.round(performance.now() - t0)} ms: ${open.length} incomplete (peers ${conns.join(',')}); missing ${top}`)
+      const lag = `event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`
+      loopDelay.reset()
+      console.error(`  [proc ${process.pid}] ${Math.round(performance.now() - t0)} ms: ${open.length} incomplete (peers ${conns.join(',')}); missing ${top}; ${lag}`)
     }
     if (performance.now() - t0 > timeout) {
       const short = which.filter((h) => h.completeAt === 0).map((h) => `${h.index}: ${expected.filter((p) => h.node.table.get(p) === undefined).length} missing`)

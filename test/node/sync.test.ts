@@ -6,7 +6,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { encode } from '@msgpack/msgpack'
 import { byteStream } from '@libp2p/utils'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
@@ -135,6 +135,36 @@ describe('state sync on join', () => {
     // A frame without an age, or with a negative one, is malformed.
     expect(await fresh.membership.offerFrame([good[0], good[1], good[2], good[3]])).toBe(TopicValidatorResult.Reject)
     expect(await fresh.membership.offerFrame([good[0], good[1], good[2], good[3], -1])).toBe(TopicValidatorResult.Reject)
+  })
+
+  it('a copy of the heartbeat a node holds is ignored without a signature check; a copy that differs in one byte is checked and refused', async () => {
+    // TTL 60 s: honest's heartbeats are 15 s or more apart, so the copy held does not change
+    // under the test (if it does, the round is taken again).
+    const target = await cluster.start({ ttl: 60_000 })
+    const honest = await cluster.start({ ttl: 60_000, bootstrap: [target.multiaddrs[0]!] })
+    await vi.waitFor(() => expect(target.table.size, 'convergence').toBe(2), { timeout: 15_000 })
+    // Counts the Ed25519 checks of honest's key type (the one class every peer's key has).
+    const verify = vi.spyOn(Object.getPrototypeOf(peerIdFromString(honest.peer).publicKey) as { verify(...a: unknown[]): unknown }, 'verify')
+    try {
+      for (let round = 0; ; round++) {
+        const good = (await target.membership.signedFrames(100)).find((f) => f[0] === honest.peer)!
+        verify.mockClear()
+        const same = await target.membership.offerFrame([good[0], good[1], good[2], good[3], good[4]])
+        const checks = verify.mock.calls.length
+        const still = (await target.membership.signedFrames(100)).find((f) => f[0] === honest.peer)!
+        if (Buffer.from(still[3]).equals(good[3]) || round === 4) {
+          expect(same).toBe(TopicValidatorResult.Ignore)
+          expect(checks, 'signature checks of a copy already held').toBe(0)
+          const forged = new Uint8Array(good[3])
+          forged[0]! ^= 1
+          expect(await target.membership.offerFrame([good[0], good[1], good[2], forged, good[4]])).toBe(TopicValidatorResult.Reject)
+          expect(verify.mock.calls.length, 'the altered copy was checked').toBe(1)
+          break
+        }
+      }
+    } finally {
+      verify.mockRestore()
+    }
   })
 
   it('a sync stream with an altered or unsigned heartbeat (whole or before a cut), or bytes after its array, is refused and its sender disconnected', async () => {
