@@ -78,8 +78,25 @@ const poll = setInterval(() => {
   for (const h of hosted.values()) if (h.alive && h.completeAt === 0 && lists(h, expected)) h.completeAt = Math.max(now, expectedSince)
 }, 5)
 
+// Profiling aid: WW_BENCH_PROFILE=DIR profiles the worker that hosts node 0 (the seed) for
+// 20 s from that node's start and writes DIR/seed-<pid>.cpuprofile (workers are SIGKILLed at
+// the end, so --cpu-prof would never write).
+async function profileSeed(dir: string): Promise<void> {
+  const { Session } = await import('node:inspector/promises')
+  const { writeFile } = await import('node:fs/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  setTimeout(() => {
+    void session.post('Profiler.stop').then(({ profile }) => writeFile(`${dir}/seed-${process.pid}.cpuprofile`, JSON.stringify(profile)))
+  }, 20_000).unref()
+}
+
 async function start(req: Request): Promise<unknown> {
   const ttl = req.ttl as number
+  const profileDir = process.env.WW_BENCH_PROFILE
+  if (profileDir !== undefined && (req.nodes as Array<{ index: number }>).some((n) => n.index === 0)) await profileSeed(profileDir)
   const bootstrap = req.bootstrap as string[]
   const specs = req.nodes as Array<{ index: number; key: string }>
   const started = await Promise.all(
