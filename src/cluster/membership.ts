@@ -378,7 +378,8 @@ export class Membership {
    * Takes in one signed heartbeat from state sync: checks its signature exactly as gossipsub
    * does (StrictSign: over `libp2p-pubsub:` + the protobuf message without signature and key,
    * with the key inlined in the signing peer ID), then runs the topic validator on it. Reject
-   * for anything unsigned, altered or malformed; never throws.
+   * for anything unsigned, altered or malformed; Ignore, unchecked, for a byte-identical copy
+   * of the heartbeat already held for that peer (it can't change the table); never throws.
    */
   async offerFrame(frame: unknown): Promise<TopicValidatorResult> {
     try {
