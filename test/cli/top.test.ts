@@ -33,6 +33,19 @@ function lastFrame(p: Pty): string {
   return t.slice(t.lastIndexOf('ww top '))
 }
 
+// The last frame drawn to its end (its help line, the frame's last, ends with "q quit"): the
+// terminal hands output over in chunks, so the newest frame may still be half written.
+function fullFrame(p: Pty): string {
+  const t = p.text()
+  let end = t.length
+  for (let i = t.lastIndexOf('ww top '); i >= 0; i = i === 0 ? -1 : t.lastIndexOf('ww top ', i - 1)) {
+    const f = t.slice(i, end)
+    if (f.includes('q quit')) return f
+    end = i
+  }
+  return ''
+}
+
 const ALT_ON = '\u001b[?1049h'
 const ALT_OFF = '\u001b[?1049l'
 
@@ -50,9 +63,9 @@ describe('ww top in a real terminal', () => {
     await expect.poll(() => a.table.get(b.peer) !== undefined, { timeout: 20_000 }).toBe(true)
 
     const p = top(['WHERE', 'role=db', '--addr', a.addr!])
-    await p.waitUntil(() => /2 peers/.test(lastFrame(p)) && /beta/.test(lastFrame(p)), 'both peers on screen')
+    await p.waitUntil(() => /2 peers/.test(fullFrame(p)) && /beta/.test(fullFrame(p)), 'both peers on screen')
     expect(p.raw).toContain(ALT_ON)
-    let f = lastFrame(p)
+    let f = fullFrame(p)
     expect(f).toMatch(/HOST\s+PEER\s+REGION\s+ROLE\s+AGE\s+SEEN/)
     expect(f).toMatch(new RegExp(`alpha\\s+${a.peer}\\s+eu-west-1\\s+db\\s+\\d+s\\s+\\d+s`))
     expect(f).toMatch(new RegExp(`beta\\s+${b.peer}\\s+us-east-1\\s+db\\s+\\d+s\\s+\\d+s`))
@@ -61,26 +74,26 @@ describe('ww top in a real terminal', () => {
 
     // A node joins the cluster: it appears, and the footer counts it.
     const c = await node({ listen: false, host: 'gamma', meta: { region: 'ap-south-1', role: 'db' }, ttl: 30_000, bootstrap: [a.multiaddrs[0]!] })
-    await p.waitUntil(() => /3 peers/.test(lastFrame(p)), 'the joined node')
-    f = lastFrame(p)
+    await p.waitUntil(() => /3 peers/.test(fullFrame(p)), 'the joined node')
+    f = fullFrame(p)
     expect(f).toMatch(new RegExp(`gamma\\s+${c.peer}\\s+ap-south-1\\s+db\\s+\\d+s\\s+\\d+s`))
     expect(f).toContain('1 joined · 0 left')
 
     // It leaves (its last heartbeat has ttl 0): gone from the screen, counted as left.
     await c.stop()
-    await p.waitUntil(() => /2 peers/.test(lastFrame(p)), 'the node gone')
-    f = lastFrame(p)
+    await p.waitUntil(() => /2 peers/.test(fullFrame(p)), 'the node gone')
+    f = fullFrame(p)
     expect(f).not.toContain('gamma')
     expect(f).toContain('1 joined · 1 left · 0 expired')
 
     // Sorted by host (alpha, beta); `h` again reverses it.
     expect(f.indexOf('alpha')).toBeLessThan(f.indexOf('beta'))
     await p.type('h')
-    await p.waitUntil(() => lastFrame(p).includes('now host ↑'), 'the reversed sort')
-    f = lastFrame(p)
+    await p.waitUntil(() => fullFrame(p).includes('now host ↑'), 'the reversed sort')
+    f = fullFrame(p)
     expect(f.indexOf('beta')).toBeLessThan(f.indexOf('alpha'))
     await p.type('s')
-    await p.waitUntil(() => lastFrame(p).includes('now seen'), 'the sort by seen')
+    await p.waitUntil(() => fullFrame(p).includes('now seen'), 'the sort by seen')
 
     const m = p.mark
     await p.type('q')
