@@ -19,10 +19,9 @@
  * A body that is only cut short is not malformed: a connection closed gracefully while the
  * table was on its way (the mesh keeper hanging up, the server stopping) ends the stream as if
  * it were complete. Such a pull counts as failed (`stats.failed`) and nobody is punished for
- * the cut (the frames before it are checked one by one all the same, so a forged one there is
- * refused):
- * refusing it banned honest peers for an hour, and a 64-node cold start fell apart into nodes
- * refusing one another.
+ * the cut; the frames before it are checked one by one all the same, so a forged one there is
+ * refused. (Punishing the cut banned honest peers for an hour, and a 64-node cold start fell
+ * apart into nodes refusing one another.)
  *
  * Namespaces. Nodes of different namespaces may share connections (src/node/node.ts), and a
  * heartbeat's signature covers its namespace's topic: another namespace's table would fail
@@ -260,4 +259,3 @@ async function readAll(stream: Stream, max: number, signal: AbortSignal): Promis
     chunks.push(chunk.subarray())
   }
 }
-
