@@ -13,7 +13,9 @@
  * handshakes it would again not finish in time (seen with 64 nodes on a 2-core host: 20 of
  * 63 nodes timed out on their first dial). Now retries spread out, and each failed dial gives
  * the next one more time ({@link DIAL_TIMEOUT} doubling to {@link DIAL_TIMEOUT_GROWTH} times that), so a
- * slow seed's handshakes get finished instead of restarted.
+ * slow seed's handshakes get finished instead of restarted. libp2p cuts a dial of one address
+ * at its `addressDialTimeout` (6 s by default) whatever bound the caller set: the node raises
+ * that cap to the largest bound here (src/node/node.ts), without which none of this applied.
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -23,10 +25,10 @@ import type { Logger } from './options.js'
 export const REDIAL_MIN = 500
 /** Longest wait between two dials of one bootstrap peer, in ms (before jitter). @default 10_000 */
 export const REDIAL_MAX = 10_000
-/** Bound on a first bootstrap dial, in ms; it doubles with each failure. @default 5000 */
-export const DIAL_TIMEOUT = 5_000
-/** The bound on a bootstrap dial grows to at most this many times its first value. @default 4 (5 s → 20 s) */
-export const DIAL_TIMEOUT_GROWTH = 4
+/** Bound on a first bootstrap dial, in ms (libp2p's own default); it doubles with each failure. @default 10_000 */
+export const DIAL_TIMEOUT = 10_000
+/** The bound on a bootstrap dial grows to at most this many times its first value. @default 2 (10 s → 20 s) */
+export const DIAL_TIMEOUT_GROWTH = 2
 
 /** Options of {@link Redialer}. */
 export interface RedialerInit {

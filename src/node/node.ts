@@ -35,7 +35,7 @@ import { serve, type ServeInit, type Server } from '../proto/server/server.js'
 import { defaultIdentityPath, loadIdentity, lockIdentity } from '../cluster/identity.js'
 import { Mesh } from '../cluster/mesh.js'
 import { Reconnector } from '../cluster/reconnect.js'
-import { DIAL_TIMEOUT, Redialer } from '../cluster/redial.js'
+import { DIAL_TIMEOUT, DIAL_TIMEOUT_GROWTH, Redialer } from '../cluster/redial.js'
 import { Sync } from '../cluster/sync.js'
 import { heartbeatTopic, Membership } from '../cluster/membership.js'
 import { MEMBERSHIP_GOSSIPSUB } from '../cluster/gossip.js'
@@ -241,7 +241,12 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       // Loopback peers are processes of this host (ww dev, tests, several nodes on one
       // machine): exempt from libp2p's inbound limit of 5 connections a second per host, which
       // otherwise admits a cold start of 64 nodes through one seed at 5 a second.
-      connectionManager: { allow: [...LOOPBACK_NETS] },
+      //
+      // libp2p also cuts every dial of one address at 6 s (`addressDialTimeout`), whatever
+      // bound its caller set: the bootstrap redial's growing bound (src/cluster/redial.ts) never
+      // got past it, and a seed busy with a cold start's handshakes answers after that. The cap
+      // is raised to that redial's largest bound; every dial ww makes carries its own.
+      connectionManager: { allow: [...LOOPBACK_NETS], addressDialTimeout: DIAL_TIMEOUT * DIAL_TIMEOUT_GROWTH },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
