@@ -182,6 +182,8 @@ export interface Node {
   kill(): Promise<void>
 }
 
+/** Least time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p's own: 5000). */
+const PING_TIMEOUT_MIN = 20_000
 const LEAVE_WAIT = 1_000
 // After gossipsub has taken the leave, give the connections a moment to write it out
 // before libp2p closes them.
@@ -247,6 +249,11 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       // got past it, and a seed busy with a cold start's handshakes answers after that. The cap
       // is raised to that redial's largest bound; every dial ww makes carries its own.
       connectionManager: { allow: [...LOOPBACK_NETS], addressDialTimeout: DIAL_TIMEOUT * DIAL_TIMEOUT_GROWTH },
+      // libp2p pings every connection every 10 s and aborts it when a ping takes longer than
+      // its adaptive bound (5 s at least). A busy node answers late, not never: during a cold
+      // start of 64 nodes on 2 cores that aborted live connections, whose peers then dialled
+      // and synced again, which made the node busier. A dead peer is still found, 20 s later.
+      connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN } },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
