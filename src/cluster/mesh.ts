@@ -6,8 +6,9 @@
  * it is a possible neighbour, so losing the bootstrap node (or any other) never splits the
  * cluster: each node that falls below `minPeers` dials other live peers it knows.
  *
- * Cadence. A check runs every {@link MESH_CHECK} ms (jittered ±50 %, unref'd timers), and
- * soon (100–600 ms) after a connection closes. A check that finds the node below `minPeers`
+ * Cadence. A check runs every {@link MESH_CHECK} ms (jittered ±50 %, unref'd timers), soon
+ * (100–600 ms) after a connection closes, and soon (100–300 ms) after a state sync brought
+ * records while the node is below `minPeers` ({@link Mesh.nudge}). A check that finds the node below `minPeers`
  * dials up to the missing number of random, unconnected peers of the table. A peer whose dial
  * failed is not dialled again before its backoff has passed: 1 s doubling to 30 s, each wait
  * jittered ±50 % so nodes that lost the same peer don't dial in step; a successful dial
@@ -34,8 +35,10 @@ export const MESH_CHECK = 5000
 export const MESH_BACKOFF_MIN = 1000
 /** Longest wait before a failed peer is dialled again, in ms. @default 30_000 */
 export const MESH_BACKOFF_MAX = 30_000
-/** How long a connected peer of the table may stay deaf (not subscribed) before it is hung up on, in ms. @default 3000 */
-export const MESH_DEAF = 3000
+/** How long a connected peer of the table may stay deaf (not subscribed) before it is hung up on, in ms. @default 10_000 */
+export const MESH_DEAF = 10_000
+/** Usual delay of the check a {@link Mesh.nudge} asks for, in ms (jittered ±50 %). @default 200 */
+export const MESH_NUDGE = 200
 /** Bound on one dial, in ms. @default 5000 */
 export const MESH_DIAL_TIMEOUT = 5000
 
@@ -115,6 +118,18 @@ export class Mesh {
     this.#running = true
     this.#libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
     this.#schedule(this.#jitter(MESH_CHECK / 5))
+  }
+
+  /**
+   * The table has grown (e.g. a state sync brought records): if the node is below `minPeers`,
+   * checks within {@link MESH_NUDGE} ms (jittered) instead of at the next regular check, which
+   * may be seconds away. A newcomer's first pull is what gives it peers to dial; without this
+   * it sat on its one bootstrap connection for up to 1.5 × {@link MESH_CHECK}.
+   */
+  nudge(): void {
+    if (!this.#running) return
+    if (this.#libp2p.getPeers().length + this.#dialing.size >= this.#min) return
+    this.#schedule(this.#jitter(MESH_NUDGE))
   }
 
   /** Stops the checks and aborts dials under way. Idempotent. */

@@ -74,6 +74,12 @@ export interface SyncInit {
    * @default none (only the hang-up)
    */
   punish?: (peer: PeerId, why: string) => void
+  /**
+   * Called after each completed pull that put heartbeats into the table, with how many (e.g.
+   * Mesh.nudge: a newcomer's table has grown, so it can pick neighbours now).
+   * @default none
+   */
+  onPulled?: (peer: PeerId, accepted: number) => void
   /** Most heartbeats per stream. @default SYNC_MAX_RECORDS */
   maxRecords?: number
   /** Most bytes per stream. @default SYNC_MAX_BYTES */
@@ -111,6 +117,7 @@ export class Sync {
   readonly #protocol: string
   readonly #log: Logger
   readonly #punish: ((peer: PeerId, why: string) => void) | undefined
+  readonly #onPulled: ((peer: PeerId, accepted: number) => void) | undefined
   readonly #maxRecords: number
   readonly #maxBytes: number
   readonly #decoder: Decoder
@@ -129,6 +136,7 @@ export class Sync {
     this.#protocol = syncProtocol(init.ns)
     this.#log = init.logger ?? silentLogger
     this.#punish = init.punish
+    this.#onPulled = init.onPulled
     this.#maxRecords = init.maxRecords ?? SYNC_MAX_RECORDS
     this.#maxBytes = init.maxBytes ?? SYNC_MAX_BYTES
     this.#decoder = new Decoder({ maxArrayLength: this.#maxRecords, maxBinLength: MAX_HEARTBEAT_BYTES, maxStrLength: 128, maxMapLength: 0, maxExtLength: 0 })
@@ -178,13 +186,17 @@ export class Sync {
       if (head === undefined) return await this.#refuse(peer, stream, 'not an array')
       if (head.count > this.#maxRecords) return await this.#refuse(peer, stream, `more than ${this.#maxRecords} heartbeats`)
       let taken = 0
+      let accepted = 0
       try {
         for (const f of this.#decoder.decodeMulti(body.subarray(head.at))) {
           if (taken === head.count) return await this.#refuse(peer, stream, 'bytes after the last heartbeat')
           taken++
           const verdict = await this.#membership.offerFrame(f)
           if (verdict === TopicValidatorResult.Reject) return await this.#refuse(peer, stream, 'an unsigned, altered or invalid heartbeat')
-          if (verdict === TopicValidatorResult.Accept) this.stats.accepted++
+          if (verdict === TopicValidatorResult.Accept) {
+            accepted++
+            this.stats.accepted++
+          }
         }
       } catch (err) {
         // The decoder runs out of input (a RangeError) only where the body was cut short.
@@ -194,6 +206,7 @@ export class Sync {
       if (taken < head.count) throw new Error('sync body cut short')
       this.stats.pulled++
       this.stats.bytesPulled += body.length
+      if (accepted > 0) this.#onPulled?.(peer, accepted)
     } catch {
       // The peer went away, timed out, or its body was cut short: heartbeats will still bring its records.
       this.stats.failed++

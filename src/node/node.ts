@@ -348,7 +348,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       key,
     })
     await membership.start()
-    sync = new Sync({ libp2p, membership, ns, logger: log, punish: (p, why) => guard?.punish(p, why) })
+    sync = new Sync({ libp2p, membership, ns, logger: log, punish: (p, why) => guard?.punish(p, why), onPulled: () => mesh.nudge() })
     await sync.start()
     redial.start()
     mesh.start()
