@@ -140,7 +140,13 @@ async function complete(req: Request): Promise<unknown> {
       const conns = open.map((h) => h.node.libp2p.getPeers().length)
       const lag = `event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`
       loopDelay.reset()
-      console.error(`  [proc ${process.pid}] ${Math.round(performance.now() - t0)} ms: ${open.length} incomplete (peers ${conns.join(',')}); missing ${top}; ${lag}`)
+      let hangUps = 0
+      let meshDials = 0
+      for (const h of which) {
+        hangUps += h.node.mesh.stats.hangUps
+        meshDials += h.node.mesh.stats.dials
+      }
+      console.error(`  [proc ${process.pid}] ${Math.round(performance.now() - t0)} ms: ${open.length} incomplete (peers ${conns.join(',')}); missing ${top}; ${lag}; mesh dials ${meshDials}, hang-ups ${hangUps} so far`)
     }
     if (performance.now() - t0 > timeout) {
       const short = which.filter((h) => h.completeAt === 0).map((h) => `${h.index}: ${expected.filter((p) => h.node.table.get(p) === undefined).length} missing`)
