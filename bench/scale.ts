@@ -356,7 +356,9 @@ function build(): void {
   if (r.status !== 0) throw new Error('build failed')
 }
 
-const f = (v: number, d = 1): string => (Number.isNaN(v) ? '—' : v.toFixed(d))
+// '—' for what could not be measured, and for a ratio to a baseline measured as 0 (a bare
+// process's idle CPU is below the clock's tick over the window).
+const f = (v: number, d = 1): string => (Number.isFinite(v) ? v.toFixed(d) : '—')
 
 /** Runs the scale benchmark and prints one table. */
 export async function run(): Promise<void> {
