@@ -29,6 +29,14 @@
  * (`/ww/NS/sync/1.0.0`, beside the topic `/ww/NS/heartbeat`), and a node only pulls from
  * peers that speak its own.
  *
+ * Stalls. A record that expires while its peer is still connected means heartbeats stopped
+ * flowing over a connection that stayed open: the peer was frozen or cut off, or this node's
+ * own event loop stood still (a stopped or starved process wakes to find every record
+ * expired). Such a peer's table is pulled again at once (the rate limit still applies): when
+ * this node is the one that stalled, its first pull brings back the whole cluster, instead of
+ * a record at a time as each peer's next heartbeat happens to reach it. A peer that died
+ * closes its connections, so an ordinary expiry pulls nothing.
+ *
  * Bounds. At most {@link SYNC_MAX_RECORDS} heartbeats and {@link SYNC_MAX_BYTES} bytes per
  * stream, each heartbeat ≤ 8 KiB; a node serves one sync per peer per
  * {@link SYNC_MIN_INTERVAL} ms (a second stream within that is reset) and pulls from a peer at
@@ -38,7 +46,10 @@ import { Decoder, Encoder } from '@msgpack/msgpack'
 import { byteStream } from '@libp2p/utils'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Membership } from './membership.js'
+import type { RoutingTable } from '../table/table.js'
+import type { TableChange } from '../table/events.js'
 import { MAX_HEARTBEAT_BYTES } from './heartbeat.js'
 import { silentLogger, type Logger } from './options.js'
 import { readArrayHead } from '../msgpack-head.js'
@@ -80,6 +91,11 @@ export interface SyncInit {
    * @default none
    */
   onPulled?: (peer: PeerId, accepted: number) => void
+  /**
+   * The routing table whose expiries of connected peers trigger a pull (see "Stalls").
+   * @default none (pulls follow identify only)
+   */
+  table?: RoutingTable
   /** Most heartbeats per stream. @default SYNC_MAX_RECORDS */
   maxRecords?: number
   /** Most bytes per stream. @default SYNC_MAX_BYTES */
@@ -118,6 +134,7 @@ export class Sync {
   readonly #log: Logger
   readonly #punish: ((peer: PeerId, why: string) => void) | undefined
   readonly #onPulled: ((peer: PeerId, accepted: number) => void) | undefined
+  readonly #table: RoutingTable | undefined
   readonly #maxRecords: number
   readonly #maxBytes: number
   readonly #decoder: Decoder
@@ -130,6 +147,17 @@ export class Sync {
     if (evt.detail.protocols.includes(this.#protocol)) void this.pull(evt.detail.peerId)
   }
 
+  readonly #onChange = (c: TableChange): void => {
+    if (c.kind !== 'expired') return
+    let peer: PeerId
+    try {
+      peer = peerIdFromString(c.record.peer)
+    } catch {
+      return
+    }
+    if (this.#libp2p.getConnections(peer).length > 0) void this.pull(peer)
+  }
+
   constructor(init: SyncInit) {
     this.#libp2p = init.libp2p
     this.#membership = init.membership
@@ -137,6 +165,7 @@ export class Sync {
     this.#log = init.logger ?? silentLogger
     this.#punish = init.punish
     this.#onPulled = init.onPulled
+    this.#table = init.table
     this.#maxRecords = init.maxRecords ?? SYNC_MAX_RECORDS
     this.#maxBytes = init.maxBytes ?? SYNC_MAX_BYTES
     this.#decoder = new Decoder({ maxArrayLength: this.#maxRecords, maxBinLength: MAX_HEARTBEAT_BYTES, maxStrLength: 128, maxMapLength: 0, maxExtLength: 0 })
@@ -148,6 +177,7 @@ export class Sync {
     this.#running = true
     await this.#libp2p.handle(this.#protocol, this.#serve, { maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.#libp2p.addEventListener('peer:identify', this.#onIdentify)
+    this.#table?.on('change', this.#onChange)
   }
 
   /** Stops serving and pulling. Idempotent. */
@@ -156,6 +186,7 @@ export class Sync {
     this.#running = false
     this.#abort.abort()
     this.#libp2p.removeEventListener('peer:identify', this.#onIdentify)
+    this.#table?.off('change', this.#onChange)
     await this.#libp2p.unhandle(this.#protocol).catch(() => {})
   }
 

@@ -100,6 +100,12 @@ export interface NodeInit {
   /** How far another node's clock may be off, in ms: see docs/design.md, "Membership". @default 300_000 */
   maxClockSkew?: number
   /**
+   * The routing table's clock, in ms: expiry is measured on it (docs/design.md, "Expiry on a
+   * monotonic clock"). For tests, to make the node's time jump as after a stall.
+   * @default the table's own monotonic clock
+   */
+  tableNow?: () => number
+  /**
    * Connections to other nodes to keep, dialled at random from the table by the addresses
    * their heartbeats carry (src/cluster/mesh.ts); 0 keeps only what bootstrap and others
    * dial, and turns off reconnecting to peers whose records expired (src/cluster/reconnect.ts).
@@ -221,9 +227,10 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
 
   // A 'change' listener that throws is reported, never thrown into gossipsub: to the node's
   // logger when it has one, else as a process warning (the table's default).
-  const table = new RoutingTable(
-    init.logger === undefined ? {} : { onListenerError: (err, c) => log.warn(`a routing table 'change' listener threw on '${c.kind}' of ${c.record.peer}: ${String(err)}`) },
-  )
+  const table = new RoutingTable({
+    ...(init.logger === undefined ? {} : { onListenerError: (err, c) => log.warn(`a routing table 'change' listener threw on '${c.kind}' of ${c.record.peer}: ${String(err)}`) }),
+    ...(init.tableNow !== undefined ? { now: init.tableNow } : {}),
+  })
   const admission = new Admission({ table, allow, maxPeers })
   const discovery: Array<(c: any) => PeerDiscovery> = []
   if (peers.length > 0) {
@@ -348,7 +355,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       key,
     })
     await membership.start()
-    sync = new Sync({ libp2p, membership, ns, logger: log, punish: (p, why) => guard?.punish(p, why), onPulled: () => mesh.nudge() })
+    sync = new Sync({ libp2p, membership, ns, logger: log, punish: (p, why) => guard?.punish(p, why), onPulled: () => mesh.nudge(), table })
     await sync.start()
     redial.start()
     mesh.start()

@@ -111,6 +111,31 @@ describe('state sync on join', () => {
     expect(late.sync.stats.accepted).toBeGreaterThanOrEqual(N - 1)
   }, 180_000)
 
+  it('a node whose clock jumps past the TTL (as after a stall) pulls its connected peer again and lists the cluster at once', async () => {
+    // TTL 60 s: heartbeats 15–30 s apart, so none explains a listing within the 3 s below.
+    const ttl = 60_000
+    let jump = 0
+    const x = await cluster.start({ ttl, minPeers: 0, host: 'x', tableNow: () => performance.timeOrigin + performance.now() + jump })
+    const y = await cluster.start({ ttl, minPeers: 0, host: 'y', bootstrap: [x.multiaddrs[0]!] })
+    const z = await cluster.start({ ttl, minPeers: 0, host: 'z', bootstrap: [y.multiaddrs[0]!] })
+    await vi.waitFor(() => expect([y.peer, z.peer].every((p) => x.table.get(p) !== undefined), 'x lists y and z').toBe(true), { timeout: 20_000, interval: 50 })
+    expect(x.libp2p.getConnections(peerIdFromString(z.peer)), 'x and z are not connected').toEqual([])
+    // Past the 2 s limit on pulls from one peer since x's first pull from y.
+    const since = performance.now()
+    await vi.waitFor(() => expect(performance.now() - since).toBeGreaterThan(2_100), { timeout: 5_000, interval: 100 })
+
+    // x stood still for longer than the TTL: every record it holds has expired.
+    jump = ttl + 1_000
+    const pulled = x.sync.stats.pulled
+    x.table.sweep()
+    expect(x.table.get(y.peer)).toBeUndefined()
+    expect(x.table.get(z.peer)).toBeUndefined()
+    const t0 = performance.now()
+    await vi.waitFor(() => expect([y.peer, z.peer].every((p) => x.table.get(p) !== undefined), 'x lists y and z again').toBe(true), { timeout: 3_000, interval: 20 })
+    expect(performance.now() - t0).toBeLessThan(3_000)
+    expect(x.sync.stats.pulled, 'one pull from y brought both').toBe(pulled + 1)
+  })
+
   it('a synced record lives ttl − age more, not a whole ttl: a dead peer can not be handed on past its ttl', async () => {
     const ttl = 5000
     const target = await cluster.start({ ttl })
