@@ -189,7 +189,7 @@ export interface Node {
 }
 
 /** Least time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p's own: 5000). */
-const PING_TIMEOUT_MIN = 20_000
+export const PING_TIMEOUT_MIN = 10_000
 const LEAVE_WAIT = 1_000
 // After gossipsub has taken the leave, give the connections a moment to write it out
 // before libp2p closes them.
@@ -259,7 +259,9 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
       // libp2p pings every connection every 10 s and aborts it when a ping takes longer than
       // its adaptive bound (5 s at least). A busy node answers late, not never: during a cold
       // start of 64 nodes on 2 cores that aborted live connections, whose peers then dialled
-      // and synced again, which made the node busier. A dead peer is still found, 20 s later.
+      // and synced again, which made the node busier. 10 s, not more: a peer frozen for longer
+      // should lose its connections, or it wakes to a backlog of everything sent to it
+      // meanwhile (20 s let a half of the cluster frozen for 2 × TTL come back 1.4 TTL late).
       connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN } },
       transports: [tcp()],
       connectionEncrypters: [noise()],
