@@ -5,20 +5,13 @@
  * (src/cluster/reconnect.ts). Without that, neither side has an address of the other left.
  */
 import { join } from 'node:path'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { Cluster } from '../node/node-helpers.js'
-import { startWw, tempHome, type StartedNode } from '../cli/helpers.js'
-import { reap } from '../procs.js'
+import { mixedCluster } from '../node/node-helpers.js'
+import { startWw, type StartedNode } from '../cli/helpers.js'
 import { connect } from '../../src/proto/client/client.js'
 
-const cluster = new Cluster()
-const homes: Array<{ cleanup(): void }> = []
-afterEach(async () => {
-  await cluster.cleanup()
-  await reap()
-  for (const h of homes.splice(0)) h.cleanup()
-})
+const { cluster, home } = mixedCluster()
 
 describe('a partition longer than the TTL', () => {
   it('heals after SIGCONT although the bootstrap node is gone: both sides list each other again', async () => {
@@ -26,9 +19,8 @@ describe('a partition longer than the TTL', () => {
     const a = await cluster.start({ ttl, host: 'a' })
     const b = await cluster.start({ ttl, host: 'b', bootstrap: [a.multiaddrs[0]!] })
     const c = await cluster.start({ ttl, host: 'c', bootstrap: [a.multiaddrs[0]!] })
-    const home = tempHome()
-    homes.push(home)
-    const p: StartedNode = await startWw(['--listen', 'ws://127.0.0.1:0', '--identity', join(home.dir, 'p.key'), '--host', 'p', '--ttl', '1s', '--bootstrap', a.multiaddrs[0]!, '--quiet'], home.dir)
+    const dir = home()
+    const p: StartedNode = await startWw(['--listen', 'ws://127.0.0.1:0', '--identity', join(dir, 'p.key'), '--host', 'p', '--ttl', '1s', '--bootstrap', a.multiaddrs[0]!, '--quiet'], dir)
     const pid = peerIdFromString(p.peer)
     await vi.waitFor(() => expect([b, c].every((n) => n.table.get(p.peer) !== undefined && n.table.get(a.peer) !== undefined && n.table.size === 4), 'all four listed').toBe(true), { timeout: 30_000, interval: 50 })
     await a.kill()

@@ -10,11 +10,10 @@
  * the moment the node's libp2p started, so the test knows when they come.
  */
 import { join } from 'node:path'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { Cluster } from './node-helpers.js'
-import { startWw, tempHome } from '../cli/helpers.js'
-import { reap } from '../procs.js'
+import { mixedCluster } from './node-helpers.js'
+import { startWw } from '../cli/helpers.js'
 import { connect } from '../../src/proto/client/client.js'
 import { PING_TIMEOUT_MIN } from '../../src/node/node.js'
 
@@ -23,13 +22,7 @@ const PING_EVERY = 10_000
 // How long the ping under test waits, at least, for the stopped peer.
 const WAIT = 7_000
 
-const cluster = new Cluster()
-const homes: Array<{ cleanup(): void }> = []
-afterEach(async () => {
-  await cluster.cleanup()
-  await reap()
-  for (const h of homes.splice(0)) h.cleanup()
-})
+const { cluster, home } = mixedCluster()
 
 /** Resolves at `at` (performance.now() ms), at once if that has passed. */
 function until(at: number): Promise<void> {
@@ -45,9 +38,8 @@ describe('a peer that is slow to answer', () => {
     const before = performance.now()
     const a = await cluster.start({ ttl: 60_000, minPeers: 0, host: 'a' })
     const after = performance.now()
-    const home = tempHome()
-    homes.push(home)
-    const p = await startWw(['--listen', 'ws://127.0.0.1:0', '--identity', join(home.dir, 'p.key'), '--host', 'p', '--ttl', '60s', '--min-peers', '0', '--bootstrap', a.multiaddrs[0]!, '--quiet'], home.dir)
+    const dir = home()
+    const p = await startWw(['--listen', 'ws://127.0.0.1:0', '--identity', join(dir, 'p.key'), '--host', 'p', '--ttl', '60s', '--min-peers', '0', '--bootstrap', a.multiaddrs[0]!, '--quiet'], dir)
     const pid = peerIdFromString(p.peer)
     await vi.waitFor(() => expect(a.table.get(p.peer), 'p listed by a').toBeDefined(), { timeout: 30_000, interval: 50 })
     const ids = a.libp2p.getConnections(pid).map((c) => c.id)

@@ -2,7 +2,10 @@
  * Shared helpers for the membership tests: clusters of real nodes on 127.0.0.1.
  * Every node started through `Cluster` is killed in `cleanup()`.
  */
+import { afterEach } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { tempHome } from '../cli/helpers.js'
+import { reap } from '../procs.js'
 import type { Statement } from '../../src/lang/ast.js'
 import { startNode, type Node, type NodeInit } from '../../src/node/node.js'
 
@@ -36,5 +39,28 @@ export class Cluster {
   async cleanup(): Promise<void> {
     await Promise.allSettled(this.nodes.map((n) => n.kill()))
     this.nodes.length = 0
+  }
+}
+
+/**
+ * For tests that run in-process nodes beside `ww start` processes: a Cluster, and `home()`,
+ * a fresh home directory for a process. After each test the nodes are killed, every process
+ * group spawned is reaped and the homes are removed.
+ */
+export function mixedCluster(): { cluster: Cluster; home(): string } {
+  const cluster = new Cluster()
+  const homes: Array<{ cleanup(): void }> = []
+  afterEach(async () => {
+    await cluster.cleanup()
+    await reap()
+    for (const h of homes.splice(0)) h.cleanup()
+  })
+  return {
+    cluster,
+    home: () => {
+      const h = tempHome()
+      homes.push(h)
+      return h.dir
+    },
   }
 }
