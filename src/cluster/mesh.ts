@@ -8,11 +8,11 @@
  *
  * Cadence. A check runs every {@link MESH_CHECK} ms (jittered ±50 %, unref'd timers), soon
  * (100–600 ms) after a connection closes, and soon (100–300 ms) after a state sync brought
- * records while the node is below `minPeers` ({@link Mesh.nudge}). A check that finds the node below `minPeers`
- * dials up to the missing number of random, unconnected peers of the table. A peer whose dial
- * failed is not dialled again before its backoff has passed: 1 s doubling to 30 s, each wait
- * jittered ±50 % so nodes that lost the same peer don't dial in step; a successful dial
- * forgets it. Peers that left the table are forgotten too, so the backoff map stays bounded by
+ * records while the node is below `minPeers` ({@link Mesh.nudge}). A check that finds the
+ * node below `minPeers` dials up to the missing number of random, unconnected peers of the
+ * table. A peer whose dial failed is not dialled again before its backoff has passed: 1 s
+ * doubling to 30 s, each wait jittered ±50 % so nodes that lost the same peer don't dial in
+ * step; a successful dial forgets it. Peers that left the table are forgotten too, so the backoff map stays bounded by
  * the table's size.
  *
  * Who dials. Two nodes dialling each other at once end up with two connections, and when
@@ -35,7 +35,11 @@ export const MESH_CHECK = 5000
 export const MESH_BACKOFF_MIN = 1000
 /** Longest wait before a failed peer is dialled again, in ms. @default 30_000 */
 export const MESH_BACKOFF_MAX = 30_000
-/** How long a connected peer of the table may stay deaf (not subscribed) before it is hung up on, in ms. @default 10_000 */
+/**
+ * How long a connected peer of the table may stay deaf (not subscribed) before it is hung up
+ * on, in ms. Not less: a node busy with a cold start takes seconds to exchange subscriptions
+ * (with 3 s, 30–130 live connections were hung up on per 64-node cold start). @default 10_000
+ */
 export const MESH_DEAF = 10_000
 /** Usual delay of the check a {@link Mesh.nudge} asks for, in ms (jittered ±50 %). @default 200 */
 export const MESH_NUDGE = 200

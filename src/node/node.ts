@@ -100,8 +100,8 @@ export interface NodeInit {
   /** How far another node's clock may be off, in ms: see docs/design.md, "Membership". @default 300_000 */
   maxClockSkew?: number
   /**
-   * The routing table's clock, in ms: expiry is measured on it (docs/design.md, "Expiry on a
-   * monotonic clock"). For tests, to make the node's time jump as after a stall.
+   * The routing table's clock, in ms: expiry is measured on it (docs/design.md, "Expiry").
+   * For tests, to make the node's time jump as after a stall.
    * @default the table's own monotonic clock
    */
   tableNow?: () => number
