@@ -12,8 +12,8 @@
  * node below `minPeers` dials up to the missing number of random, unconnected peers of the
  * table. A peer whose dial failed is not dialled again before its backoff has passed: 1 s
  * doubling to 30 s, each wait jittered ±50 % so nodes that lost the same peer don't dial in
- * step; a successful dial forgets it. Peers that left the table are forgotten too, so the backoff map stays bounded by
- * the table's size.
+ * step; a successful dial forgets it. Peers that left the table are forgotten too, so the
+ * backoff map stays bounded by the table's size.
  *
  * Who dials. Two nodes dialling each other at once end up with two connections, and when
  * libp2p closes one, gossipsub (v17) drops the peer's subscriptions although the other
