@@ -38,7 +38,7 @@ export const MESH_BACKOFF_MAX = 30_000
 /**
  * How long a connected peer of the table may stay deaf (not subscribed) before it is hung up
  * on, in ms. Not less: a node busy with a cold start takes seconds to exchange subscriptions
- * (with 3 s, 30–130 live connections were hung up on per 64-node cold start). @default 10_000
+ * (with 3 s, 9–157 live connections were hung up on per 64-node cold start). @default 10_000
  */
 export const MESH_DEAF = 10_000
 /** Usual delay of the check a {@link Mesh.nudge} asks for, in ms (jittered ±50 %). @default 200 */
