@@ -33,7 +33,7 @@ import { hostname } from 'node:os'
 import { WwError } from '../errors.js'
 import { serve, type ServeInit, type Server } from '../proto/server/server.js'
 import { defaultIdentityPath, loadIdentity, lockIdentity } from '../cluster/identity.js'
-import { Mesh } from '../cluster/mesh.js'
+import { Mesh, MESH_DIAL_TIMEOUT } from '../cluster/mesh.js'
 import { Reconnector } from '../cluster/reconnect.js'
 import { DIAL_TIMEOUT, DIAL_TIMEOUT_GROWTH, Redialer } from '../cluster/redial.js'
 import { Sync } from '../cluster/sync.js'
@@ -311,7 +311,7 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
   const onDiscovery = (evt: CustomEvent<{ id: PeerId }>): void => {
     const id = evt.detail.id
     if (id.equals(self) || libp2p.getConnections(id).length > 0) return
-    libp2p.dial(id, { signal: AbortSignal.timeout(DIAL_TIMEOUT) }).catch(() => {
+    libp2p.dial(id, { signal: AbortSignal.timeout(MESH_DIAL_TIMEOUT) }).catch(() => {
       // A discovered peer that can't be reached is simply not part of the mesh.
     })
   }
