@@ -15,7 +15,8 @@
  * - `hold { ms, gone? }`: for `ms`, samples every 20 ms that every node lists every expected
  *   peer; answers with the (node, peer) pairs that were missing in some sample, and when the
  *   peer `gone` was last listed by one of these nodes.
- * - `traffic`: sums of the nodes' counters (gossipsub RPC bytes sent, heartbeats, sync bytes).
+ * - `traffic`: sums of the nodes' counters (gossipsub RPC bytes sent, heartbeats, sync bytes),
+ *   and the CPU time (user + system, µs) this process has used so far.
  * - `kill { index }`: stops a node without its leave heartbeat, as a crash would.
  * - `stop`: kills every node; then the process exits.
  *
@@ -129,6 +130,7 @@ async function complete(req: Request): Promise<unknown> {
   const which = [...hosted.values()].filter((h) => h.alive && (only === undefined || only.includes(h.index)))
   const t0 = performance.now()
   let nextReport = t0 + 5000
+  let lastCpu = process.cpuUsage()
   while (which.some((h) => h.completeAt === 0)) {
     if (process.env.WW_BENCH_DEBUG !== undefined && performance.now() > nextReport) {
       // Which peers the incomplete nodes still miss, by index in the expected list (most missed first).
@@ -140,13 +142,16 @@ async function complete(req: Request): Promise<unknown> {
       const conns = open.map((h) => h.node.libp2p.getPeers().length)
       const lag = `event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`
       loopDelay.reset()
+      const used = process.cpuUsage(lastCpu)
+      lastCpu = process.cpuUsage()
+      const cpu = `CPU ${((used.user + used.system) / 5e4).toFixed(0)} % of a core`
       let hangUps = 0
       let meshDials = 0
       for (const h of which) {
         hangUps += h.node.mesh.stats.hangUps
         meshDials += h.node.mesh.stats.dials
       }
-      console.error(`  [proc ${process.pid}] ${Math.round(performance.now() - t0)} ms: ${open.length} incomplete (peers ${conns.join(',')}); missing ${top}; ${lag}; mesh dials ${meshDials}, hang-ups ${hangUps} so far`)
+      console.error(`  [proc ${process.pid}] ${Math.round(performance.now() - t0)} ms: ${open.length} incomplete (peers ${conns.join(',')}); missing ${top}; ${lag}; ${cpu}; mesh dials ${meshDials}, hang-ups ${hangUps} so far`)
     }
     if (performance.now() - t0 > timeout) {
       const short = which.filter((h) => h.completeAt === 0).map((h) => `${h.index}: ${expected.filter((p) => h.node.table.get(p) === undefined).length} missing`)
@@ -209,7 +214,8 @@ function traffic(): unknown {
     hangUps += h.node.mesh.stats.hangUps
     reconnects += h.node.reconnect.stats.dials
   }
-  return { nodes, sent, published, publishedBytes, syncPulled, syncServed, pulls, connections, meshDials, hangUps, reconnects, at: Date.now() }
+  const { user, system } = process.cpuUsage()
+  return { nodes, sent, published, publishedBytes, syncPulled, syncServed, pulls, connections, meshDials, hangUps, reconnects, cpu: user + system, at: Date.now() }
 }
 
 /** Per-node sync counters of one node (the joiner's cost). */

@@ -27,10 +27,15 @@
  *
  * The 4 processes share this machine's cores with each other (and with whatever else runs):
  * every node verifies every heartbeat signature, so a process does N/4 times the work one node
- * of a real cluster does. The load average is printed with the results.
+ * of a real cluster does. The load average is printed with the results, and so is the CPU
+ * time the 4 processes used: over the cold start, against the shortest cold start the
+ * machine's cores could give it (that CPU time spread over every core; a ratio near 1 means
+ * the cold start was bound by CPU), and in the steady-state window, as cores busy, share of
+ * the machine and share of a core per node.
  *
  * `WW_BENCH_SIZES=16,32` picks the sizes; `WW_BENCH_DEBUG=1` prints each node's cold-start
- * completion time and the mesh's dials and hang-ups in steady state; `WW_BENCH_TRACE=1` has
+ * completion time, the mesh's dials and hang-ups in steady state, and every 5 s of a slow
+ * phase each process's incomplete nodes, event-loop delay and CPU; `WW_BENCH_TRACE=1` has
  * each process print every 500 ms, per node, its table size, connections, distinct peers,
  * connected peers not (yet) subscribed to the heartbeat topic, and mesh hang-ups.
  * `WW_BENCH_WARN=1` prints every node's warnings (peers refused, bootstrap unreachable);
@@ -186,6 +191,8 @@ interface Traffic {
   meshDials: number
   hangUps: number
   reconnects: number
+  /** CPU time (user + system, µs) the worker processes have used so far. */
+  cpu: number
   at: number
 }
 
@@ -210,6 +217,10 @@ interface Result {
   connections: number
   dialsPerMin: number
   hangUpsPerMin: number
+  /** CPU of all worker processes from the first start to the cold start's end, in core-seconds. */
+  coldCpuS: number
+  /** CPU of all worker processes in steady state, in cores (1 = one core busy). */
+  steadyCores: number
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -225,9 +236,9 @@ async function completeAll(workers: Worker[], timeout: number, only?: Map<Worker
 
 async function sumTraffic(workers: Worker[]): Promise<Traffic> {
   const all = await Promise.all(workers.map((w) => w.ask<Traffic>('traffic')))
-  const out: Traffic = { nodes: 0, sent: 0, published: 0, publishedBytes: 0, syncPulled: 0, syncServed: 0, pulls: 0, connections: 0, meshDials: 0, hangUps: 0, reconnects: 0, at: 0 }
+  const out: Traffic = { nodes: 0, sent: 0, published: 0, publishedBytes: 0, syncPulled: 0, syncServed: 0, pulls: 0, connections: 0, meshDials: 0, hangUps: 0, reconnects: 0, cpu: 0, at: 0 }
   for (const t of all) {
-    for (const k of ['nodes', 'sent', 'published', 'publishedBytes', 'syncPulled', 'syncServed', 'pulls', 'connections', 'meshDials', 'hangUps', 'reconnects'] as const) out[k] += t[k]
+    for (const k of ['nodes', 'sent', 'published', 'publishedBytes', 'syncPulled', 'syncServed', 'pulls', 'connections', 'meshDials', 'hangUps', 'reconnects', 'cpu'] as const) out[k] += t[k]
     out.at = Math.max(out.at, t.at)
   }
   return out
@@ -251,6 +262,7 @@ async function cluster(n: number): Promise<Result> {
 
     // Cold start.
     await Promise.all(workers.map((w) => w.ask('expect', { peers: first })))
+    const cpu0 = (await sumTraffic(workers)).cpu
     const t0 = Date.now()
     const boot = await workers[home(0)]!.ask('start', { nodes: [{ index: 0, key: key(0) }], ttl: TTL, bootstrap: [] })
     const bootAddr = (boot.started as Array<{ addr: string }>)[0]!.addr
@@ -262,6 +274,7 @@ async function cluster(n: number): Promise<Result> {
     )
     const allUp = Math.max(...ups.map((u) => u.at as number))
     const cold = await completeAll(workers, COLD_TIMEOUT)
+    const coldCpuS = ((await sumTraffic(workers)).cpu - cpu0) / 1e6
     const coldMs = cold.at - t0
     const coldAfterUpMs = cold.at - allUp
     if (process.env.WW_BENCH_DEBUG !== undefined) console.error(`cold start: up at ${allUp - t0}; per node`, cold.replies.flatMap((r) => (r.times as number[]) ?? []).map((t) => t - t0).sort((a, b) => a - b).join(' '))
@@ -273,6 +286,7 @@ async function cluster(n: number): Promise<Result> {
     const b = await sumTraffic(workers)
     if (process.env.WW_BENCH_DEBUG !== undefined) console.error('steady state, 10 s:', JSON.stringify({ pulls: b.pulls - a.pulls, meshDials: b.meshDials - a.meshDials, hangUps: b.hangUps - a.hangUps, reconnects: b.reconnects - a.reconnects, connections: b.connections }))
     const secs = (b.at - a.at) / 1000
+    const steadyCores = (b.cpu - a.cpu) / 1e6 / secs
     const bytesPerSec = (b.sent - a.sent) / n / secs
     const syncBytesPerSec = (b.syncServed - a.syncServed) / n / secs
     const beatsPerSec = (b.published - a.published) / n / secs
@@ -341,6 +355,8 @@ async function cluster(n: number): Promise<Result> {
       connections: b.connections / n,
       dialsPerMin: ((b.meshDials - a.meshDials) / n / secs) * 60,
       hangUpsPerMin: ((b.hangUps - a.hangUps) / n / secs) * 60,
+      coldCpuS,
+      steadyCores,
     }
   } finally {
     await stopAll(workers)
@@ -404,6 +420,17 @@ export async function run(): Promise<void> {
         r.joinServedBytes,
         fmt(r.joinPulledBytes / Math.max(1, r.joinPulls) / (r.n + 1)),
       ].join(' | '),
+    )
+  }
+  // What the machine had to give: a cold start can't end before its CPU time spread over every
+  // core, and what the steady state already takes is not there for anything else.
+  const cores = cpus().length
+  console.log(`CPU of the ${PROCS} worker processes (user + system), on ${cores} cores`)
+  console.log(['N', 'cold start: CPU s', 'its floor on these cores ms', 'cold start ÷ floor', 'steady state: cores busy', 'share of the machine', 'per node % of a core'].join(' | '))
+  for (const r of results) {
+    const floorMs = (r.coldCpuS / cores) * 1000
+    console.log(
+      [r.n, fmt(r.coldCpuS, 1), fmt(floorMs), fmt(r.coldMs / floorMs, 1), fmt(r.steadyCores, 2), `${fmt((r.steadyCores / cores) * 100)} %`, fmt((r.steadyCores / r.n) * 100, 2)].join(' | '),
     )
   }
   const big = results.find((r) => r.n === 64)
