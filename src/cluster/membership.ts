@@ -303,8 +303,13 @@ export class Membership {
     return verdict
   }
 
-  /** Decides on one signed heartbeat received `age` ms ago (0 from gossip, the server's hold time from state sync). */
-  #validate(msg: Message, age: number): TopicValidatorResult {
+  /**
+   * Decides on one signed heartbeat received `age` ms ago (0 from gossip, the server's hold
+   * time from state sync). `synced`: a copy state sync brought from a node that lists it, which
+   * may list again a version that expired here (the stall resync); a gossiped copy of an
+   * expired version is a late one and may not.
+   */
+  #validate(msg: Message, age: number, synced = false): TopicValidatorResult {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject
     if (msg.data.length > MAX_HEARTBEAT_BYTES) return TopicValidatorResult.Reject
     let record: RoutingRecord
@@ -348,7 +353,7 @@ export class Membership {
       this.stats.full++
       return TopicValidatorResult.Accept
     }
-    if (!this.#table.upsert(record, { age })) return TopicValidatorResult.Ignore
+    if (!this.#table.upsert(record, { age, relist: synced })) return TopicValidatorResult.Ignore
     this.#signed.set(record.peer, { seq: record.seq, server: record.server, frame: [record.peer, seqnoBytes(msg.sequenceNumber), msg.data, msg.signature] })
     return TopicValidatorResult.Accept
   }
@@ -401,7 +406,7 @@ export class Membership {
       const signed = concat(SIGN_PREFIX, RPC.Message.encode({ from: from.toMultihash().bytes, data, seqno, topic: this.topic }))
       if (!(await key.verify(signed, signature))) return this.#reject()
       const msg: Message = { type: 'signed', from, topic: this.topic, data, sequenceNumber: BigInt(`0x${Buffer.from(seqno).toString('hex')}`), signature, key }
-      return this.#count(this.#validate(msg, age))
+      return this.#count(this.#validate(msg, age, true))
     } catch {
       return this.#reject()
     }

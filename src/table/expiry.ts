@@ -1,6 +1,6 @@
 /**
  * Expiry: which entries expire when (the expiry index), the sweep timer armed at the next
- * expiry, and the tombstones that remember recent leaves.
+ * expiry, and the tombstones that remember recent leaves and expiries.
  *
  * A record is live at t while t ≤ receivedAt + ttl (`Version.exp`). Reads filter by their own
  * time; the sweep only reclaims memory and emits 'expired', so its timing never changes a
@@ -97,18 +97,20 @@ export class ExpiryIndex {
   }
 }
 
-/** The version of a leave (ttl 0), remembered until `until`. */
+/** The version of a leave (ttl 0) or of an expired record, remembered until `until`. */
 export interface Tomb {
   seq: number
   server: string
   /** Last ms (table clock) at which it is remembered. */
   until: number
+  /** A leave (true) or an expiry (false). */
+  left: boolean
 }
 
 /**
- * Versions of recent leaves, so that a heartbeat of a departed instance delayed in the
- * network doesn't bring it back. Kept in the order they were taken, so oldest first (every
- * tomb lives equally long).
+ * Versions of recent leaves and expiries, so that a heartbeat of a departed or dead instance
+ * delayed in the network doesn't bring it back. Kept in the order they were taken, so oldest
+ * first (every tomb lives equally long).
  */
 export class Tombstones {
   readonly #tombs = new Map<string, Tomb>()
@@ -119,28 +121,28 @@ export class Tombstones {
     this.#memory = memory
   }
 
-  /** How many leaves are remembered. */
+  /** How many leaves and expiries are remembered. */
   get size(): number {
     return this.#tombs.size
   }
 
-  /** The remembered leave of `peer`, if any. */
+  /** The remembered leave or expiry of `peer`, if any. */
   get(peer: string): Tomb | undefined {
     return this.#tombs.get(peer)
   }
 
-  /** Remembers the leave `(seq, server)` of `peer`, taken at `now`. */
-  add(peer: string, seq: number, server: string, now: number): void {
+  /** Remembers the leave (`left`) or the expiry of version `(seq, server)` of `peer`, at `now`. */
+  add(peer: string, seq: number, server: string, now: number, left: boolean): void {
     this.#tombs.delete(peer) // re-inserted last: the map stays in order of time taken
-    this.#tombs.set(peer, { seq, server, until: now + this.#memory })
+    this.#tombs.set(peer, { seq, server, until: now + this.#memory, left })
   }
 
-  /** Forgets the leave of `peer` (a newer record arrived). */
+  /** Forgets the tomb of `peer` (a newer record arrived). */
   delete(peer: string): void {
     this.#tombs.delete(peer)
   }
 
-  /** Forgets every leave remembered until before `now`. */
+  /** Forgets every tomb remembered until before `now`. */
   forget(now: number): void {
     for (const [peer, tomb] of this.#tombs) {
       if (tomb.until >= now) break

@@ -23,7 +23,11 @@
  * Leave: a `ttl = 0` record newer than what is stored removes the peer at once ('left'); an
  * older leave is ignored, so a late leave of a previous instance can't remove a restarted one.
  * The leave's version is remembered for `leaveMemory` ms so that a heartbeat of the departed
- * instance delayed in the network doesn't bring it back.
+ * instance delayed in the network doesn't bring it back. So is an expired record's version: a
+ * late copy of a dead instance's last heartbeat (or of an earlier one) must not list it again.
+ * A newer heartbeat of that instance does, and so does any heartbeat of another instance (a
+ * restart, whose clock may be behind the dead one's) or state sync's copy from a node that
+ * still lists it (`relist`).
  *
  * Expiry: live at t while t ≤ receivedAt + ttl, both on the table's clock, which by default
  * is monotonic (a wall-clock step changes nothing). Reads filter by the snapshot's time, and
@@ -62,6 +66,15 @@ export interface UpsertOptions {
    * heartbeat it came from. @default 0
    */
   age?: number
+  /**
+   * The record is a copy another node still lists (state sync), so it may list again a version
+   * that expired here: it then lives `ttl − age`, as long as its holder lists it. Without it,
+   * the instance (server) of a record that expired here is not listed again by a version up
+   * to the expired one for `leaveMemory` ms: a late copy of its heartbeat (a slow relay,
+   * gossip's retransmission) is no sign that it still lives.
+   * @default false
+   */
+  relist?: boolean
 }
 
 /** Options of a routing table. */
@@ -74,7 +87,7 @@ export interface TableInit {
   now?: () => number
   /** Sweep expired records with a timer armed at the next expiry. @default true */
   sweep?: boolean
-  /** How long the version of a leave (ttl 0) is remembered, in ms. @default 60_000 */
+  /** How long the version of a leave (ttl 0) or of an expired record is remembered, in ms. @default 60_000 */
   leaveMemory?: number
   /**
    * Told of every error a 'change' listener throws (with the change it was handling). A
@@ -133,6 +146,7 @@ export class RoutingTable {
     if (old !== undefined && old.v.exp < now) {
       // Expired but not swept yet: it is gone, whatever its version.
       this.#remove(old)
+      tombs.add(old.v.r.peer, old.v.r.seq, old.v.r.server, now, false)
       changes?.push({ kind: 'expired', record: old.r })
       old = undefined
     }
@@ -140,10 +154,10 @@ export class RoutingTable {
       if (compareVersion(r, old.v.r) <= 0) return this.#emit(changes, false)
     } else {
       const tomb = tombs.get(r.peer)
-      if (tomb !== undefined && compareVersion(r, tomb) <= 0) return this.#emit(changes, false)
+      if (tomb !== undefined && (tomb.left ? compareVersion(r, tomb) <= 0 : options.relist !== true && r.server === tomb.server && r.seq <= tomb.seq)) return this.#emit(changes, false)
     }
     if (r.ttl === 0) {
-      tombs.add(r.peer, r.seq, r.server, now)
+      tombs.add(r.peer, r.seq, r.server, now, true)
       if (old !== undefined) {
         this.#remove(old)
         changes?.push({ kind: 'left', record: r, previous: old.v.r })
@@ -338,7 +352,10 @@ export class RoutingTable {
     const now = this.#now()
     this.#tombs.forget(now)
     const gone = this.#expiry.expired(now)
-    for (const e of gone) this.#remove(e)
+    for (const e of gone) {
+      this.#remove(e)
+      this.#tombs.add(e.v.r.peer, e.v.r.seq, e.v.r.server, now, false)
+    }
     this.#events.emit(gone.map((e) => ({ kind: 'expired' as const, record: e.v.r })))
     return gone.length
   }

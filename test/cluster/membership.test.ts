@@ -74,6 +74,27 @@ describe('Membership validator', () => {
     expect(errors()).toEqual([expect.stringMatching(/^error another instance \(server ffffffffffffffff\) runs with this node's identity/)])
   })
 
+  it('a late copy of an expired heartbeat is ignored: the peer stays expired until a newer one comes', async () => {
+    let jump = 0
+    const n = await cluster.start({ ttl: 5000, tableNow: () => performance.timeOrigin + performance.now() + jump })
+    const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const t0 = Date.now() * 1000
+    const rec = { peer: id.toString(), server: '00000000000000aa', seq: t0, ttl: 2000, host: 'h', meta: {} }
+    const v = n.membership.validate
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: t0 - 1 }), id))).toBe(TopicValidatorResult.Accept)
+    expect(v(id, await signedFrom(encodeHeartbeat(rec), id))).toBe(TopicValidatorResult.Accept)
+    jump = 2500
+    n.table.sweep()
+    expect(n.table.get(id.toString())).toBeUndefined()
+    // Its last heartbeat and the one before, relayed late (a slow neighbour, gossip's IWANT).
+    expect(v(id, await signedFrom(encodeHeartbeat(rec), id))).toBe(TopicValidatorResult.Ignore)
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: t0 - 1 }), id))).toBe(TopicValidatorResult.Ignore)
+    expect(n.table.get(id.toString())).toBeUndefined()
+    // A newer heartbeat: alive.
+    expect(v(id, await signedFrom(encodeHeartbeat({ ...rec, seq: t0 + 1 }), id))).toBe(TopicValidatorResult.Accept)
+    expect(n.table.get(id.toString())?.seq).toBe(t0 + 1)
+  })
+
   it('ignores a far-future seq and a replay, and rejects a ttl over maxTtl', async () => {
     const n = await cluster.start({ ttl: 5000, maxClockSkew: 60_000, maxTtl: 120_000 })
     const key = await generateKeyPair('Ed25519')

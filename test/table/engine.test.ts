@@ -243,16 +243,26 @@ function reference(live: RoutingRecord[], s: Statement): RoutingRecord[] {
 // The replacement/expiry/leave rules as a plain map, to know which records are live.
 class Model {
   recs = new Map<string, { r: RoutingRecord; exp: number }>()
-  tombs = new Map<string, { seq: number; server: string; until: number }>()
+  // A leave's version, or an expired record's (`left` false: it bars only its own instance).
+  tombs = new Map<string, { seq: number; server: string; until: number; left: boolean }>()
   upsert(r: RoutingRecord, now: number, leaveMemory: number): boolean {
     for (const [p, t] of this.tombs) if (t.until < now) this.tombs.delete(p)
     const old = this.recs.get(r.peer)
-    const known = old !== undefined && old.exp >= now ? old.r : this.tombs.get(r.peer)
-    if (old !== undefined && old.exp < now) this.recs.delete(r.peer)
-    if (known !== undefined && compareVersion(r, known) <= 0) return false
+    if (old !== undefined && old.exp < now) {
+      this.recs.delete(r.peer)
+      this.tombs.delete(r.peer)
+      this.tombs.set(r.peer, { seq: old.r.seq, server: old.r.server, until: now + leaveMemory, left: false })
+    }
+    if (old !== undefined && old.exp >= now) {
+      if (compareVersion(r, old.r) <= 0) return false
+    } else {
+      const t = this.tombs.get(r.peer)
+      if (t !== undefined && (t.left ? compareVersion(r, t) <= 0 : r.server === t.server && r.seq <= t.seq)) return false
+    }
     if (r.ttl === 0) {
       this.recs.delete(r.peer)
-      this.tombs.set(r.peer, { seq: r.seq, server: r.server, until: now + leaveMemory })
+      this.tombs.delete(r.peer)
+      this.tombs.set(r.peer, { seq: r.seq, server: r.server, until: now + leaveMemory, left: true })
       return true
     }
     this.tombs.delete(r.peer)

@@ -205,15 +205,52 @@ describe('expiry (docs/design.md#routing-table)', () => {
     expect(t.snapshot().values({ field: 'host' })).toEqual([])
   })
 
-  it('an expired, unswept record is replaced by any version of a new heartbeat', () => {
+  it('an expired, unswept record is replaced by any version of another instance (a restart, its clock behind)', () => {
     const c = clock(0)
     const t = table(c.now)
     const ev = changes(t)
     t.upsert(rec(1, { seq: 50, ttl: 10 }))
     c.set(11)
-    expect(t.upsert(rec(1, { seq: 40, host: 'back' }))).toBe(true)
+    expect(t.upsert(rec(1, { seq: 40, server: 'bbbbbbbbbbbbbbbb', host: 'back' }))).toBe(true)
     expect(ev.map((e) => e.kind)).toEqual(['joined', 'expired', 'joined'])
     expect(t.get(peer(1))?.host).toBe('back')
+  })
+
+  it('an expired instance is not listed again by a late copy of its heartbeat, only by a newer one or a synced copy', () => {
+    for (const swept of [true, false]) {
+      const c = clock(0)
+      const t = table(c.now)
+      const ev = changes(t)
+      t.upsert(rec(1, { seq: 40, ttl: 10 }))
+      t.upsert(rec(1, { seq: 50, ttl: 10 }))
+      c.set(11)
+      if (swept) expect(t.sweep()).toBe(1)
+      // Its last heartbeat again, or an earlier one, arriving late: the peer stays expired.
+      expect(t.upsert(rec(1, { seq: 50, ttl: 10 })), `swept ${swept}`).toBe(false)
+      expect(t.upsert(rec(1, { seq: 40, ttl: 10 })), `swept ${swept}`).toBe(false)
+      expect(t.get(peer(1))).toBeUndefined()
+      // State sync's copy from a node that still lists it is taken, for what is left of its ttl.
+      expect(t.upsert(rec(1, { seq: 50, ttl: 10 }), { relist: true, age: 4 })).toBe(true)
+      expect(t.get(peer(1))?.seq).toBe(50)
+      c.set(18)
+      t.sweep()
+      expect(t.get(peer(1))).toBeUndefined()
+      // A newer heartbeat of the instance lists it again.
+      expect(t.upsert(rec(1, { seq: 51, ttl: 10 }))).toBe(true)
+      expect(ev.map((e) => e.kind)).toEqual(['joined', 'updated', 'expired', 'joined', 'expired', 'joined'])
+    }
+  })
+
+  it('the expired version is remembered for leaveMemory ms, then forgotten', () => {
+    const c = clock(0)
+    const t = new RoutingTable({ now: c.now, sweep: false, leaveMemory: 100 })
+    t.upsert(rec(1, { seq: 50, ttl: 10 }))
+    c.set(11)
+    expect(t.sweep()).toBe(1)
+    c.set(111)
+    expect(t.upsert(rec(1, { seq: 50, ttl: 10 }))).toBe(false)
+    c.set(112)
+    expect(t.upsert(rec(1, { seq: 50, ttl: 10 }))).toBe(true)
   })
 
   it('the timer sweeps at the next expiry, by itself, with the real clock', async () => {
