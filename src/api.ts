@@ -155,6 +155,14 @@ export interface NodeInfo {
   clients: number
   /** Open streams over all client connections. */
   streams: number
+  /**
+   * How busy the node's process is, over the last ~10 s: `cpu`, its CPU time (user + system)
+   * as a share of one core (0.03 is 3 %; the nodes of one process, as in `ww dev`, all report
+   * that process); `lagMs`, the longest its event loop was late to a 1 s timer. A lag near a
+   * quarter of the TTL means heartbeats go out and are taken in late, and live peers can
+   * expire. Absent in the answer of a node that predates it.
+   */
+  load?: { cpu: number; lagMs: number }
 }
 
 /** A read capability on a routing table. */

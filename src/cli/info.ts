@@ -1,6 +1,6 @@
 /**
  * `ww info`: what a node says about itself (View.info): peer ID, version, addresses, uptime,
- * the table, its peers, heartbeat rates and its clients. `--format text` (aligned lines) or
+ * the table, its peers, heartbeat rates, its clients and its process's load. `--format text` (aligned lines) or
  * `json` (the NodeInfo map, one object). Exit 2 when it cannot connect, 4 for the null View.
  */
 import type { NodeInfo } from '../api.js'
@@ -39,6 +39,7 @@ export function formatInfo(i: NodeInfo): string {
     ['peers', `${i.connectedPeers} connected, ${i.meshPeers} in the heartbeat mesh`],
     ['heartbeats', `in ${h.inPerSec}/s, out ${h.outPerSec}/s, rejected ${h.rejectedPerSec}/s (since start: ${h.in} in, ${h.out} out, ${h.rejected} rejected)`],
     ['clients', `${i.clients} ${i.clients === 1 ? 'connection' : 'connections'}, ${i.streams} open ${i.streams === 1 ? 'stream' : 'streams'}`],
+    ...(i.load !== undefined ? [['load', `CPU ${(i.load.cpu * 100).toFixed(1)} % of a core, event loop up to ${i.load.lagMs} ms late (last ~10 s)`] as [string, string]] : []),
   ]
   return lines.map(([k, v]) => `${k.padEnd(11)}${v}\n`).join('')
 }

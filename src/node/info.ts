@@ -1,7 +1,16 @@
 /**
  * What a node says about itself (`View.info`, `ww info`): identity, addresses, uptime, the
- * table, its peers, its heartbeat rates and its clients. Rates come from a sample of the
- * membership counters taken every second, over the last ten seconds (less right after start).
+ * table, its peers, its heartbeat rates, its clients and its process's load. Rates come from a
+ * sample of the membership counters taken every second, over the last ten seconds (less right
+ * after start).
+ *
+ * Load. The same 1 s tick samples the process's CPU time and how late the tick itself ran:
+ * a timer fires late by as long as the event loop was busy (or the process stopped) when it
+ * was due, so the lateness is the loop's delay, sampled once a second at no extra cost. A node
+ * whose loop runs late handles heartbeats late (its own go out late, others' wait in buffers),
+ * and when that lateness reaches the heartbeat interval live peers expire: the sampler calls
+ * `late` then (docs/operations.md, "A starved node"), so a CPU-starved node says so instead of
+ * losing its peers in silence.
  */
 import { readFileSync } from 'node:fs'
 import type { NodeInfo } from '../api.js'
@@ -53,29 +62,59 @@ interface Sample {
   in: number
   out: number
   rejected: number
+  /** CPU time of the process so far (user + system), µs. */
+  cpu: number
+  /** How late this sample's tick ran, ms (0 for a sample not taken by the tick). */
+  lag: number
 }
+
+/** What the sampler does when its tick runs late. */
+export interface LateWatch {
+  /** Lateness from which `warn` is called, ms. */
+  afterMs: number
+  /** Called with the lateness, at most once per {@link LATE_WARN_EVERY}. */
+  warn(lagMs: number): void
+}
+
+/** Least time between two `late` warnings, ms: a starved node says so once a minute. */
+export const LATE_WARN_EVERY = 60_000
 
 /** Keeps a second-by-second sample of the heartbeat counters and answers {@link NodeInfo}. */
 export class InfoSampler {
   readonly #src: InfoSource
+  readonly #late: LateWatch | undefined
   readonly #samples: Sample[] = []
   #timer: NodeJS.Timeout | undefined
+  #warnedAt = -Infinity
 
-  constructor(src: InfoSource) {
+  /** @param late warns when the 1 s tick runs at least `late.afterMs` late. @default none */
+  constructor(src: InfoSource, late?: LateWatch) {
     this.#src = src
+    this.#late = late
   }
 
-  #now(): Sample {
+  #now(lag = 0): Sample {
     const s = this.#src.stats
-    return { t: performance.now(), in: s.accepted + s.rejected + s.ignored, out: s.published, rejected: s.rejected + s.ignored }
+    const c = process.cpuUsage()
+    return { t: performance.now(), in: s.accepted + s.rejected + s.ignored, out: s.published, rejected: s.rejected + s.ignored, cpu: c.user + c.system, lag }
   }
 
   /** Starts sampling (an unref'd 1 s timer). */
   start(): void {
     this.#samples.push(this.#now())
+    // Node re-arms an interval from when its callback ran, so each tick is due INTERVAL
+    // after the one before it.
+    let last = performance.now()
     this.#timer = setInterval(() => {
-      this.#samples.push(this.#now())
+      const t = performance.now()
+      const lag = Math.max(0, t - last - INTERVAL)
+      last = t
+      this.#samples.push(this.#now(lag))
       if (this.#samples.length > SAMPLES) this.#samples.shift()
+      if (this.#late !== undefined && lag >= this.#late.afterMs && t - this.#warnedAt >= LATE_WARN_EVERY) {
+        this.#warnedAt = t
+        this.#late.warn(Math.round(lag))
+      }
     }, INTERVAL)
     this.#timer.unref?.()
   }
@@ -107,6 +146,10 @@ export class InfoSampler {
       heartbeats: { in: now.in, out: now.out, rejected: now.rejected, inPerSec: rate('in'), outPerSec: rate('out'), rejectedPerSec: rate('rejected') },
       clients: c.connections,
       streams: c.streams,
+      load: {
+        cpu: secs > 0 ? Math.round(((now.cpu - first.cpu) / 1000 / (now.t - first.t)) * 10_000) / 10_000 : 0,
+        lagMs: Math.round(Math.max(0, ...this.#samples.map((x) => x.lag))),
+      },
     }
   }
 }

@@ -190,6 +190,11 @@ export interface Node {
 
 /** Least time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p's own: 5000). */
 export const PING_TIMEOUT_MIN = 10_000
+/**
+ * A node warns that it is starved once its event loop runs this late, or a quarter of its TTL
+ * if that is longer (the soonest its next heartbeat can be due), in ms.
+ */
+export const LATE_WARN_MIN = 500
 const LEAVE_WAIT = 1_000
 // After gossipsub has taken the leave, give the connections a moment to write it out
 // before libp2p closes them.
@@ -379,6 +384,10 @@ export async function startNode(init: NodeInit = {}): Promise<Node> {
           const st = server?.stats()
           return { connections: st?.connections ?? 0, streams: st?.streams ?? 0 }
         },
+      }, {
+        afterMs: Math.max(LATE_WARN_MIN, ttl / 4),
+        warn: (lag) =>
+          log.warn(`event loop ${lag} ms late (TTL ${ttl} ms): heartbeats go out and are taken in late, and live peers may expire; give the node more CPU, run fewer nodes on this host or raise --ttl (docs/operations.md, "A starved node")`),
       })
       info.start()
       const sampler = info

@@ -37,6 +37,8 @@ export function checkNodeInfo(v: unknown): NodeInfo {
   if (!Array.isArray(p2p) || p2p.length > MAX_ADDRS || !p2p.every((a) => typeof a === 'string' && a.length <= MAX_TEXT)) throw bad("'p2p'")
   const h = v.heartbeats
   if (!isMap(h)) throw bad("'heartbeats'")
+  const l = v.load
+  if (l !== undefined && !isMap(l)) throw bad("'load'")
   return {
     peer: text(v, 'peer'),
     server: text(v, 'server'),
@@ -58,5 +60,6 @@ export function checkNodeInfo(v: unknown): NodeInfo {
     },
     clients: count(v, 'clients'),
     streams: count(v, 'streams'),
+    ...(l !== undefined ? { load: { cpu: count(l, 'cpu'), lagMs: count(l, 'lagMs') } } : {}),
   }
 }
