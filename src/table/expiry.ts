@@ -97,6 +97,9 @@ export class ExpiryIndex {
   }
 }
 
+/** Most tombstones a table keeps (~10 MiB of them): the oldest goes first. */
+export const MAX_TOMBS = 65_536
+
 /** The version of a leave (ttl 0) or of an expired record, remembered until `until`. */
 export interface Tomb {
   seq: number
@@ -115,10 +118,17 @@ export interface Tomb {
 export class Tombstones {
   readonly #tombs = new Map<string, Tomb>()
   readonly #memory: number
+  readonly #max: number
 
-  /** @param memory How long a leave is remembered, in ms. */
-  constructor(memory: number) {
+  /**
+   * @param memory How long a leave or an expiry is remembered, in ms.
+   * @param max Most tombs kept; past it the oldest is forgotten first. Signed leaves of
+   *   made-up peers, or short-lived peers churning, cost their sender a key and a signature
+   *   each but must not grow this map without bound. @default {@link MAX_TOMBS}
+   */
+  constructor(memory: number, max = MAX_TOMBS) {
     this.#memory = memory
+    this.#max = max
   }
 
   /** How many leaves and expiries are remembered. */
@@ -135,6 +145,7 @@ export class Tombstones {
   add(peer: string, seq: number, server: string, now: number, left: boolean): void {
     this.#tombs.delete(peer) // re-inserted last: the map stays in order of time taken
     this.#tombs.set(peer, { seq, server, until: now + this.#memory, left })
+    if (this.#tombs.size > this.#max) this.#tombs.delete(this.#tombs.keys().next().value!)
   }
 
   /** Forgets the tomb of `peer` (a newer record arrived). */

@@ -6,6 +6,7 @@ import type { Statement } from '../../src/lang/ast.js'
 import { RecordError, type RoutingRecord } from '../../src/record/record.js'
 import { RoutingTable, type TableChange } from '../../src/table/table.js'
 import { planCacheCounts } from '../../src/table/engine.js'
+import { MAX_TOMBS } from '../../src/table/expiry.js'
 
 // base58 has no 0: write n with the digits 1…9A, zero-padded so peer order is number order
 const peer = (n: number): string => `12D3KooW${n.toString(10).padStart(4, '0').replace(/\d/g, (d) => '123456789A'[Number(d)] as string)}`
@@ -239,6 +240,17 @@ describe('expiry (docs/design.md#routing-table)', () => {
       expect(t.upsert(rec(1, { seq: 51, ttl: 10 }))).toBe(true)
       expect(ev.map((e) => e.kind)).toEqual(['joined', 'updated', 'expired', 'joined', 'expired', 'joined'])
     }
+  })
+
+  it(`keeps at most ${MAX_TOMBS} tombstones: a flood of leaves of made-up peers forgets the oldest first`, () => {
+    const t = table(clock(0).now)
+    for (let n = 0; n < MAX_TOMBS + 10; n++) expect(t.upsert(rec(n, { seq: 100, ttl: 0 }))).toBe(true)
+    // The first ten leaves are forgotten: an older heartbeat of those peers is taken again…
+    expect(t.upsert(rec(0, { seq: 50 }))).toBe(true)
+    expect(t.upsert(rec(9, { seq: 50 }))).toBe(true)
+    // …the rest are remembered.
+    expect(t.upsert(rec(10, { seq: 50 }))).toBe(false)
+    expect(t.upsert(rec(MAX_TOMBS + 9, { seq: 50 }))).toBe(false)
   })
 
   it('the expired version is remembered for leaveMemory ms, then forgotten', () => {
