@@ -34,7 +34,9 @@
  * own event loop stood still (a stopped or starved process wakes to find every record
  * expired). Such a peer's table is pulled again at once (the rate limit still applies): when
  * this node is the one that stalled, its first pull brings back the whole cluster, instead of
- * a record at a time as each peer's next heartbeat happens to reach it. A peer that died
+ * a record at a time as each peer's next heartbeat happens to reach it. One such pull runs at
+ * a time: a node that stood still finds every connected peer expired in the same sweep, and
+ * one table relists them all where a pull from each would fetch it C times. A peer that died
  * closes its connections, so an ordinary expiry pulls nothing.
  *
  * Bounds. At most {@link SYNC_MAX_RECORDS} heartbeats and {@link SYNC_MAX_BYTES} bytes per
@@ -147,15 +149,22 @@ export class Sync {
     if (evt.detail.protocols.includes(this.#protocol)) void this.pull(evt.detail.peerId)
   }
 
+  // The pull a stall started (see "Stalls"), while it runs.
+  #stallPull: Promise<void> | undefined
+
   readonly #onChange = (c: TableChange): void => {
-    if (c.kind !== 'expired') return
+    if (c.kind !== 'expired' || this.#stallPull !== undefined) return
     let peer: PeerId
     try {
       peer = peerIdFromString(c.record.peer)
     } catch {
       return
     }
-    if (this.#libp2p.getConnections(peer).length > 0) void this.pull(peer)
+    if (this.#libp2p.getConnections(peer).length > 0) {
+      this.#stallPull = this.pull(peer).finally(() => {
+        this.#stallPull = undefined
+      })
+    }
   }
 
   constructor(init: SyncInit) {

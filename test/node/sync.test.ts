@@ -136,6 +136,27 @@ describe('state sync on join', () => {
     expect(x.sync.stats.pulled, 'one pull from y brought both').toBe(pulled + 1)
   })
 
+  it('after a stall that expired every connected peer, one pull relists them all, not one pull per peer', async () => {
+    const ttl = 60_000
+    let jump = 0
+    const x = await cluster.start({ ttl, minPeers: 0, host: 'x', tableNow: () => performance.timeOrigin + performance.now() + jump })
+    const y = await cluster.start({ ttl, minPeers: 0, host: 'y', bootstrap: [x.multiaddrs[0]!] })
+    const z = await cluster.start({ ttl, minPeers: 0, host: 'z', bootstrap: [x.multiaddrs[0]!] })
+    const connected = (p: string): boolean => x.libp2p.getConnections(peerIdFromString(p)).length > 0
+    await vi.waitFor(() => expect([y.peer, z.peer].every((p) => x.table.get(p) !== undefined && connected(p)), 'x lists and holds y and z').toBe(true), { timeout: 20_000, interval: 50 })
+    const since = performance.now()
+    await vi.waitFor(() => expect(performance.now() - since).toBeGreaterThan(2_100), { timeout: 5_000, interval: 100 })
+    await vi.waitFor(() => expect(x.sync.stats.pulled + x.sync.stats.failed).toBeGreaterThanOrEqual(2), { timeout: 5_000, interval: 50 })
+
+    jump = ttl + 1_000
+    const pulled = x.sync.stats.pulled + x.sync.stats.failed
+    x.table.sweep()
+    await vi.waitFor(() => expect([y.peer, z.peer].every((p) => x.table.get(p) !== undefined), 'x lists y and z again').toBe(true), { timeout: 3_000, interval: 20 })
+    // Give a second pull, had one been started, the time to finish.
+    await new Promise((r) => setTimeout(r, 500))
+    expect(x.sync.stats.pulled + x.sync.stats.failed, 'one pull').toBe(pulled + 1)
+  })
+
   it('a synced record lives ttl − age more, not a whole ttl: a dead peer can not be handed on past its ttl', async () => {
     const ttl = 5000
     const target = await cluster.start({ ttl })
