@@ -14,6 +14,7 @@ import { syncProtocol } from '../../src/cluster/sync.js'
 import { DEFAULT_NAMESPACE } from '../../src/cluster/options.js'
 import { gossipScore } from '../../src/cluster/scoring.js'
 import { Cluster } from './node-helpers.js'
+import type { Node } from '../../src/node/node.js'
 import { reap, spawnGroup } from '../procs.js'
 
 const cluster = new Cluster()
@@ -75,6 +76,20 @@ async function spawnWorker(): Promise<{ ask(op: string, args?: Record<string, un
   }
 }
 
+/**
+ * Three nodes at TTL 60 s (heartbeats 15–30 s apart, so none explains a listing within a few
+ * seconds): x, whose table clock `jumpPastTtl` moves past the TTL as after a stall; y through
+ * x; z through `zVia`.
+ */
+async function stallable(zVia: 'x' | 'y'): Promise<{ x: Node; y: Node; z: Node; jumpPastTtl: () => void }> {
+  const ttl = 60_000
+  let jump = 0
+  const x = await cluster.start({ ttl, minPeers: 0, host: 'x', tableNow: () => performance.timeOrigin + performance.now() + jump })
+  const y = await cluster.start({ ttl, minPeers: 0, host: 'y', bootstrap: [x.multiaddrs[0]!] })
+  const z = await cluster.start({ ttl, minPeers: 0, host: 'z', bootstrap: [(zVia === 'x' ? x : y).multiaddrs[0]!] })
+  return { x, y, z, jumpPastTtl: () => void (jump = ttl + 1_000) }
+}
+
 describe('state sync on join', () => {
   // The 20 nodes run in 4 other processes (bench/_memb-worker.ts, 5 each, the mesh keeper at
   // its default), the newcomer here: in one process, 21 nodes share one event loop, and on a
@@ -112,12 +127,7 @@ describe('state sync on join', () => {
   }, 180_000)
 
   it('a node whose clock jumps past the TTL (as after a stall) pulls its connected peer again and lists the cluster at once', async () => {
-    // TTL 60 s: heartbeats 15–30 s apart, so none explains a listing within the 3 s below.
-    const ttl = 60_000
-    let jump = 0
-    const x = await cluster.start({ ttl, minPeers: 0, host: 'x', tableNow: () => performance.timeOrigin + performance.now() + jump })
-    const y = await cluster.start({ ttl, minPeers: 0, host: 'y', bootstrap: [x.multiaddrs[0]!] })
-    const z = await cluster.start({ ttl, minPeers: 0, host: 'z', bootstrap: [y.multiaddrs[0]!] })
+    const { x, y, z, jumpPastTtl } = await stallable('y')
     await vi.waitFor(() => expect([y.peer, z.peer].every((p) => x.table.get(p) !== undefined), 'x lists y and z').toBe(true), { timeout: 20_000, interval: 50 })
     expect(x.libp2p.getConnections(peerIdFromString(z.peer)), 'x and z are not connected').toEqual([])
     // Past the 2 s limit on pulls from one peer since x's first pull from y.
@@ -125,7 +135,7 @@ describe('state sync on join', () => {
     await vi.waitFor(() => expect(performance.now() - since).toBeGreaterThan(2_100), { timeout: 5_000, interval: 100 })
 
     // x stood still for longer than the TTL: every record it holds has expired.
-    jump = ttl + 1_000
+    jumpPastTtl()
     const pulled = x.sync.stats.pulled
     x.table.sweep()
     expect(x.table.get(y.peer)).toBeUndefined()
@@ -137,18 +147,14 @@ describe('state sync on join', () => {
   })
 
   it('after a stall that expired every connected peer, one pull relists them all, not one pull per peer', async () => {
-    const ttl = 60_000
-    let jump = 0
-    const x = await cluster.start({ ttl, minPeers: 0, host: 'x', tableNow: () => performance.timeOrigin + performance.now() + jump })
-    const y = await cluster.start({ ttl, minPeers: 0, host: 'y', bootstrap: [x.multiaddrs[0]!] })
-    const z = await cluster.start({ ttl, minPeers: 0, host: 'z', bootstrap: [x.multiaddrs[0]!] })
+    const { x, y, z, jumpPastTtl } = await stallable('x')
     const connected = (p: string): boolean => x.libp2p.getConnections(peerIdFromString(p)).length > 0
     await vi.waitFor(() => expect([y.peer, z.peer].every((p) => x.table.get(p) !== undefined && connected(p)), 'x lists and holds y and z').toBe(true), { timeout: 20_000, interval: 50 })
     const since = performance.now()
     await vi.waitFor(() => expect(performance.now() - since).toBeGreaterThan(2_100), { timeout: 5_000, interval: 100 })
     await vi.waitFor(() => expect(x.sync.stats.pulled + x.sync.stats.failed).toBeGreaterThanOrEqual(2), { timeout: 5_000, interval: 50 })
 
-    jump = ttl + 1_000
+    jumpPastTtl()
     const pulled = x.sync.stats.pulled + x.sync.stats.failed
     x.table.sweep()
     await vi.waitFor(() => expect([y.peer, z.peer].every((p) => x.table.get(p) !== undefined), 'x lists y and z again').toBe(true), { timeout: 3_000, interval: 20 })
